@@ -1,0 +1,15 @@
+"""awaitest: run async tests and fixtures with pytest, and catch the mistakes async code makes."""
+
+from ._errors import AwaitestDeprecationWarning, AwaitestWarning
+from ._fixtures import fixture
+from ._items import is_async_test
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AwaitestDeprecationWarning",
+    "AwaitestWarning",
+    "__version__",
+    "fixture",
+    "is_async_test",
+]

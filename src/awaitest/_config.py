@@ -1,0 +1,204 @@
+"""Reading and validating configuration, once per run, into a frozen :class:`Settings`.
+
+Every key is read as a string and checked here, so a bad value is one ``pytest.UsageError``
+(exit code 4) naming the key, the value and what is allowed -- never a traceback.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final, Literal, TypeVar
+
+import pytest
+
+from ._errors import bad_value
+from ._scopes import SCOPES, Scope, is_scope
+
+_T = TypeVar("_T", bound=str)
+Mode = Literal["strict", "auto"]
+Severity = Literal["error", "warn", "ignore"]
+Clock = Literal["real", "virtual"]
+
+MODES: Final = ("strict", "auto")
+SEVERITIES: Final = ("error", "warn", "ignore")
+CLOCKS: Final = ("real", "virtual")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    mode: Mode = "strict"
+    debug: bool = False
+    default_fixture_loop_scope: Scope | None = None
+    default_test_loop_scope: Scope = "function"
+    loop_factories: tuple[str, ...] = ("asyncio",)
+    event_loop_policy: str | None = None
+    timeout: float = 0.0
+    unawaited: Severity = "error"
+    task_leaks: Severity = "warn"
+    blocking_threshold: float = 0.0
+    loop_errors: Severity = "error"
+    clock: Clock = "real"
+
+    @property
+    def auto(self) -> bool:
+        return self.mode == "auto"
+
+
+# key -> (help text, ini default, CLI flag or None)
+_INI: Final[dict[str, tuple[str, str, str | None]]] = {
+    "asyncio_mode": (
+        "'strict' (default) or 'auto': auto runs every async def test",
+        "strict",
+        "--asyncio-mode",
+    ),
+    "asyncio_default_fixture_loop_scope": (
+        "loop scope of async fixtures without loop_scope",
+        "",
+        None,
+    ),
+    "asyncio_default_test_loop_scope": (
+        "loop scope of async tests (default function)",
+        "function",
+        None,
+    ),
+    "asyncio_debug": ("run event loops in asyncio debug mode", "false", "--asyncio-debug"),
+    "asyncio_loop_factories": (
+        "loop factories each async test runs on: asyncio, uvloop, module:callable",
+        "asyncio",
+        None,
+    ),
+    "event_loop_policy": (
+        "dotted path of an event loop policy class, e.g. uvloop.EventLoopPolicy",
+        "",
+        None,
+    ),
+    "asyncio_timeout": (
+        "seconds an async test may take, setup and teardown included; 0 = no limit",
+        "0",
+        "--asyncio-timeout",
+    ),
+    "asyncio_unawaited": (
+        "coroutines never awaited: error (default), warn or ignore",
+        "error",
+        None,
+    ),
+    "asyncio_task_leaks": (
+        "tasks a test left pending: warn (default), error or ignore",
+        "warn",
+        None,
+    ),
+    "asyncio_blocking_threshold": (
+        "seconds one callback may hold the loop; 0 = off",
+        "0",
+        "--asyncio-blocking-threshold",
+    ),
+    "asyncio_loop_errors": (
+        "exceptions reaching the loop's handler: error (default), warn or ignore",
+        "error",
+        None,
+    ),
+    "asyncio_clock": (
+        "'real' (default) or 'virtual' time for function-loop tests",
+        "real",
+        None,
+    ),
+}
+
+
+def add_options(parser: pytest.Parser) -> None:
+    group = parser.getgroup("awaitest", "async tests (awaitest)")
+    for key, (help_text, default, flag) in _INI.items():
+        parser.addini(key, help_text, type="string", default=default)
+        if flag is None:
+            continue
+        if flag == "--asyncio-debug":
+            group.addoption(flag, action="store_true", dest=key, default=None, help=help_text)
+        else:
+            group.addoption(flag, dest=key, default=None, metavar="VALUE", help=help_text)
+
+
+def read_settings(config: pytest.Config) -> Settings:
+    def raw(key: str) -> str:
+        if _INI[key][2] is not None:
+            cli = config.getoption(key, None)
+            if cli is not None:
+                return "true" if cli is True else str(cli)
+        value = config.getini(key)
+        return value.strip() if isinstance(value, str) else str(value)
+
+    return Settings(
+        mode=_choice("asyncio_mode", raw("asyncio_mode"), MODES),
+        debug=_boolean("asyncio_debug", raw("asyncio_debug")),
+        default_fixture_loop_scope=_optional_scope(
+            "asyncio_default_fixture_loop_scope", raw("asyncio_default_fixture_loop_scope")
+        ),
+        default_test_loop_scope=_scope(
+            "asyncio_default_test_loop_scope", raw("asyncio_default_test_loop_scope")
+        ),
+        loop_factories=_names("asyncio_loop_factories", raw("asyncio_loop_factories")),
+        event_loop_policy=raw("event_loop_policy") or None,
+        timeout=_seconds("asyncio_timeout", raw("asyncio_timeout")),
+        unawaited=_choice("asyncio_unawaited", raw("asyncio_unawaited"), SEVERITIES),
+        task_leaks=_choice("asyncio_task_leaks", raw("asyncio_task_leaks"), SEVERITIES),
+        blocking_threshold=_seconds(
+            "asyncio_blocking_threshold", raw("asyncio_blocking_threshold")
+        ),
+        loop_errors=_choice("asyncio_loop_errors", raw("asyncio_loop_errors"), SEVERITIES),
+        clock=_choice("asyncio_clock", raw("asyncio_clock"), CLOCKS),
+    )
+
+
+def header_line(settings: Settings) -> str:
+    return (
+        f"asyncio: mode={settings.mode}, debug={settings.debug}, "
+        f"asyncio_default_fixture_loop_scope={settings.default_fixture_loop_scope}, "
+        f"asyncio_default_test_loop_scope={settings.default_test_loop_scope}"
+    )
+
+
+def _choice(key: str, value: str, valid: tuple[_T, ...]) -> _T:
+    for option in valid:
+        if value == option:
+            return option
+    raise bad_value(key, value, valid)
+
+
+def _scope(key: str, value: str) -> Scope:
+    if is_scope(value):
+        return value
+    raise bad_value(key, value, SCOPES)
+
+
+def _optional_scope(key: str, value: str) -> Scope | None:
+    return None if value == "" else _scope(key, value)
+
+
+def _boolean(key: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise bad_value(key, value, "true or false")
+
+
+def _seconds(key: str, value: str) -> float:
+    try:
+        seconds = float(value or "0")
+    except ValueError:
+        seconds = math.nan
+    if math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
+        raise bad_value(key, value, "a number of seconds >= 0 (0 turns it off)")
+    return seconds
+
+
+def _names(key: str, value: str) -> tuple[str, ...]:
+    names = tuple(value.replace(",", " ").split())
+    if not names:
+        raise bad_value(key, value, "one or more loop factory names, e.g. 'asyncio uvloop'")
+    if len(set(names)) != len(names):
+        raise bad_value(key, value, "each loop factory name once")
+    return names

@@ -1,0 +1,194 @@
+"""Async tests: deciding at collection which are ours and how they run, then running them.
+
+Everything that can be decided before the run (ours or not, marker, loop scope, factory, the
+test's argument names) is decided once in :func:`plan` and stored in ``item.stash``, so running
+a test is a stash lookup, a loop lookup and ``run_until_complete``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import unittest
+import warnings
+from collections.abc import Callable
+from typing import Any, Final
+
+import pytest
+
+from . import _marker
+from ._errors import AwaitestWarning
+from ._fixtures import AsyncFixture
+from ._internals import closure_fixturedefs, test_argnames
+from ._scopes import Scope, widest
+from ._state import PLAN, SessionState, TestPlan
+
+_OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
+
+
+def async_function(item: pytest.Item) -> Callable[..., Any] | None:
+    """The coroutine function a test item runs: its own, or the one inside hypothesis' @given."""
+    if not isinstance(item, pytest.Function):
+        return None
+    obj = item.obj
+    if inspect.iscoroutinefunction(obj):
+        return obj  # type: ignore[no-any-return]
+    inner = _hypothesis_inner(obj)
+    if inner is not None and inspect.iscoroutinefunction(inner):
+        return inner
+    return None
+
+
+def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
+    handle = getattr(obj, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    return inner if callable(inner) else None
+
+
+def belongs_to_others(item: pytest.Item) -> bool:
+    """anyio, trio and unittest run their own async tests."""
+    if any(item.get_closest_marker(name) is not None for name in _OTHER_ASYNC_MARKERS):
+        return True
+    if "anyio_backend" in getattr(item, "fixturenames", ()):
+        return True
+    cls = getattr(item, "cls", None)
+    return cls is not None and issubclass(cls, unittest.TestCase)
+
+
+def plan(item: pytest.Item, state: SessionState) -> None:
+    """Decide whether ``item`` is ours and how it runs; store the decision on the item."""
+    marks = list(item.iter_markers("asyncio"))
+    if async_function(item) is None or belongs_to_others(item):
+        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item):
+            item.warn(
+                AwaitestWarning(
+                    f"{item.nodeid} is marked with @pytest.mark.asyncio but is not an async "
+                    "def function, so the marker does nothing; remove it (if it comes from a "
+                    "class or module pytestmark, mark only the async tests)"
+                )
+            )
+        return
+    settings = state.settings
+    if not marks and not settings.auto:
+        return  # strict mode, unmarked: fails with the fix when called (see fail_unclaimed)
+    assert isinstance(item, pytest.Function)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        parsed = _marker.parse(item.nodeid, marks)
+    for warning in caught:
+        item.warn(warning.message)  # type: ignore[arg-type]
+    factory = state.default_factory()
+    if isinstance(parsed, _marker.MarkerError):
+        item.stash[PLAN] = TestPlan(
+            "function", factory, test_argnames(item), _marker.EMPTY, parsed.message
+        )
+        return
+    if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
+        factory = parsed.loop_factories[0]
+    fixtures = [
+        spec
+        for spec in map(state.async_fixture, closure_fixturedefs(item))
+        if spec is not None and spec.claimed
+    ]
+    scope = _loop_scope(item, parsed, fixtures, state)
+    item.stash[PLAN] = TestPlan(scope, factory, test_argnames(item), parsed)
+
+
+def _loop_scope(
+    item: pytest.Function,
+    marker: _marker.MarkerSpec,
+    fixtures: list[AsyncFixture],
+    state: SessionState,
+) -> Scope:
+    """DESIGN 2.2: the widest loop among the test's default and its async fixtures' loops,
+    unless the marker names one; warn once when a fixture is left on another loop."""
+    settings = state.settings
+    demands = [(spec, spec.demand(settings)) for spec in fixtures]
+    if marker.loop_scope is not None:
+        scope = marker.loop_scope
+    else:
+        scope = widest(settings.default_test_loop_scope, *(d for _, d in demands if d))
+    apart = [
+        (spec.name, demand)
+        for spec, demand in demands
+        if demand is not None and demand != scope and not spec.follows_test
+    ]
+    if apart:
+        item.warn(AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
+    return scope
+
+
+def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope]]) -> str:
+    listed = ", ".join(f"{name!r} on the {demand} loop" for name, demand in apart)
+    widest_fixture = widest(*(demand for _, demand in apart))
+    first = apart[0][0]
+    return (
+        f"{nodeid} runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
+        "Objects bound to one loop (connections, locks, tasks) fail on another. Fix: "
+        f'@pytest.mark.asyncio(loop_scope="{widest_fixture}") on the test, or '
+        f'loop_scope="{scope}" on fixture {first!r}'
+    )
+
+
+def run(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
+    __tracebackhide__ = True
+    runner = state.runner(item, test_plan.loop_scope, test_plan.factory)
+    funcargs = item.funcargs
+    kwargs = {name: funcargs[name] for name in test_plan.argnames}
+    function = item.obj
+    if inspect.iscoroutinefunction(function):
+        runner.run(function(**kwargs))
+        return
+    # hypothesis: @given wraps the async test in a sync one that calls ``inner_test`` once per
+    # example; for this call, inner_test runs each example to completion on the test's loop.
+    raw = getattr(function, "__func__", function)
+    handle = raw.hypothesis
+    inner = handle.inner_test
+
+    def run_example(*args: Any, **example_kwargs: Any) -> None:
+        __tracebackhide__ = True
+        runner.run(inner(*args, **example_kwargs))
+
+    handle.inner_test = run_example
+    try:
+        function(**kwargs)
+    finally:
+        handle.inner_test = inner
+
+
+def fail_unclaimed(item: pytest.Function) -> None:
+    """Strict mode: an async test nobody ran fails with both ways to fix it."""
+    __tracebackhide__ = True
+    pytest.fail(
+        f"{item.nodeid} is an async def test but nothing ran it.\n"
+        "Mark it with @pytest.mark.asyncio, or set asyncio_mode = auto "
+        "to run every async test without a marker.",
+        pytrace=False,
+    )
+
+
+class RejectedFunction(pytest.Collector):
+    """A test function we can't run: collecting it is an error that says why."""
+
+    def __init__(self, *, message: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.message = message
+
+    def collect(self) -> list[pytest.Item | pytest.Collector]:
+        raise self.CollectError(self.message)
+
+
+def reject_async_generator(collector: pytest.Collector, name: str) -> RejectedFunction:
+    return RejectedFunction.from_parent(
+        collector,
+        name=name,
+        message=(
+            f"{collector.nodeid}::{name} is an async generator function (it contains "
+            "'yield'), and a test can't yield. Remove the yield, or move the setup and "
+            "teardown into an async generator fixture."
+        ),
+    )
+
+
+def is_async_test(item: pytest.Item) -> bool:
+    """True when awaitest runs ``item`` as an async test."""
+    return PLAN in item.stash

@@ -1,0 +1,141 @@
+"""Where event loops come from, and how one is put in place and taken down.
+
+A loop factory is a zero-argument callable returning a new loop. Names are resolved once per
+run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths; the
+``event_loop_policy`` ini key makes a factory out of a policy class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+class FactoryError(Exception):
+    """A loop factory name that can't be turned into a callable; the message says why."""
+
+
+def load_factory(name: str) -> LoopFactory:
+    if name == "asyncio":
+        return asyncio.new_event_loop
+    if name == "uvloop":
+        module = _import(name, "uvloop", "install it with 'pip install uvloop'")
+        factory: LoopFactory = getattr(module, "new_event_loop")  # noqa: B009 - untyped module
+        return factory
+    target = _import_object(name)
+    if not callable(target):
+        raise FactoryError(f"loop factory {name!r} is not callable")
+    return target
+
+
+def policy_factory(path: str) -> LoopFactory:
+    """Loops from an event loop policy class, the form older tutorials teach."""
+    policy_class = _import_object(path)
+    if not callable(policy_class):
+        raise FactoryError(f"event loop policy {path!r} is not a class")
+    try:
+        policy = policy_class()
+        make: LoopFactory = policy.new_event_loop
+    except Exception as exc:
+        raise FactoryError(f"can't create event loop policy {path!r}: {exc!r}") from exc
+    return make
+
+
+def _import_object(path: str) -> object:
+    module_name, sep, attribute = path.replace(":", ".").rpartition(".")
+    if not sep or not module_name or not attribute:
+        raise FactoryError(
+            f"{path!r} is not a known loop factory; use 'asyncio', 'uvloop' or a "
+            "'module:callable' path"
+        )
+    module = _import(path, module_name, "check the spelling and that it is installed")
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise FactoryError(
+            f"can't import {path!r}: module {module_name!r} has no attribute {attribute!r}"
+        ) from None
+
+
+def _import(path: str, module_name: str, hint: str) -> object:  # -> module
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class _CurrentLoop:
+    loop: asyncio.AbstractEventLoop | None
+    set_called: bool
+
+
+def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | None:
+    """Make ``loop`` the current loop; return what was current so it can be put back exactly.
+
+    asyncio offers no public way to read the current loop without creating one (and warning),
+    so this reads the default policy's thread-local state. Policies without it get ``None``
+    back and are only reset with ``set_event_loop(None)`` on restore.
+    """
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    previous = None
+    if local is not None:
+        previous = _CurrentLoop(getattr(local, "_loop", None), getattr(local, "_set_called", False))
+    policy.set_event_loop(loop)
+    return previous
+
+
+def restore_current_loop(previous: _CurrentLoop | None) -> None:
+    policy = asyncio.get_event_loop_policy()
+    if previous is None:
+        policy.set_event_loop(None)
+        return
+    loop = previous.loop
+    policy.set_event_loop(None if loop is not None and loop.is_closed() else loop)
+    local = getattr(policy, "_local", None)
+    if local is not None and hasattr(local, "_set_called"):
+        local._set_called = previous.set_called
+
+
+def shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is left, shut down async generators and the executor, close.
+
+    The same steps ``asyncio.run`` takes, so ``finally`` blocks of leftover tasks run.
+    """
+    if loop.is_closed():
+        return
+    try:
+        if loop.is_running():
+            return  # closed from inside a callback: nothing can be awaited here
+        _cancel_all(loop)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        if not loop.is_running():
+            loop.close()
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if exc is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception in a task cancelled at loop teardown",
+                    "exception": exc,
+                    "task": task,
+                }
+            )

@@ -1,0 +1,159 @@
+"""One event loop and the coroutines awaitest runs on it.
+
+This module knows nothing about pytest. A :class:`Runner` runs a test coroutine or a fixture
+coroutine to completion, and hosts async generator fixtures: each one lives in a single task
+from setup to teardown (so an ``async with`` task group or cancel scope may span its ``yield``),
+parked on a future while the tests that use it run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncGenerator, Coroutine
+from typing import Any, Generic, TypeVar
+
+from ._loops import LoopFactory, restore_current_loop, shut_down, swap_current_loop
+
+T = TypeVar("T")
+
+
+class ReentrantRunError(RuntimeError):
+    """A coroutine was handed to a runner while a loop is already running in this thread."""
+
+
+class Runner:
+    __slots__ = ("_previous", "closed", "hosts", "loop", "owned")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool = True) -> None:
+        self.loop = loop
+        self.owned = owned
+        self.closed = False
+        # Tasks hosting generator fixtures: pending on purpose, never reported as leaks.
+        self.hosts: set[asyncio.Task[Any]] = set()
+        self._previous = swap_current_loop(loop) if owned else None
+
+    @classmethod
+    def open(cls, factory: LoopFactory, *, debug: bool = False) -> Runner:
+        loop = factory()
+        if debug:
+            loop.set_debug(True)
+        return cls(loop)
+
+    @staticmethod
+    def check_not_nested() -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        raise ReentrantRunError
+
+    def run(self, coro: Coroutine[Any, Any, T], *, context: contextvars.Context | None = None) -> T:
+        """Run ``coro`` as a task until it is done; on Ctrl-C cancel it and let it unwind."""
+        task = self.loop.create_task(coro, context=context)
+        try:
+            return self.loop.run_until_complete(task)
+        except BaseException:
+            if not task.done():
+                # Ctrl-C (or SystemExit) arrived while the task was suspended: let its
+                # ``finally`` blocks and ``async with`` exits run before unwinding further.
+                task.cancel()
+                try:
+                    self.loop.run_until_complete(task)
+                except BaseException:
+                    pass
+            raise
+
+    def start_generator(
+        self, agen: AsyncGenerator[T, None], *, context: contextvars.Context | None = None
+    ) -> GeneratorHost[T]:
+        host = GeneratorHost(self, agen)
+        host.setup(context)
+        return host
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if self.owned:
+                shut_down(self.loop)
+        finally:
+            if self.owned:
+                restore_current_loop(self._previous)
+
+
+class SecondYieldError(RuntimeError):
+    """An async generator fixture yielded again after its teardown began."""
+
+
+class NoYieldError(RuntimeError):
+    """An async generator fixture returned without yielding a value."""
+
+
+class GeneratorHost(Generic[T]):
+    """Runs setup and teardown of one async generator fixture in the same task."""
+
+    __slots__ = ("_agen", "_resume", "_runner", "_task", "value")
+
+    def __init__(self, runner: Runner, agen: AsyncGenerator[T, None]) -> None:
+        self._runner = runner
+        self._agen = agen
+        self._resume: asyncio.Future[None] = runner.loop.create_future()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _live(self, produced: asyncio.Future[T]) -> None:
+        try:
+            value = await self._agen.__anext__()
+        except StopAsyncIteration:
+            raise NoYieldError from None
+        produced.set_result(value)
+        await self._resume
+        try:
+            await self._agen.__anext__()
+        except StopAsyncIteration:
+            return
+        await self._agen.aclose()
+        raise SecondYieldError
+
+    def setup(self, context: contextvars.Context | None) -> None:
+        loop = self._runner.loop
+        produced: asyncio.Future[T] = loop.create_future()
+        task = loop.create_task(self._live(produced), context=context)
+        self._task = task
+        self._runner.hosts.add(task)
+        try:
+            loop.run_until_complete(
+                asyncio.wait((produced, task), return_when=asyncio.FIRST_COMPLETED)
+            )
+        except BaseException:
+            self._abandon()
+            raise
+        if not produced.done():
+            self._runner.hosts.discard(task)
+            task.result()  # raises the setup error
+            raise NoYieldError  # pragma: no cover - _live always raises or produces
+        self.value = produced.result()
+
+    def teardown(self) -> None:
+        task = self._task
+        assert task is not None
+        try:
+            if task.done():
+                task.result()
+                return
+            self._resume.set_result(None)
+            self._runner.loop.run_until_complete(task)
+        finally:
+            self._runner.hosts.discard(task)
+
+    def _abandon(self) -> None:
+        task = self._task
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                self._runner.loop.run_until_complete(task)
+            except BaseException:
+                pass
+        if task is not None:
+            self._runner.hosts.discard(task)

@@ -1,0 +1,100 @@
+"""awaitest's pytest hooks: a table of contents. Each hook delegates to the module that owns
+the concern; none of them knows about tasks or loops."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Generator
+from typing import Any
+
+import pytest
+
+from . import _compat, _config, _fixtures, _items
+from ._compat import event_loop
+from ._state import PLAN, STATE, SessionState, state_of
+
+__all__ = ["event_loop"]
+
+_compat.install_pytest_asyncio_alias()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    _config.add_options(parser)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    _refuse_pytest_asyncio(config)
+    config.addinivalue_line(
+        "markers",
+        "asyncio(loop_scope=None, loop_factories=None, timeout=None): run this async test "
+        "on an event loop (awaitest)",
+    )
+    state = SessionState(_config.read_settings(config))
+    state.check_factories()
+    config.stash[STATE] = state
+
+
+def _refuse_pytest_asyncio(config: pytest.Config) -> None:
+    for plugin in config.pluginmanager.get_plugins():
+        if getattr(plugin, "__name__", "") == "pytest_asyncio.plugin":
+            raise pytest.UsageError(
+                "pytest-asyncio and awaitest are both active, and both would run async tests. "
+                "Uninstall one (pip uninstall pytest-asyncio), or turn one off for this run "
+                "with -p no:asyncio or -p no:awaitest."
+            )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _config.header_line(state_of(config).settings)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, Any, Any]:
+    result = yield
+    if result and inspect.isasyncgenfunction(obj):
+        items = result if isinstance(result, list) else [result]
+        if not any(_items.belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
+            return _items.reject_async_generator(collector, name)
+    return result
+
+
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    state = state_of(config)
+    for item in items:
+        _items.plan(item, state)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    plan = item.stash.get(PLAN, None)
+    if plan is not None and plan.error is not None:
+        pytest.fail(plan.error, pytrace=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    plan = pyfuncitem.stash.get(PLAN, None)
+    if plan is not None:
+        _items.run(pyfuncitem, plan, state_of(pyfuncitem.config))
+        return True
+    if _items.async_function(pyfuncitem) is not None and not _items.belongs_to_others(pyfuncitem):
+        _items.fail_unclaimed(pyfuncitem)
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    state = state_of(request.config)
+    spec = state.async_fixture(fixturedef)
+    if spec is None or _fixtures.requested_by_others(request):
+        return (yield)
+    if not spec.claimed:
+        _fixtures.fail_unclaimed(spec, request)
+    return (yield from _fixtures.around_setup(fixturedef, request, spec, state.fixture_runner))
