@@ -1,0 +1,403 @@
+"""Time whole pytest runs of generated suites under awaitest and under pytest-asyncio.
+
+Run from the repository root (the full run behind docs/performance.md, then CI's smoke run):
+
+    python benchmarks/bench.py --n 2000 --n 20000 --repeat 5 --markdown benchmarks/.work/perf.md \\
+        --chart benchmarks/.work/perf.png --json benchmarks/.work/perf.json
+    python benchmarks/bench.py --n 200 --repeat 1
+
+For every N it writes four suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
+strict mode, explicit asyncio markers): sync, async, async_fixture (a function-scoped async
+generator fixture per test) and async_session (module-level loop_scope="session"). Whole
+`python -m pytest` runs are timed, interleaved (round, suite, side), and medians reported:
+
+* awaitest side: this Python (or --awaitest-python); pytest-asyncio must not be installed there.
+* peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
+  pluggy versions plus pytest-asyncio --peer-version (skipped by --no-peer).
+
+Each side runs with plugin autoloading off and only its own plugin loaded by -p, so whatever
+else is installed costs neither side (--autoload keeps autoloading on); PYTHONDONTWRITEBYTECODE
+is dropped so an untimed warm-up fills the .pyc caches both sides then share. Numbers:
+floor = awaitest suite / awaitest sync; peer ratio = awaitest / pytest-asyncio on the same
+suite; ovh = (suite - sync) / N, ms per test, each side against its own sync suite; peak = the
+pytest process's ru_maxrss; collect = the same run with --collect-only. Exit status: 0 whether
+targets pass or miss, 1 if a run failed, 2 if a side could not be set up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+WORK = Path(__file__).resolve().parent / ".work"
+PEER_VENV = WORK / "venv-pytest-asyncio"
+SUITES = ("sync", "async", "async_fixture", "async_session")
+ASYNC_SUITES = SUITES[1:]
+PER_FILE = 100
+INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
+IMPORTS = "import asyncio\n\nimport pytest\n"
+SESSION = '\npytestmark = pytest.mark.asyncio(loop_scope="session")\n'
+HEADERS = {
+    "sync": "",
+    "async": IMPORTS,
+    "async_fixture": IMPORTS,
+    "async_session": IMPORTS + SESSION,
+}
+MARK, AWAIT = "@pytest.mark.asyncio\n", "    await asyncio.sleep(0)\n"
+TESTS = {
+    "sync": "\ndef test_{i}():\n    assert sum(range(10)) == 45\n",
+    "async": f"\n{MARK}async def test_{{i}}():\n{AWAIT}    assert sum(range(10)) == 45\n",
+    "async_fixture": f"\n{MARK}async def test_{{i}}(resource):\n{AWAIT}    assert resource == 45\n",
+    "async_session": f"\nasync def test_{{i}}():\n{AWAIT}    assert sum(range(10)) == 45\n",
+}
+CONFTEST = f"""import asyncio
+
+try:
+    import pytest_asyncio
+except ImportError:  # awaitest without its pytest_asyncio alias
+    import awaitest as pytest_asyncio
+
+
+@pytest_asyncio.fixture
+async def resource():
+{AWAIT}    yield 45
+{AWAIT}"""
+PROBE = """import importlib, importlib.metadata as md, json, sys
+def version(dist):
+    try: return md.version(dist)
+    except md.PackageNotFoundError: return None
+try: importlib.import_module(sys.argv[1]); error = None
+except Exception as exc: error = repr(exc)
+found = {n: version(n) for n in ("pytest", "pluggy", "pytest-asyncio", "awaitest")}
+print(json.dumps({"error": error, "python": sys.version.split()[0], **found}))
+"""
+COLUMNS = (
+    "suite", "awaitest s", "peer s", "floor", "peer ratio", "ovh awaitest ms", "ovh peer ms",
+    "peak awaitest MB", "peak peer MB", "collect awaitest s", "collect peer s",
+)  # fmt: skip
+DROP_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONDONTWRITEBYTECODE")  # keep .pyc caches
+FORMATS = (".2f", ".2f", ".3f", ".3f", ".4f", ".4f", ".1f", ".1f", ".2f", ".2f")
+
+
+class BenchError(Exception):
+    """A run failed (code 1) or a side could not be set up (code 2)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Side:
+    name: str
+    python: str
+    plugin: str  # for -p: an entry-point name ("awaitest", "asyncio") or a module
+
+
+@dataclass(frozen=True)
+class Stats:  # medians for one suite on one side
+    wall: float
+    peak_mb: float
+    collect: float
+
+
+@dataclass
+class Samples:  # every measurement for one suite on one side
+    wall: list[float] = field(default_factory=list)
+    peak_mb: list[float] = field(default_factory=list)
+    collect: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system time; JSON only
+
+    def medians(self) -> Stats:
+        med = statistics.median
+        return Stats(med(self.wall), med(self.peak_mb), med(self.collect))
+
+
+Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
+
+
+def probe(python: str, module: str) -> dict[str, str | None]:
+    """Python and distribution versions of `python`, and the error importing `module` if any."""
+    try:
+        out = subprocess.run(
+            [python, "-c", PROBE, module], capture_output=True, text=True, check=False
+        )
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+    except OSError as exc:
+        return {"error": repr(exc)}
+    except ValueError:
+        return {"error": f"probing it failed: {out.stderr.strip()[-500:]}"}
+
+
+def ensure_peer_venv(base: Side, versions: dict[str, str | None], peer_version: str) -> str:
+    """Make the pytest-asyncio venv, or reuse it if it already has the wanted versions."""
+    python = PEER_VENV / "bin" / "python"
+    want = {k: versions[k] for k in ("pytest", "pluggy")} | {"pytest-asyncio": peer_version}
+    if python.exists():
+        have = probe(str(python), "pytest_asyncio")
+        if have["error"] is None and all(have.get(k) == v for k, v in want.items()):
+            return str(python)
+        shutil.rmtree(PEER_VENV)
+    print(f"building {PEER_VENV} with {want} ...", flush=True)
+    pins = [f"{name}=={version}" for name, version in want.items()]
+    pip = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", *pins]
+    for cmd in ([base.python, "-m", "venv", str(PEER_VENV)], pip):
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            shutil.rmtree(PEER_VENV, ignore_errors=True)
+            raise BenchError(
+                f"could not build the pytest-asyncio venv at {PEER_VENV}\n$ {shlex.join(cmd)}\n"
+                f"{(done.stdout + done.stderr).strip()[-2000:]}\n"
+                "Check that PyPI is reachable, or pass --no-peer to time awaitest alone.",
+                code=2,
+            )
+    return str(python)
+
+
+def write_suite(root: Path, suite: str, n: int) -> Path:
+    """Write `n` tests of one kind into root/suite, in files of about PER_FILE tests each."""
+    target = root / suite
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    (target / "pytest.ini").write_text(INI)
+    if suite == "async_fixture":
+        (target / "conftest.py").write_text(CONFTEST)
+    files = max(1, -(-n // PER_FILE))
+    for f in range(files):
+        numbers = range(f * n // files, (f + 1) * n // files)
+        tests = "".join(TESTS[suite].format(i=f"{i:05d}") for i in numbers)
+        (target / f"test_{suite}_{f:03d}.py").write_text(HEADERS[suite] + tests)
+    return target
+
+
+def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> tuple[float, ...]:
+    """One whole pytest run in a child: (wall s, peak MB, CPU s). Fails unless it counted n."""
+    args = [side.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", side.plugin, "."]
+    args += ["--collect-only"] if collect else []
+    env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+    if not autoload:
+        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, cwd=at, env=env, stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    counts = re.findall(r"(\d+) tests? collected" if collect else r"(\d+) passed", text)
+    if proc.returncode != 0 or not counts or int(counts[-1]) != n:
+        tail = "\n".join(text.splitlines()[-30:])
+        raise BenchError(
+            f"{side.name} run in {at} exited {proc.returncode}; expected {n} "
+            f"{'collected' if collect else 'passed'}\n$ {shlex.join(args)}\n{tail}"
+        )
+    peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes vs KiB
+    return wall, peak, usage.ru_utime + usage.ru_stime
+
+
+def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str, list[Samples]]:
+    """All runs for one N, interleaved round by round, suite by suite, side by side."""
+    dirs = {suite: write_suite(WORK / f"n{n}", suite, n) for suite in SUITES}
+    samples = {suite: [Samples() for _ in sides] for suite in SUITES}
+    for suite in SUITES:  # untimed warm-up: fills the assertion-rewrite .pyc cache
+        for side in sides:
+            run_pytest(side, dirs[suite], n, autoload, collect=True)
+    for r in range(repeat):
+        for suite in SUITES:
+            for side, got in zip(sides, samples[suite], strict=True):
+                wall, peak, cpu = run_pytest(side, dirs[suite], n, autoload, collect=False)
+                collect = run_pytest(side, dirs[suite], n, autoload, collect=True)[0]
+                got.wall.append(wall)
+                got.peak_mb.append(peak)
+                got.collect.append(collect)
+                got.cpu.append(cpu)
+                print(
+                    f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {wall:7.2f} s"
+                    f" {peak:6.1f} MB  cpu {cpu:6.2f} s  collect {collect:6.2f} s",
+                    flush=True,
+                )
+    return samples
+
+
+def overhead(suite: Stats, sync: Stats, n: int) -> float:
+    """Milliseconds per test that a suite costs over the same side's sync suite."""
+    return (suite.wall - sync.wall) / n * 1000
+
+
+def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
+    """Rows of COLUMNS for one N; peer cells are '-' when there is no peer side."""
+    sync, rows = stats["sync"], []
+    for suite, (aw, *rest) in stats.items():
+        peer = rest[0] if rest else None
+        mine: list[float | None] = [aw.wall, overhead(aw, sync[0], n), aw.peak_mb, aw.collect]
+        theirs: list[float | None] = [None] * 4
+        if peer is not None:
+            theirs = [peer.wall, overhead(peer, sync[1], n), peer.peak_mb, peer.collect]
+        ratios = [aw.wall / sync[0].wall, None if peer is None else aw.wall / peer.wall]
+        values = [mine[0], theirs[0], *ratios]
+        values += [v for pair in zip(mine[1:], theirs[1:], strict=True) for v in pair]
+        cells = ["-" if v is None else format(v, f) for v, f in zip(values, FORMATS, strict=True)]
+        rows.append([suite, *cells])
+    return rows
+
+
+def targets(results: Results) -> list[str]:
+    """One line per target and N (the limit, the measured value, PASS/MISS), then scaling."""
+    lines = []
+
+    def check(label: str, value: float | None, limit: float) -> None:
+        verdict = "n/a (no peer side)" if value is None else "PASS" if value <= limit else "MISS"
+        shown = "   -  " if value is None else f"{value:6.3f}"
+        lines.append(f"{label:<52} <= {limit:.2f}  measured {shown}  {verdict}")
+
+    for n, stats in results.items():
+        sync, fixture = stats["sync"][0], stats["async_fixture"]
+        check(f"N={n} floor: async / sync (awaitest)", stats["async"][0].wall / sync.wall, 1.10)
+        peer = fixture[0].wall / fixture[1].wall if len(fixture) > 1 else None
+        check(f"N={n} peer: async_fixture, awaitest / pytest-asyncio", peer, 0.70)
+        worst = max(ASYNC_SUITES, key=lambda s: stats[s][0].peak_mb)
+        check(f"N={n} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
+        check(f"N={n} collection: async / sync", stats["async"][0].collect / sync.collect, 1.05)
+    lines.append("per-test overhead over the sync suite (awaitest; pytest-asyncio), ms per test:")
+    for suite in ASYNC_SUITES:
+        cells = []
+        for n, stats in results.items():
+            pairs = zip(stats[suite], stats["sync"], strict=True)
+            cells.append(f"N={n}: " + "; ".join(f"{overhead(x, y, n):.4f}" for x, y in pairs))
+        lines.append(f"  {suite:<14} " + "   ".join(cells))
+    return lines
+
+
+def render_text(rows: list[list[str]]) -> str:
+    rows = [list(COLUMNS), *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def render_markdown(results: Results, lines: list[str], head: str) -> str:
+    out = [head, ""]
+    for n, stats in results.items():
+        out += [
+            f"**N = {n:,}**",
+            "",
+            "| " + " | ".join(COLUMNS) + " |",
+            "|---" * len(COLUMNS) + "|",
+        ]
+        out += ["| " + " | ".join(row) + " |" for row in table(n, stats)] + [""]
+    return "\n".join([*out, "```", *lines, "```", ""])
+
+
+def chart(results: Results, sides: list[Side], path: Path) -> None:
+    """Per N: median whole-run seconds (top) and ms per test over sync (bottom), per side."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"matplotlib is not importable: chart {path} skipped")
+        return
+    fig, axes = plt.subplots(2, len(results), figsize=(5.5 * len(results), 7), squeeze=False)
+    width = 0.8 / len(sides)
+    for col, (n, stats) in enumerate(results.items()):
+        top, bottom = axes[0][col], axes[1][col]
+        for i, side in enumerate(sides):
+            offset = (i - (len(sides) - 1) / 2) * width
+            walls = [stats[s][i].wall for s in SUITES]
+            bars = top.bar([k + offset for k in range(len(SUITES))], walls, width, label=side.name)
+            top.bar_label(bars, fmt="%.2f", fontsize=7)
+            ovh = [overhead(stats[s][i], stats["sync"][i], n) for s in ASYNC_SUITES]
+            bars = bottom.bar([k + offset for k in range(len(ASYNC_SUITES))], ovh, width)
+            bottom.bar_label(bars, fmt="%.3f", fontsize=7)
+        top.set_xticks(range(len(SUITES)), SUITES)
+        top.set_title(f"N = {n:,}: median whole pytest run")
+        top.set_ylabel("seconds")
+        bottom.set_xticks(range(len(ASYNC_SUITES)), ASYNC_SUITES)
+        bottom.set_title(f"N = {n:,}: overhead over the sync suite")
+        bottom.set_ylabel("ms per test")
+    fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(sides))
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.savefig(path, dpi=120)
+    print(f"chart written to {path}")
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--n", type=int, action="append", help="tests per suite; repeatable (2000)")
+    p.add_argument("--repeat", type=int, default=5, help="interleaved rounds (5)")
+    p.add_argument("--peer-version", default="1.5.0", help="pytest-asyncio for the peer (1.5.0)")
+    p.add_argument("--no-peer", action="store_true", help="time awaitest alone; no venv")
+    p.add_argument("--awaitest-python", default=sys.executable, help="awaitest side's Python")
+    p.add_argument("--awaitest-plugin", default="awaitest", help="its -p plugin (awaitest)")
+    p.add_argument("--autoload", action="store_true", help="leave plugin autoloading on")
+    p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
+    p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
+    p.add_argument("--json", type=Path, help="write every sample as JSON")
+    return p.parse_args()
+
+
+def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | None]]:
+    """The awaitest side, checked, and unless --no-peer the pytest-asyncio side."""
+    python, plugin = os.path.abspath(args.awaitest_python), args.awaitest_plugin  # keep venv links
+    module = "pytest_asyncio" if plugin == "asyncio" else plugin  # entry-point name -> module
+    versions = probe(python, module)
+    if versions["error"]:
+        raise BenchError(f"{python} cannot import {module}: {versions['error']}", code=2)
+    if plugin.startswith("awaitest") and versions["pytest-asyncio"]:
+        raise BenchError(f"{python} has pytest-asyncio installed: uninstall it there", code=2)
+    sides = [Side("awaitest", python, plugin)]
+    if not args.no_peer:
+        peer_python = ensure_peer_venv(sides[0], versions, args.peer_version)
+        sides.append(Side("pytest-asyncio", peer_python, "asyncio"))
+    return sides, versions
+
+
+def main() -> int:
+    args = parse_args()
+    try:
+        sides, versions = setup_sides(args)
+        peer_version = "-" if args.no_peer else args.peer_version
+        head = (
+            f"`python benchmarks/bench.py {shlex.join(sys.argv[1:])}`: "
+            f"Python {versions['python']}, pytest {versions['pytest']}, "
+            f"awaitest {versions['awaitest'] or 'not installed'}, pytest-asyncio {peer_version}, "
+            f"{os.cpu_count()} CPUs, medians of {args.repeat} interleaved runs"
+        )
+        if not args.awaitest_plugin.startswith("awaitest"):
+            head += f"; STAND-IN: the 'awaitest' side runs plugin {args.awaitest_plugin!r}"
+        print(head, flush=True)
+        samples = {n: measure(sides, n, args.repeat, args.autoload) for n in args.n or [2000]}
+    except BenchError as exc:
+        print(f"bench.py: {exc}", file=sys.stderr)
+        return exc.code
+    results = {n: {k: [x.medians() for x in v] for k, v in s.items()} for n, s in samples.items()}
+    for n, stats in results.items():
+        print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
+    lines = targets(results)
+    print("\nTARGETS\n" + "\n".join(lines))
+    if args.markdown:
+        args.markdown.write_text(render_markdown(results, lines, head))
+    if args.json:
+        data = {n: {k: [asdict(x) for x in v] for k, v in s.items()} for n, s in samples.items()}
+        args.json.write_text(json.dumps({"header": head, "results": data}, indent=2) + "\n")
+    if args.chart:
+        chart(results, sides, args.chart)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
