@@ -5,7 +5,7 @@ timers and to compute how long ``select()`` may block, and it decides that a tim
 its deadline is earlier than ``time() + clock resolution``. Nothing tells us, through public
 API, that every task is waiting only on timers.
 
-The approach: two instance attributes on objects the loop already calls through.
+The approach: instance attributes that shadow methods the loop already calls through.
 
 * ``loop.time`` reads this clock instead of ``time.monotonic()``; ``call_later``, ``call_at``,
   ``asyncio.sleep``, ``asyncio.timeout`` and ``asyncio.wait_for`` all go through it.
@@ -14,11 +14,15 @@ The approach: two instance attributes on objects the loop already calls through.
   positive timeout therefore means "nothing left to do but wait for I/O or a timer": the wrapper
   waits for I/O for at most ``autojump_threshold`` real seconds, and if none arrived it moves
   virtual time to the earliest timer's deadline and returns no events, so the loop runs that
-  timer on this same iteration. I/O that arrives is returned first, as on a real loop.
+  timer on this same iteration. I/O that arrives is returned first, as on a real loop. That
+  real wait is measured with ``_real_clock``, which tests replace to never wait for real.
+* ``loop.run_in_executor`` is wrapped only to track jobs running in threads (``to_thread``,
+  ``getaddrinfo``, aiofiles): while one runs, tasks wait on more than timers, so the clock
+  doesn't jump and the loop blocks until the thread (or I/O) wakes it.
 
-``loop.run_in_executor`` is wrapped too, only to count jobs running in threads (``to_thread``,
-``getaddrinfo``, aiofiles): while one runs, tasks are waiting on more than timers, so the clock
-never jumps then and the loop blocks until the thread (or I/O) wakes it.
+Far from zero (past ~1e7 s) ``time() + resolution`` rounds back to ``time()``, so a timer due
+at exactly ``time()`` would never look due and the loop would spin; there the clock steps one
+float past such a deadline. ``detach()`` deletes the instance attributes again.
 
 The private asyncio internals touched are ``loop._selector`` (``_selector_of``) and
 ``loop._scheduled`` (``_next_timer_deadline``), read-only, each in one small function.
@@ -44,7 +48,7 @@ _MAX_REAL_WAIT: Final = 24 * 3600.0
 
 
 class VirtualClockError(Exception):
-    """The virtual clock can't be attached to (or detached from) this loop."""
+    """This loop can't take a virtual clock (wrong loop type, closed, already has one)."""
 
 
 class _Selector(Protocol):
@@ -219,14 +223,18 @@ class VirtualClock:
             self._patches.pop().undo()
 
     def _select(self, timeout: float | None = None) -> list[Any]:
+        assert self._loop is not None
         assert self._real_select is not None
-        events = self._select_or_jump(self._real_select, timeout)
+        events = self._select_or_jump(self._loop, self._real_select, timeout)
         if self._now + _CLOCK_RESOLUTION == self._now:
-            self._let_due_timers_run()
+            self._let_due_timers_run(self._loop)
         return events
 
     def _select_or_jump(
-        self, select: Callable[[float | None], list[Any]], timeout: float | None
+        self,
+        loop: asyncio.AbstractEventLoop,
+        select: Callable[[float | None], list[Any]],
+        timeout: float | None,
     ) -> list[Any]:
         if timeout is not None and timeout <= 0:
             return select(timeout)  # callbacks are ready: the loop only polls
@@ -236,7 +244,7 @@ class VirtualClock:
             return select(None)
         events = self._wait_for_io(select, threshold)
         if not events:
-            deadline = _next_timer_deadline(self._loop) if self._loop is not None else None
+            deadline = _next_timer_deadline(loop)
             if deadline is not None and deadline > self._now:
                 self._now = deadline
         return events
@@ -254,11 +262,10 @@ class VirtualClock:
             if remaining <= 0:
                 return events
 
-    def _let_due_timers_run(self) -> None:
+    def _let_due_timers_run(self, loop: asyncio.AbstractEventLoop) -> None:
         # Past ~1e7 s, ``now + resolution`` rounds back to ``now``, so asyncio would never see a
         # timer due at exactly ``now`` as due and would poll forever. Step one float past it.
-        loop = self._loop
-        deadline = _next_timer_deadline(loop) if loop is not None else None
+        deadline = _next_timer_deadline(loop)
         if deadline is not None and deadline <= self._now:
             self._now = math.nextafter(self._now, math.inf)
 

@@ -18,6 +18,12 @@ __all__ = ["event_loop"]
 _compat.install_pytest_asyncio_alias()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import _hooks
+
+    pluginmanager.add_hookspecs(_hooks)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     _config.add_options(parser)
 
