@@ -9,7 +9,8 @@ Run from the repository root (the full run behind docs/performance.md, then CI's
 For every N it writes four suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
 strict mode, explicit asyncio markers): sync, async, async_fixture (a function-scoped async
 generator fixture per test) and async_session (module-level loop_scope="session"). Whole
-`python -m pytest` runs are timed, interleaved (round, suite, side), and medians reported:
+`python -m pytest` runs are timed (wall clock; --clock cpu: the child's user + system time),
+interleaved (round, suite, side), and medians reported:
 
 * awaitest side: this Python (or --awaitest-python); pytest-asyncio must not be installed there.
 * peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
@@ -106,8 +107,8 @@ class Side:
 
 
 @dataclass(frozen=True)
-class Stats:  # medians for one suite on one side
-    wall: float
+class Stats:  # medians for one suite on one side, times by the chosen --clock
+    run: float
     peak_mb: float
     collect: float
 
@@ -117,11 +118,13 @@ class Samples:  # every measurement for one suite on one side
     wall: list[float] = field(default_factory=list)
     peak_mb: list[float] = field(default_factory=list)
     collect: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)  # user + system time; JSON only
+    cpu: list[float] = field(default_factory=list)  # user + system time of the child
+    collect_cpu: list[float] = field(default_factory=list)
 
-    def medians(self) -> Stats:
+    def medians(self, clock: str) -> Stats:
         med = statistics.median
-        return Stats(med(self.wall), med(self.peak_mb), med(self.collect))
+        run, collect = (self.cpu, self.collect_cpu) if clock == "cpu" else (self.wall, self.collect)
+        return Stats(med(run), med(self.peak_mb), med(collect))
 
 
 Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
@@ -218,11 +221,12 @@ def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str,
         for suite in SUITES:
             for side, got in zip(sides, samples[suite], strict=True):
                 wall, peak, cpu = run_pytest(side, dirs[suite], n, autoload, collect=False)
-                collect = run_pytest(side, dirs[suite], n, autoload, collect=True)[0]
+                collect, _, collect_cpu = run_pytest(side, dirs[suite], n, autoload, collect=True)
                 got.wall.append(wall)
                 got.peak_mb.append(peak)
                 got.collect.append(collect)
                 got.cpu.append(cpu)
+                got.collect_cpu.append(collect_cpu)
                 print(
                     f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {wall:7.2f} s"
                     f" {peak:6.1f} MB  cpu {cpu:6.2f} s  collect {collect:6.2f} s",
@@ -233,7 +237,7 @@ def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str,
 
 def overhead(suite: Stats, sync: Stats, n: int) -> float:
     """Milliseconds per test that a suite costs over the same side's sync suite."""
-    return (suite.wall - sync.wall) / n * 1000
+    return (suite.run - sync.run) / n * 1000
 
 
 def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
@@ -241,11 +245,11 @@ def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
     sync, rows = stats["sync"], []
     for suite, (aw, *rest) in stats.items():
         peer = rest[0] if rest else None
-        mine: list[float | None] = [aw.wall, overhead(aw, sync[0], n), aw.peak_mb, aw.collect]
+        mine: list[float | None] = [aw.run, overhead(aw, sync[0], n), aw.peak_mb, aw.collect]
         theirs: list[float | None] = [None] * 4
         if peer is not None:
-            theirs = [peer.wall, overhead(peer, sync[1], n), peer.peak_mb, peer.collect]
-        ratios = [aw.wall / sync[0].wall, None if peer is None else aw.wall / peer.wall]
+            theirs = [peer.run, overhead(peer, sync[1], n), peer.peak_mb, peer.collect]
+        ratios = [aw.run / sync[0].run, None if peer is None else aw.run / peer.run]
         values = [mine[0], theirs[0], *ratios]
         values += [v for pair in zip(mine[1:], theirs[1:], strict=True) for v in pair]
         cells = ["-" if v is None else format(v, f) for v, f in zip(values, FORMATS, strict=True)]
@@ -264,8 +268,8 @@ def targets(results: Results) -> list[str]:
 
     for n, stats in results.items():
         sync, fixture = stats["sync"][0], stats["async_fixture"]
-        check(f"N={n} floor: async / sync (awaitest)", stats["async"][0].wall / sync.wall, 1.10)
-        peer = fixture[0].wall / fixture[1].wall if len(fixture) > 1 else None
+        check(f"N={n} floor: async / sync (awaitest)", stats["async"][0].run / sync.run, 1.10)
+        peer = fixture[0].run / fixture[1].run if len(fixture) > 1 else None
         check(f"N={n} peer: async_fixture, awaitest / pytest-asyncio", peer, 0.70)
         worst = max(ASYNC_SUITES, key=lambda s: stats[s][0].peak_mb)
         check(f"N={n} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
@@ -299,7 +303,7 @@ def render_markdown(results: Results, lines: list[str], head: str) -> str:
     return "\n".join([*out, "```", *lines, "```", ""])
 
 
-def chart(results: Results, sides: list[Side], path: Path) -> None:
+def chart(results: Results, sides: list[Side], path: Path, clock: str) -> None:
     """Per N: median whole-run seconds (top) and ms per test over sync (bottom), per side."""
     try:
         import matplotlib
@@ -315,7 +319,7 @@ def chart(results: Results, sides: list[Side], path: Path) -> None:
         top, bottom = axes[0][col], axes[1][col]
         for i, side in enumerate(sides):
             offset = (i - (len(sides) - 1) / 2) * width
-            walls = [stats[s][i].wall for s in SUITES]
+            walls = [stats[s][i].run for s in SUITES]
             bars = top.bar([k + offset for k in range(len(SUITES))], walls, width, label=side.name)
             top.bar_label(bars, fmt="%.2f", fontsize=7)
             ovh = [overhead(stats[s][i], stats["sync"][i], n) for s in ASYNC_SUITES]
@@ -323,7 +327,7 @@ def chart(results: Results, sides: list[Side], path: Path) -> None:
             bottom.bar_label(bars, fmt="%.3f", fontsize=7)
         top.set_xticks(range(len(SUITES)), SUITES)
         top.set_title(f"N = {n:,}: median whole pytest run")
-        top.set_ylabel("seconds")
+        top.set_ylabel(f"seconds ({clock} time)")
         bottom.set_xticks(range(len(ASYNC_SUITES)), ASYNC_SUITES)
         bottom.set_title(f"N = {n:,}: overhead over the sync suite")
         bottom.set_ylabel("ms per test")
@@ -343,6 +347,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-peer", action="store_true", help="time awaitest alone; no venv")
     p.add_argument("--awaitest-python", default=sys.executable, help="awaitest side's Python")
     p.add_argument("--awaitest-plugin", default="awaitest", help="its -p plugin (awaitest)")
+    p.add_argument(
+        "--clock", choices=("wall", "cpu"), default="wall", help="wall or child CPU time"
+    )
     p.add_argument("--autoload", action="store_true", help="leave plugin autoloading on")
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
@@ -375,7 +382,7 @@ def main() -> int:
             f"`python benchmarks/bench.py {shlex.join(sys.argv[1:])}`: "
             f"Python {versions['python']}, pytest {versions['pytest']}, "
             f"awaitest {versions['awaitest'] or 'not installed'}, pytest-asyncio {peer_version}, "
-            f"{os.cpu_count()} CPUs, medians of {args.repeat} interleaved runs"
+            f"{os.cpu_count()} CPUs, {args.clock} time, medians of {args.repeat} interleaved runs"
         )
         if not args.awaitest_plugin.startswith("awaitest"):
             head += f"; STAND-IN: the 'awaitest' side runs plugin {args.awaitest_plugin!r}"
@@ -384,7 +391,9 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench.py: {exc}", file=sys.stderr)
         return exc.code
-    results = {n: {k: [x.medians() for x in v] for k, v in s.items()} for n, s in samples.items()}
+    results = {
+        n: {k: [x.medians(args.clock) for x in v] for k, v in s.items()} for n, s in samples.items()
+    }
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
     lines = targets(results)
@@ -395,7 +404,7 @@ def main() -> int:
         data = {n: {k: [asdict(x) for x in v] for k, v in s.items()} for n, s in samples.items()}
         args.json.write_text(json.dumps({"header": head, "results": data}, indent=2) + "\n")
     if args.chart:
-        chart(results, sides, args.chart)
+        chart(results, sides, args.chart, args.clock)
     return 0
 
 
