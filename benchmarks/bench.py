@@ -49,12 +49,7 @@ PER_FILE = 100
 INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
 IMPORTS = "import asyncio\n\nimport pytest\n"
 SESSION = '\npytestmark = pytest.mark.asyncio(loop_scope="session")\n'
-HEADERS = {
-    "sync": "",
-    "async": IMPORTS,
-    "async_fixture": IMPORTS,
-    "async_session": IMPORTS + SESSION,
-}
+HEADERS = dict.fromkeys(SUITES, IMPORTS) | {"sync": "", "async_session": IMPORTS + SESSION}
 MARK, AWAIT = "@pytest.mark.asyncio\n", "    await asyncio.sleep(0)\n"
 TESTS = {
     "sync": "\ndef test_{i}():\n    assert sum(range(10)) == 45\n",
@@ -113,18 +108,23 @@ class Stats:  # medians for one suite on one side, times by the chosen --clock
     collect: float
 
 
+@dataclass(frozen=True)
+class Run:  # one pytest process
+    wall: float
+    cpu: float  # user + system time
+    peak_mb: float
+
+
 @dataclass
-class Samples:  # every measurement for one suite on one side
-    wall: list[float] = field(default_factory=list)
-    peak_mb: list[float] = field(default_factory=list)
-    collect: list[float] = field(default_factory=list)
-    cpu: list[float] = field(default_factory=list)  # user + system time of the child
-    collect_cpu: list[float] = field(default_factory=list)
+class Samples:  # every run of one suite on one side
+    runs: list[Run] = field(default_factory=list)
+    collects: list[Run] = field(default_factory=list)  # the same with --collect-only
 
     def medians(self, clock: str) -> Stats:
-        med = statistics.median
-        run, collect = (self.cpu, self.collect_cpu) if clock == "cpu" else (self.wall, self.collect)
-        return Stats(med(run), med(self.peak_mb), med(collect))
+        def med(runs: list[Run], what: str) -> float:
+            return float(statistics.median(getattr(r, what) for r in runs))
+
+        return Stats(med(self.runs, clock), med(self.runs, "peak_mb"), med(self.collects, clock))
 
 
 Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
@@ -132,10 +132,9 @@ Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
 
 def probe(python: str, module: str) -> dict[str, str | None]:
     """Python and distribution versions of `python`, and the error importing `module` if any."""
+    cmd = [python, "-c", PROBE, module]
     try:
-        out = subprocess.run(
-            [python, "-c", PROBE, module], capture_output=True, text=True, check=False
-        )
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False)
         return json.loads(out.stdout)  # type: ignore[no-any-return]
     except OSError as exc:
         return {"error": repr(exc)}
@@ -184,8 +183,8 @@ def write_suite(root: Path, suite: str, n: int) -> Path:
     return target
 
 
-def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> tuple[float, ...]:
-    """One whole pytest run in a child: (wall s, peak MB, CPU s). Fails unless it counted n."""
+def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> Run:
+    """One whole pytest run in a child process; fails unless it passed (collected) n tests."""
     args = [side.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", side.plugin, "."]
     args += ["--collect-only"] if collect else []
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
@@ -207,7 +206,7 @@ def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> t
             f"{'collected' if collect else 'passed'}\n$ {shlex.join(args)}\n{tail}"
         )
     peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes vs KiB
-    return wall, peak, usage.ru_utime + usage.ru_stime
+    return Run(wall, usage.ru_utime + usage.ru_stime, peak)
 
 
 def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str, list[Samples]]:
@@ -220,16 +219,11 @@ def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str,
     for r in range(repeat):
         for suite in SUITES:
             for side, got in zip(sides, samples[suite], strict=True):
-                wall, peak, cpu = run_pytest(side, dirs[suite], n, autoload, collect=False)
-                collect, _, collect_cpu = run_pytest(side, dirs[suite], n, autoload, collect=True)
-                got.wall.append(wall)
-                got.peak_mb.append(peak)
-                got.collect.append(collect)
-                got.cpu.append(cpu)
-                got.collect_cpu.append(collect_cpu)
+                got.runs.append(run := run_pytest(side, dirs[suite], n, autoload, False))
+                got.collects.append(col := run_pytest(side, dirs[suite], n, autoload, True))
                 print(
-                    f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {wall:7.2f} s"
-                    f" {peak:6.1f} MB  cpu {cpu:6.2f} s  collect {collect:6.2f} s",
+                    f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {run.wall:7.2f} s"
+                    f" {run.peak_mb:6.1f} MB  cpu {run.cpu:6.2f} s  collect {col.wall:6.2f} s",
                     flush=True,
                 )
     return samples
