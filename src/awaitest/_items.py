@@ -20,7 +20,7 @@ from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import PLAN, SessionState, TestPlan
+from ._state import PLAN, SessionState, TestPlan, note
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -59,12 +59,13 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     marks = list(item.iter_markers("asyncio"))
     if async_function(item) is None or belongs_to_others(item):
         if marks and isinstance(item, pytest.Function) and not belongs_to_others(item):
-            item.warn(
+            note(
+                item,
                 AwaitestWarning(
-                    f"{item.nodeid} is marked with @pytest.mark.asyncio but is not an async "
-                    "def function, so the marker does nothing; remove it (if it comes from a "
-                    "class or module pytestmark, mark only the async tests)"
-                )
+                    f"{item.nodeid} is marked with '@pytest.mark.asyncio' but it is not an "
+                    "async function. The marker does nothing here: remove it, or if it comes "
+                    "from a class or module pytestmark, mark only the async tests."
+                ),
             )
         return
     settings = state.settings
@@ -75,7 +76,8 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         warnings.simplefilter("always")
         parsed = _marker.parse(item.nodeid, marks)
     for warning in caught:
-        item.warn(warning.message)  # type: ignore[arg-type]
+        if isinstance(warning.message, Warning):
+            note(item, warning.message)
     factory = state.default_factory()
     if isinstance(parsed, _marker.MarkerError):
         item.stash[PLAN] = TestPlan(
@@ -113,7 +115,7 @@ def _loop_scope(
         if demand is not None and demand != scope and not spec.follows_test
     ]
     if apart:
-        item.warn(AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
+        note(item, AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
     return scope
 
 

@@ -38,6 +38,14 @@ class TestPlan:
 
 
 PLAN: Final = pytest.StashKey[TestPlan]()
+#: Warnings decided at collection, emitted when the test is set up: there a warning filter
+#: (``-W error``, a ``filterwarnings`` mark) applies to that one test instead of aborting the
+#: whole collection.
+NOTES: Final = pytest.StashKey[list[Warning]]()
+
+
+def note(item: pytest.Item, warning: Warning) -> None:
+    item.stash.setdefault(NOTES, []).append(warning)
 
 
 @dataclass(slots=True)

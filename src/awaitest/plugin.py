@@ -11,7 +11,7 @@ import pytest
 
 from . import _compat, _config, _fixtures, _items
 from ._compat import event_loop
-from ._state import PLAN, STATE, SessionState, state_of
+from ._state import NOTES, PLAN, STATE, SessionState, state_of
 
 __all__ = ["event_loop"]
 
@@ -77,6 +77,8 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    for warning in item.stash.get(NOTES, ()):
+        item.warn(warning)
     plan = item.stash.get(PLAN, None)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)

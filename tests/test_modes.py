@@ -1,0 +1,137 @@
+"""Strict and auto mode: which async tests run, and the message when one doesn't."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def test_marked_async_test_runs_in_both_modes(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_runs():
+            await asyncio.sleep(0)
+            assert False, "the body ran"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the body ran"])
+
+
+def test_auto_mode_runs_unmarked_async_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        async def test_unmarked():
+            assert False, "the body ran"
+        """
+    )
+    result = pytester.runpytest("--asyncio-mode=auto")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the body ran"])
+
+
+def test_strict_mode_fails_unmarked_async_test_with_both_fixes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        async def test_forgot_marker():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_strict_mode_fails_unmarked_async_test_with_both_fixes.py::test_forgot_marker"
+            " is an async def test but nothing ran it.",
+            "Mark it with @pytest.mark.asyncio, or set asyncio_mode = auto to run every async"
+            " test without a marker.",
+        ]
+    )
+
+
+def test_cli_mode_wins_over_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = strict\n")
+    pytester.makepyfile("async def test_x():\n    pass\n")
+    result = pytester.runpytest("--asyncio-mode=auto")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["asyncio: mode=auto, *"])
+
+
+def test_marker_on_sync_test_warns(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        def test_sync():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AwaitestWarning: test_marker_on_sync_test_warns.py::test_sync is marked with"
+            " '@pytest.mark.asyncio' but it is not an async function. The marker does nothing"
+            " here: remove it, or if it comes from a class or module pytestmark, mark only the"
+            " async tests.",
+        ]
+    )
+
+
+def test_async_generator_test_is_a_collection_error(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_gen():
+            yield 1
+
+        @pytest.mark.asyncio
+        async def test_fine():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    # A collection error stops the run before any test, as pytest does for every one.
+    result.assert_outcomes(errors=1)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR collecting test_async_generator_test_is_a_collection_error.py*",
+            "test_async_generator_test_is_a_collection_error.py::test_gen is an async generator"
+            " function (it contains 'yield'), and a test can't yield.*",
+        ]
+    )
+
+
+def test_header_line(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = module\n")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            "asyncio: mode=auto, debug=False, asyncio_default_fixture_loop_scope=module,"
+            " asyncio_default_test_loop_scope=function",
+        ]
+    )
+
+
+def test_debug_mode_turns_on_asyncio_debug(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_debug():
+            assert asyncio.get_running_loop().get_debug()
+        """
+    )
+    pytester.runpytest("--asyncio-debug").assert_outcomes(passed=1)
+    pytester.runpytest("-o", "asyncio_debug=true").assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(failed=1)
