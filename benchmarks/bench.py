@@ -348,7 +348,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="write every sample as JSON")
-    return p.parse_args()
+    args = p.parse_args()
+    if args.repeat < 1 or any(n < 1 for n in args.n or []):
+        p.error("--n and --repeat must be at least 1")
+    return args
 
 
 def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | None]]:
