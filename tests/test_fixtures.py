@@ -1,0 +1,352 @@
+"""Async fixtures: every cache scope, coroutine and generator, teardown, context, mistakes."""
+
+from __future__ import annotations
+
+import pytest
+
+SCOPES = ["function", "class", "module", "package", "session"]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_generator_fixture_sets_up_and_tears_down_in_one_task(
+    pytester: pytest.Pytester, mode: str, scope: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(scope="{scope}")
+        async def resource():
+            task = asyncio.current_task()
+            print("setup")
+            yield task
+            print("teardown in the setup task:", asyncio.current_task() is task)
+
+        @pytest.mark.asyncio
+        async def test_uses(resource):
+            assert resource is not asyncio.current_task()
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*setup*", "*teardown in the setup task: True*"])
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_coroutine_fixture_value_and_loop(pytester: pytest.Pytester, mode: str, scope: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(scope="{scope}")
+        async def loop_of_fixture():
+            await asyncio.sleep(0)
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio
+        async def test_one(loop_of_fixture):
+            assert loop_of_fixture is asyncio.get_running_loop()
+
+        @pytest.mark.asyncio
+        async def test_two(loop_of_fixture):
+            assert loop_of_fixture is asyncio.get_running_loop()
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_teardown_runs_after_a_failing_test(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def resource():
+            yield
+            print("teardown ran")
+
+        @pytest.mark.asyncio
+        async def test_fails(resource):
+            assert False
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*teardown ran*"])
+
+
+def test_fixture_yielding_twice_is_an_error_naming_it(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def greedy():
+            yield 1
+            yield 2
+
+        @pytest.mark.asyncio
+        async def test_uses(greedy):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_uses*",
+            "async fixture 'greedy' yielded a second time; a generator fixture must yield"
+            " exactly once",
+        ]
+    )
+
+
+def test_fixture_that_never_yields_is_an_error_naming_it(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def empty():
+            if False:
+                yield
+
+        @pytest.mark.asyncio
+        async def test_uses(empty):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "async fixture 'empty' returned without yielding; a generator fixture must yield"
+            " exactly once",
+        ]
+    )
+
+
+def test_sync_test_can_use_async_fixtures(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def number():
+            await asyncio.sleep(0)
+            yield 42
+
+        def test_sync(number):
+            assert number == 42
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_getfixturevalue_of_async_fixture_in_async_test_is_a_clear_error(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def late():
+            return 1
+
+        @pytest.mark.asyncio
+        async def test_dynamic(request):
+            request.getfixturevalue("late")
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*async fixture 'late' can't be set up while test_dynamic is already running on an"
+            " event loop (request.getfixturevalue() on an async fixture inside an async test or"
+            " fixture); request it as an argument instead",
+        ]
+    )
+
+
+def test_strict_mode_unmarked_async_fixture_fails_with_the_fix(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def plain():
+            return 1
+
+        @pytest.mark.asyncio
+        async def test_uses(plain):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "async fixture 'plain' (requested by test_uses) is not run by awaitest: in"
+            " asyncio_mode = strict, declare it with @pytest_asyncio.fixture or"
+            " @awaitest.fixture, or set asyncio_mode = auto.",
+        ]
+    )
+
+
+def test_auto_mode_runs_plain_pytest_async_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        async def plain():
+            yield "value"
+
+        async def test_uses(plain):
+            assert plain == "value"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_awaitest_fixture_forms(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import awaitest
+
+        @awaitest.fixture
+        async def bare():
+            return "bare"
+
+        @awaitest.fixture(name="renamed", params=[1, 2], ids=["one", "two"])
+        async def called(request):
+            return request.param
+
+        @pytest.mark.asyncio
+        async def test_uses(bare, renamed):
+            assert bare == "bare"
+            assert renamed in (1, 2)
+        """
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_uses[[]one[]] PASSED*", "*test_uses[[]two[]] PASSED*"])
+
+
+def test_bad_fixture_loop_scope_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import awaitest
+
+        @awaitest.fixture(loop_scope="galaxy")
+        async def bad():
+            return 1
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   ValueError: awaitest.fixture(loop_scope='galaxy') is not valid; use 'function',"
+            " 'class', 'module', 'package' or 'session'",
+        ]
+    )
+
+
+def test_fixture_methods_are_bound_to_the_test_instance(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+
+        class TestGroup:
+            @pytest_asyncio.fixture
+            async def me(self):
+                self.marker = "set by fixture"
+                return self
+
+            @pytest.mark.asyncio
+            async def test_same_instance(self, me):
+                assert me is self
+                assert self.marker == "set by fixture"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_contextvars_flow_from_fixture_to_its_dependents_only(
+    pytester: pytest.Pytester, mode: str, scope: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import contextvars
+        import pytest
+        import pytest_asyncio
+
+        user = contextvars.ContextVar("user", default="nobody")
+
+        @pytest_asyncio.fixture(scope="{scope}")
+        async def logged_in():
+            token = user.set("alice")
+            yield
+            user.reset(token)
+
+        @pytest_asyncio.fixture
+        async def greeting(logged_in):
+            return "hello " + user.get()
+
+        @pytest.mark.asyncio
+        async def test_sees_it(logged_in, greeting):
+            assert user.get() == "alice"
+            assert greeting == "hello alice"
+
+        def test_sync_sees_it(logged_in):
+            assert user.get() == "alice"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+
+
+def test_contextvars_do_not_leak_into_unrelated_tests(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import contextvars
+        import pytest
+        import pytest_asyncio
+
+        user = contextvars.ContextVar("user", default="nobody")
+
+        @pytest_asyncio.fixture
+        async def logged_in():
+            user.set("alice")
+            yield
+
+        @pytest.mark.asyncio
+        async def test_uses(logged_in):
+            assert user.get() == "alice"
+
+        @pytest.mark.asyncio
+        async def test_unrelated():
+            assert user.get() == "nobody"
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)

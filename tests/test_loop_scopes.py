@@ -1,0 +1,329 @@
+"""Which loop each test and fixture runs on (DESIGN 2.2), and what a loop's end cleans up (2.3)."""
+
+from __future__ import annotations
+
+import pytest
+
+WIDE_SCOPES = ["class", "module", "package", "session"]
+
+
+def _package(pytester: pytest.Pytester, ini: str = "") -> None:
+    pytester.makeini(f"[pytest]\nasyncio_mode = auto\n{ini}")
+    pytester.mkpydir("pkg")
+
+
+@pytest.mark.parametrize("scope", WIDE_SCOPES)
+def test_tests_marked_with_a_scope_share_its_loop(pytester: pytest.Pytester, scope: str) -> None:
+    _package(pytester)
+    pytester.makepyfile(
+        **{
+            "pkg/test_a": f"""
+            import asyncio
+            import pytest
+
+            pytestmark = pytest.mark.asyncio(loop_scope="{scope}")
+            loops = []
+
+            class TestFirst:
+                async def test_1(self):
+                    loops.append(asyncio.get_running_loop())
+
+                async def test_2(self):
+                    loops.append(asyncio.get_running_loop())
+                    assert loops[0] is loops[1]
+
+            class TestSecond:
+                async def test_3(self):
+                    loops.append(asyncio.get_running_loop())
+                    same = loops[2] is loops[0]
+                    assert same == ("{scope}" != "class")
+            """,
+        }
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
+def test_function_loops_are_new_per_test(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        loops = []
+
+        @pytest.mark.asyncio
+        async def test_1():
+            loops.append(asyncio.get_running_loop())
+
+        @pytest.mark.asyncio
+        async def test_2():
+            assert asyncio.get_running_loop() is not loops[0]
+            assert loops[0].is_closed()
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_default_test_loop_scope_ini(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_test_loop_scope = module\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        loops = []
+
+        async def test_1():
+            loops.append(asyncio.get_running_loop())
+
+        async def test_2():
+            assert asyncio.get_running_loop() is loops[0]
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_class_scope_outside_a_class_is_the_module_loop(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = pytest.mark.asyncio(loop_scope="class")
+        loops = []
+
+        async def test_1():
+            loops.append(asyncio.get_running_loop())
+
+        async def test_2():
+            assert asyncio.get_running_loop() is loops[0]
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_subpackages_get_their_own_package_loop(pytester: pytest.Pytester) -> None:
+    _package(pytester)
+    pytester.mkpydir("pkg/sub")
+    pytester.makepyfile(
+        **{
+            "subpackage_loops": """
+            import asyncio
+
+            LOOPS = {}
+
+            def remember(key):
+                LOOPS.setdefault(key, set()).add(asyncio.get_running_loop())
+            """,
+            "conftest": """
+            from subpackage_loops import LOOPS
+
+            def pytest_sessionfinish():
+                pkg, sub = LOOPS["pkg"], LOOPS["sub"]
+                print("loops:", len(pkg), len(sub), pkg.isdisjoint(sub))
+            """,
+            "pkg/test_a": """
+            import pytest
+            from subpackage_loops import remember
+
+            pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+            async def test_a1():
+                remember("pkg")
+
+            async def test_a2():
+                remember("pkg")
+            """,
+            "pkg/sub/test_b": """
+            import pytest
+            from subpackage_loops import remember
+
+            pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+            async def test_b1():
+                remember("sub")
+
+            async def test_b2():
+                remember("sub")
+            """,
+        }
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(["loops: 1 1 True"])
+
+
+def test_test_moves_to_the_loop_of_a_session_fixture(pytester: pytest.Pytester, mode: str) -> None:
+    """The seed tutorials' shared pool: no loop configuration, and it still works."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        class Pool:
+            def __init__(self):
+                self.lock = asyncio.Lock()
+                self.loop = asyncio.get_running_loop()
+
+        @pytest_asyncio.fixture(scope="session")
+        async def pool():
+            yield Pool()
+
+        @pytest_asyncio.fixture
+        async def per_test(pool):
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio
+        async def test_1(pool, per_test):
+            async with pool.lock:
+                assert asyncio.get_running_loop() is pool.loop is per_test
+
+        @pytest.mark.asyncio
+        async def test_2(pool):
+            async with pool.lock:
+                assert asyncio.get_running_loop() is pool.loop
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def pool():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_narrow(pool):
+            assert asyncio.get_running_loop() is not pool
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AwaitestWarning: test_explicit_narrower_marker_warns_once_with_the_fix.py::"
+            "test_narrow runs on the function loop but uses async fixtures on other loops:"
+            " 'pool' on the module loop. Objects bound to one loop (connections, locks, tasks)"
+            ' fail on another. Fix: @pytest.mark.asyncio(loop_scope="module") on the test, or'
+            " loop_scope=\"function\" on fixture 'pool'",
+        ]
+    )
+
+
+def test_fixture_default_loop_scope_is_never_narrower_than_its_scope(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+        async def test_1(shared):
+            assert asyncio.get_running_loop() is shared
+
+        async def test_2(shared):
+            assert asyncio.get_running_loop() is shared
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_loop_end_cancels_tasks_runs_finally_and_restores_loop_state(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import warnings
+        import pytest
+
+        cleaned = []
+
+        async def forever():
+            try:
+                await asyncio.sleep(3600)
+            finally:
+                cleaned.append("task finally")
+
+        async def agen():
+            try:
+                yield 1
+                yield 2
+            finally:
+                cleaned.append("agen finally")
+
+        @pytest.mark.asyncio
+        async def test_leaves_things_behind():
+            asyncio.get_running_loop().create_task(forever())
+            gen = agen()
+            await gen.__anext__()
+            await asyncio.sleep(0)
+
+        def test_after_sync():
+            assert sorted(cleaned) == ["agen finally", "task finally"]
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                asyncio.run(asyncio.sleep(0))
+                loop = asyncio.new_event_loop()
+                loop.close()
+        """
+    )
+    result = pytester.runpytest("-p", "no:randomly", "-W", "ignore::awaitest.AwaitestWarning")
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("breakage", ["loop.close()", "asyncio.set_event_loop(None); loop.close()"])
+def test_a_test_that_breaks_its_loop_breaks_nothing_after_it(
+    pytester: pytest.Pytester, breakage: str
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        f"""
+        import asyncio
+
+        def test_sync_breaks():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            {breakage}
+            asyncio.run(asyncio.sleep(0))
+
+        async def test_async_after():
+            await asyncio.sleep(0)
+
+        def test_sync_after():
+            asyncio.run(asyncio.sleep(0))
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
+
+
+def test_async_test_that_closes_its_own_loop(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_closes():
+            loop = asyncio.get_running_loop()
+            loop.call_soon(loop.stop)
+
+        async def test_after():
+            await asyncio.sleep(0)
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
