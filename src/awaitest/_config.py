@@ -172,8 +172,16 @@ def _scope(key: str, value: str) -> Scope:
     raise bad_value(key, value, SCOPES)
 
 
+#: pytest-asyncio's name for "each fixture on the loop of its own scope", our default.
+FIXTURE_SCOPE: Final = "fixture-scope"
+
+
 def _optional_scope(key: str, value: str) -> Scope | None:
-    return None if value == "" else _scope(key, value)
+    if value in ("", FIXTURE_SCOPE):
+        return None
+    if is_scope(value):
+        return value
+    raise bad_value(key, value, (*SCOPES, FIXTURE_SCOPE))
 
 
 def _boolean(key: str, value: str) -> bool:

@@ -42,15 +42,18 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
     factories: tuple[str, ...] | None = None
     timeout: float | None = None
     for mark in marks:
-        where = f"{nodeid}: @pytest.mark.asyncio"
+        where = f"{nodeid}: mark.asyncio"
         if mark.args:
-            return MarkerError(f"{where} got positional argument {mark.args[0]!r}; {_USAGE}")
+            return MarkerError(
+                f"{where} accepts only keyword arguments, but got positional argument "
+                f"{mark.args[0]!r}; {_USAGE}"
+            )
         kwargs = dict(mark.kwargs)
         if "scope" in kwargs:
             if "loop_scope" in kwargs:
                 return MarkerError(
-                    f"{where} got both scope= and loop_scope=; scope= is the old name, "
-                    "keep only loop_scope="
+                    f'{nodeid}: An asyncio pytest marker defines both "scope" and "loop_scope", '
+                    'but it should only use "loop_scope". ("scope" is its old name.)'
                 )
             warnings.warn(
                 AwaitestDeprecationWarning(
@@ -62,22 +65,23 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
         unknown = sorted(set(kwargs) - set(KEYWORDS))
         if unknown:
             return MarkerError(
-                f"{where} got unknown keyword {unknown[0]!r}; valid keywords are "
-                f"{quoted_choices(KEYWORDS)}"
+                f"{where} accepts only keyword arguments {quoted_choices(KEYWORDS)}, "
+                f"but got {unknown[0]!r}; {_USAGE}"
             )
         if loop_scope is None and "loop_scope" in kwargs:
             value = kwargs["loop_scope"]
             if not is_scope(value):
                 return MarkerError(
-                    f"{where}(loop_scope={value!r}) is not valid; use {quoted_choices(SCOPES)}"
+                    f"{where} got an unexpected loop scope value {value!r}. "
+                    f"Valid scopes are: {', '.join(SCOPES)}."
                 )
             loop_scope = value
         if factories is None and "loop_factories" in kwargs:
             value = kwargs["loop_factories"]
             if isinstance(value, str) or not _all_str(value) or not value:
                 return MarkerError(
-                    f"{where}(loop_factories={value!r}) is not valid; "
-                    "use a non-empty list of factory names, e.g. loop_factories=['asyncio']"
+                    f"{where} 'loop_factories' must be a non-empty sequence of factory names, "
+                    f"e.g. loop_factories=['asyncio'], but got {value!r}"
                 )
             factories = tuple(value)
         if timeout is None and "timeout" in kwargs:
@@ -89,8 +93,8 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
                 or math.isnan(value)
             ):
                 return MarkerError(
-                    f"{where}(timeout={value!r}) is not valid; use a number of seconds >= 0 "
-                    "(0 turns the limit off)"
+                    f"{where} 'timeout' must be a number of seconds >= 0 (0 turns the limit "
+                    f"off), but got {value!r}"
                 )
             timeout = float(value)
     if loop_scope is None and factories is None and timeout is None:
