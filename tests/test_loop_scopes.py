@@ -151,7 +151,7 @@ def test_subpackages_get_their_own_package_loop(pytester: pytest.Pytester) -> No
     pytester.syspathinsert()
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["loops: 1 1 True"])
+    result.stdout.fnmatch_lines(["*loops: 1 1 True"])
 
 
 def test_test_moves_to_the_loop_of_a_session_fixture(pytester: pytest.Pytester, mode: str) -> None:
