@@ -1,17 +1,32 @@
-"""What a suite written for pytest-asyncio expects to find: the ``pytest_asyncio`` module and
-the ``event_loop`` fixture."""
+"""What a suite written for pytest-asyncio expects to find: the ``pytest_asyncio`` module, the
+``event_loop`` and ``event_loop_policy`` fixtures, the port fixtures.
+
+Old suites chose their loop by overriding a fixture: ``event_loop`` (pytest-asyncio < 1.0, often
+session-scoped so that session fixtures and tests share a loop) or ``event_loop_policy``. At
+collection, :func:`plan_user_loop` finds such an override visible to an async test, makes the
+test request it first, and plans the test on the factory key ``FROM_FIXTURE``: at run time the
+loop is the one the fixture returned (borrowed, never closed by us), or a loop of ours made by
+the policy it returned. Each of these patterns is deprecated once per run, pointing to the
+modern equivalent.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
+import socket
 import sys
 import types
-from typing import Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pytest
 
-from ._state import PLAN, state_of
+from ._errors import AwaitestDeprecationWarning
+from ._internals import visible_fixturedef
+from ._scopes import is_scope
+from ._state import PLAN, USER_LOOP, SessionState, UserLoop, note, state_of
 
 PYTEST_ASYNCIO_VERSION: Final = "1.5.0"
 
@@ -51,3 +66,97 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
         return state.runner(node, plan.loop_scope, plan.factory).loop
     scope = state.settings.default_fixture_loop_scope or "function"
     return state.runner(node, scope, state.default_factory()).loop
+
+
+@pytest.fixture(scope="session")
+def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
+    """The policy event loops come from (pytest-asyncio's; overriding it is deprecated)."""
+    return asyncio.get_event_loop_policy()
+
+
+_OURS: Final = {"event_loop": event_loop, "event_loop_policy": event_loop_policy}
+_ADVICE: Final = {
+    "event_loop": (
+        "A user-defined event_loop fixture is deprecated (pytest-asyncio removed it in 1.0). "
+        "awaitest runs the tests and async fixtures that see it on the loop it returns; to "
+        "share one loop without it, delete the fixture and mark the tests "
+        '@pytest.mark.asyncio(loop_scope="session") (or set asyncio_default_test_loop_scope '
+        '= session) and give async fixtures loop_scope="session".'
+    ),
+    "event_loop_policy": (
+        "Overriding the event_loop_policy fixture is deprecated, as in pytest-asyncio. "
+        "awaitest makes loops from the policy it returns; instead, set the ini key "
+        "event_loop_policy (e.g. uvloop.EventLoopPolicy) or asyncio_loop_factories, or "
+        "implement the pytest_asyncio_loop_factories hook."
+    ),
+}
+
+
+def plan_user_loop(item: pytest.Function, state: SessionState) -> bool:
+    """If a user's ``event_loop`` or ``event_loop_policy`` fixture is visible to ``item``,
+    make the test request it first and return True: its loop comes from that fixture."""
+    for name, ours in _OURS.items():
+        fixturedef = visible_fixturedef(item, name)
+        if fixturedef is None or _is_ours(fixturedef.func, ours):
+            continue
+        scope = fixturedef.scope
+        item.stash[USER_LOOP] = UserLoop(name, scope if is_scope(scope) else "function")
+        names = item.fixturenames
+        if name in names:
+            names.remove(name)
+        names.insert(0, name)
+        if name not in state.deprecations:
+            state.deprecations.add(name)
+            note(item, AwaitestDeprecationWarning(_ADVICE[name]))
+        return True
+    return False
+
+
+def _is_ours(func: Callable[..., Any], ours: object) -> bool:
+    wrapped = getattr(ours, "__wrapped__", None)
+    return func is ours or (wrapped is not None and func is wrapped)
+
+
+def _unused_port(kind: socket.SocketKind) -> int:
+    with contextlib.closing(socket.socket(type=kind)) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _port_factory(kind: socket.SocketKind) -> Callable[[], int]:
+    given: set[int] = set()
+
+    def unused_port() -> int:
+        """A free localhost port, never one this factory gave before."""
+        port = _unused_port(kind)
+        while port in given:
+            port = _unused_port(kind)
+        given.add(port)
+        return port
+
+    return unused_port
+
+
+@pytest.fixture
+def unused_tcp_port() -> int:
+    """A localhost TCP port that was free a moment ago."""
+    return _unused_port(socket.SOCK_STREAM)
+
+
+@pytest.fixture
+def unused_udp_port() -> int:
+    """A localhost UDP port that was free a moment ago."""
+    return _unused_port(socket.SOCK_DGRAM)
+
+
+@pytest.fixture(scope="session")
+def unused_tcp_port_factory() -> Callable[[], int]:
+    """Call it for free localhost TCP ports; it never returns the same one twice in a run."""
+    return _port_factory(socket.SOCK_STREAM)
+
+
+@pytest.fixture(scope="session")
+def unused_udp_port_factory() -> Callable[[], int]:
+    """Call it for free localhost UDP ports; it never returns the same one twice in a run."""
+    return _port_factory(socket.SOCK_DGRAM)

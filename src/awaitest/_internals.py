@@ -5,6 +5,7 @@ pytest 8.4 and 9 both have these; if a future pytest moves them, this is the onl
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,6 +24,43 @@ def closure_fixturedefs(item: pytest.Function) -> Iterator[pytest.FixtureDef[Any
         defs = name2defs.get(name)
         if defs:
             yield defs[-1]
+
+
+def active_fixturedef(request: pytest.FixtureRequest, name: str) -> pytest.FixtureDef[Any]:
+    """The definition of fixture ``name`` that ``request`` has set up (or sets up now).
+
+    ``getfixturevalue`` gives only the value; we need the definition to hang a finalizer on.
+    """
+    fixturedef = request._get_active_fixturedef(name)
+    assert isinstance(fixturedef, pytest.FixtureDef)  # pytest 8.4 may also name a pseudo-def
+    return fixturedef
+
+
+def visible_fixturedef(item: pytest.Item, name: str) -> pytest.FixtureDef[Any] | None:
+    """The definition of fixture ``name`` that ``item`` would get if it requested it.
+
+    A test that doesn't request ``event_loop`` still runs on the loop of a user's ``event_loop``
+    fixture visible to it (pytest-asyncio < 1.0 did so); pytest has no public way to ask which
+    definition a test would get for a name it doesn't request.
+    """
+    manager = item.session._fixturemanager
+    if len(manager._arg2fixturedefs.get(name, ())) < 2:
+        return None  # only ours exists: the common case, without a lookup per test
+    defs = manager.getfixturedefs(name, item)
+    return defs[-1] if defs else None
+
+
+def finish_with(
+    upstream: pytest.FixtureDef[Any],
+    fixturedef: pytest.FixtureDef[Any],
+    request: pytest.FixtureRequest,
+) -> None:
+    """Tear ``fixturedef`` down whenever ``upstream`` is, as if it depended on it.
+
+    pytest only does this for fixtures a fixture requests by name; ``FixtureDef.finish`` and
+    ``addfinalizer`` are what it uses itself, and not promised API.
+    """
+    upstream.addfinalizer(functools.partial(fixturedef.finish, request))  # type: ignore[arg-type]
 
 
 def test_argnames(item: pytest.Function) -> tuple[str, ...]:

@@ -15,12 +15,12 @@ from typing import Any, Final
 
 import pytest
 
-from . import _marker
+from . import _compat, _factories, _marker
 from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import PLAN, SessionState, TestPlan, note
+from ._state import FROM_FIXTURE, PLAN, SessionState, TestPlan, note
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -86,6 +86,16 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         return
     if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
         factory = parsed.loop_factories[0]
+    variant = _factories.chosen(item)
+    if isinstance(variant, _factories.Problem):
+        item.stash[PLAN] = TestPlan(
+            "function", factory, test_argnames(item), parsed, variant.message
+        )
+        return
+    if variant is not None:
+        factory = variant
+    if _compat.plan_user_loop(item, state):
+        factory = FROM_FIXTURE
     fixtures = [
         spec
         for spec in map(state.async_fixture, closure_fixturedefs(item))

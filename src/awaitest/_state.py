@@ -7,6 +7,7 @@ after every fixture that used it (pytest runs a node's finalizers last-in, first
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -16,14 +17,36 @@ import pytest
 from . import _marker
 from ._config import Settings
 from ._fixtures import AsyncFixture, describe
-from ._loops import FactoryError, LoopFactory, load_factory, policy_factory
+from ._loops import (
+    FactoryError,
+    LoopFactory,
+    load_factory,
+    make_current,
+    policy_factory,
+    restore_policy,
+    swap_policy,
+)
 from ._runner import Runner
-from ._scopes import Scope, scope_node
+from ._scopes import Scope, scope_node, wider
 
 Node = pytest.Item | pytest.Collector
 
 #: The factory name used when the ini ``event_loop_policy`` is set: loops come from that policy.
 POLICY: Final = "policy"
+#: The factory key of tests whose loop comes from a user's fixture, see :class:`UserLoop`.
+FROM_FIXTURE: Final = "fixture"
+
+
+@dataclass(frozen=True, slots=True)
+class UserLoop:
+    """A user's own ``event_loop`` (the loop) or ``event_loop_policy`` (the policy loops come
+    from) fixture is visible to a test: the old pytest-asyncio ways to choose the loop."""
+
+    fixture: str
+    scope: Scope
+
+
+USER_LOOP: Final = pytest.StashKey[UserLoop]()
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +77,12 @@ class SessionState:
     factories: dict[str, LoopFactory] = field(default_factory=dict)
     runners: dict[tuple[Node, str], Runner] = field(default_factory=dict)
     fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
+    #: The test being set up, run or torn down: wider fixtures take its loop factory.
+    current: pytest.Item | None = None
+    entered: bool = True
+    #: Runners around loops users' fixtures own, by loop; never closed by us.
+    borrowed: dict[asyncio.AbstractEventLoop, Runner] = field(default_factory=dict)
+    deprecations: set[str] = field(default_factory=set)
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
         try:
@@ -70,13 +99,33 @@ class SessionState:
             scope: Scope = plan.loop_scope
         else:
             scope = spec.demand(self.settings) or "function"
-        factory = plan.factory if plan is not None else self.default_factory()
-        return self.runner(node, scope, factory)
+        current = self.current
+        test_plan = current.stash.get(PLAN, None) if current is not None else None
+        if current is None or test_plan is None or test_plan.error is not None:
+            return self.runner(node, scope, self.default_factory())
+        if test_plan.factory == FROM_FIXTURE:
+            return self._from_user_fixture(current, node, scope, spec.cache_scope)
+        return self.runner(node, scope, test_plan.factory)
 
     def default_factory(self) -> str:
         if self.settings.event_loop_policy is not None:
             return POLICY
         return self.settings.loop_factories[0]
+
+    def ini_factories(self) -> tuple[str, ...]:
+        """The factory names async tests run on when no hook decides."""
+        names = self.settings.loop_factories
+        if self.settings.event_loop_policy is None:
+            return names
+        return tuple(POLICY if name == "asyncio" else name for name in names)
+
+    def register_factory(self, name: str, factory: LoopFactory) -> str:
+        """A key for a factory a hook returned; names from different conftests may clash."""
+        key, n = name, 1
+        while self.factories.setdefault(key, factory) != factory:
+            n += 1
+            key = f"{name}#{n}"
+        return key
 
     def factory(self, name: str) -> LoopFactory:
         factory = self.factories.get(name)
@@ -105,15 +154,55 @@ class SessionState:
         owner = scope_node(node, scope)
         key = (owner, factory)
         runner = self.runners.get(key)
+        if factory == FROM_FIXTURE and isinstance(node, pytest.Item):
+            return self._from_user_fixture(node, node, scope, "function")
         if runner is None:
             runner = Runner.open(self.factory(factory), debug=self.settings.debug)
             self.runners[key] = runner
             owner.addfinalizer(functools.partial(self._close, key, runner))
         return runner
 
-    def adopt(self, node: Node, scope: Scope, factory: str, runner: Runner) -> None:
-        """Use a loop someone else owns (a user's ``event_loop`` fixture) for this scope."""
-        self.runners[(scope_node(node, scope), factory)] = runner
+    def enter_loop(self) -> None:
+        """Before the first fixture of the current test is set up (when its nodes are on
+        pytest's setup stack): make the test's loop and make it current, so a sync fixture
+        calling ``asyncio.get_event_loop()`` gets the loop the test runs on."""
+        self.entered = True
+        item = self.current
+        plan = item.stash.get(PLAN, None) if item is not None else None
+        if item is None or plan is None or plan.error is not None or plan.factory == FROM_FIXTURE:
+            return
+        make_current(self.runner(item, plan.loop_scope, plan.factory).loop)
+
+    def _from_user_fixture(
+        self, item: pytest.Item, node: Node, scope: Scope, cache_scope: Scope
+    ) -> Runner:
+        """The loop of ``item`` (or of a fixture it sets up, cached at ``cache_scope``) when a
+        user's fixture chooses it. That fixture is set up first (see ``_compat.plan_user_loop``).
+        """
+        user = item.stash[USER_LOOP]
+        if wider(cache_scope, user.scope):
+            # The user's loop (or policy) ends before this fixture does; pytest-asyncio refused
+            # this with a ScopeMismatch. Run it on a loop of its own scope instead.
+            return self.runner(node, scope, self.default_factory())
+        value = item.funcargs[user.fixture]  # type: ignore[attr-defined]
+        if user.fixture == "event_loop":
+            return self.borrow(value)
+        key = self.register_factory(f"policy {type(value).__qualname__}", value.new_event_loop)
+        owner = scope_node(node, scope)
+        if (owner, key) not in self.runners:
+            # Loops of this policy run with it installed, as pytest-asyncio ran them; registered
+            # before the runner's own finalizer, the old policy comes back after the loop closed.
+            owner.addfinalizer(functools.partial(restore_policy, swap_policy(value)))
+        return self.runner(node, scope, key)
+
+    def borrow(self, loop: asyncio.AbstractEventLoop) -> Runner:
+        """A runner around a loop a user's ``event_loop`` fixture owns: we never close it."""
+        runner = self.borrowed.get(loop)
+        if runner is None:
+            for old in [old for old in self.borrowed if old.is_closed()]:
+                del self.borrowed[old]
+            runner = self.borrowed[loop] = Runner(loop, owned=False)
+        return runner
 
     def _close(self, key: tuple[Node, str], runner: Runner) -> None:
         if self.runners.get(key) is runner:

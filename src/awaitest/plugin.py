@@ -9,11 +9,27 @@ from typing import Any
 
 import pytest
 
-from . import _compat, _config, _fixtures, _items
-from ._compat import event_loop
+from . import _compat, _config, _factories, _fixtures, _items
+from ._compat import (
+    event_loop,
+    event_loop_policy,
+    unused_tcp_port,
+    unused_tcp_port_factory,
+    unused_udp_port,
+    unused_udp_port_factory,
+)
+from ._factories import _asyncio_loop_factory
 from ._state import NOTES, PLAN, STATE, SessionState, state_of
 
-__all__ = ["event_loop"]
+__all__ = [
+    "_asyncio_loop_factory",
+    "event_loop",
+    "event_loop_policy",
+    "unused_tcp_port",
+    "unused_tcp_port_factory",
+    "unused_udp_port",
+    "unused_udp_port_factory",
+]
 
 _compat.install_pytest_asyncio_alias()
 
@@ -67,6 +83,16 @@ def pytest_pycollect_makeitem(
     return result
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    definition, state = metafunc.definition, state_of(metafunc.config)
+    if _items.async_function(definition) is None or _items.belongs_to_others(definition):
+        return
+    marks = list(definition.iter_markers("asyncio"))
+    if marks or state.settings.auto:
+        _factories.parametrize(metafunc, state, marks)
+
+
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
@@ -79,6 +105,8 @@ def pytest_collection_modifyitems(
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for warning in item.stash.get(NOTES, ()):
         item.warn(warning)
+    state = state_of(item.config)
+    state.current, state.entered = item, False
     plan = item.stash.get(PLAN, None)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
@@ -100,9 +128,12 @@ def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
     state = state_of(request.config)
+    if not state.entered:
+        state.enter_loop()
     spec = state.async_fixture(fixturedef)
     if spec is None or _fixtures.requested_by_others(request):
         return (yield)
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
+    _factories.tie_to_variant(fixturedef, request, state.current)
     return (yield from _fixtures.around_setup(fixturedef, request, spec, state.fixture_runner))

@@ -1,0 +1,322 @@
+"""Suites written for pytest-asyncio, old and new, run unchanged; neighbouring plugins keep
+their own tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+Run = Callable[..., pytest.RunResult]
+
+
+@pytest.fixture(params=["in-process", "subprocess"])
+def run(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> Run:
+    """Run pytest in this process (pytester) and in a fresh interpreter, as a user would."""
+    if request.param == "in-process":
+        return pytester.runpytest
+    return pytester.runpytest_subprocess
+
+
+def test_pytest_asyncio_import_is_our_api(pytester: pytest.Pytester, run: Run) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import pytest_asyncio
+        import awaitest
+
+        pytest_plugins = "pytest_asyncio"
+
+        @pytest_asyncio.fixture
+        async def value():
+            return 1
+
+        @pytest.mark.asyncio
+        async def test_api(value, request):
+            assert pytest_asyncio.fixture is awaitest.fixture
+            assert pytest_asyncio.is_async_test(request.node)
+            assert pytest_asyncio.__version__ == "1.5.0"
+            assert value == 1
+        """
+    )
+    result = run("-W", "error", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*already imported*")
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "module", "session"])
+def test_event_loop_fixture_is_the_loop_the_test_runs_on(
+    pytester: pytest.Pytester, mode: str, loop_scope: str
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def scheduled(event_loop):
+            future = event_loop.create_future()
+            event_loop.call_soon(future.set_result, "ran")
+            return future
+
+        @pytest.mark.asyncio(loop_scope="{loop_scope}")
+        async def test_schedules_onto_it(scheduled, event_loop):
+            assert event_loop is asyncio.get_running_loop()
+            assert await scheduled == "ran"
+
+        def test_sync_test_gets_a_usable_loop(event_loop):
+            assert event_loop.run_until_complete(asyncio.sleep(0, "done")) == "done"
+        """
+    )
+    pytester.runpytest("-W", "error").assert_outcomes(passed=2)
+
+
+# The pattern of the seed tutorial: a session-scoped event_loop override in conftest.py, a
+# session async fixture that names it, function async fixtures that don't.
+SEED_CONFTEST = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+LOOPS = set()
+
+@pytest.fixture(scope="{scope}")
+def event_loop():
+    policy = asyncio.get_event_loop_policy()
+    loop = policy.new_event_loop()
+    yield loop
+    loop.close()
+    print("user closed the loop")
+
+@pytest_asyncio.fixture(scope="session")
+async def shared_resource(event_loop):
+    assert asyncio.get_running_loop() is event_loop
+    yield "resource"
+    assert asyncio.get_running_loop() is event_loop
+
+@pytest_asyncio.fixture
+async def async_counter():
+    LOOPS.add(asyncio.get_running_loop())
+    yield 0
+    LOOPS.add(asyncio.get_running_loop())
+
+def pytest_sessionfinish():
+    print("loops used:", len(LOOPS))
+"""
+
+SEED_TESTS = """
+import asyncio
+import pytest
+from conftest import LOOPS
+
+@pytest.mark.asyncio
+async def test_counter(async_counter):
+    LOOPS.add(asyncio.get_running_loop())
+
+@pytest.mark.asyncio
+async def test_shared(shared_resource, event_loop):
+    assert asyncio.get_running_loop() is event_loop
+    LOOPS.add(event_loop)
+"""
+
+
+@pytest.mark.parametrize(("scope", "loops"), [("session", 1), ("function", 4)])
+def test_user_event_loop_fixture_is_honoured(
+    pytester: pytest.Pytester, mode: str, scope: str, loops: int
+) -> None:
+    pytester.makeconftest(SEED_CONFTEST.replace("{scope}", scope))
+    pytester.makepyfile(test_a=SEED_TESTS, test_b=SEED_TESTS)
+    pytester.syspathinsert()
+    result = pytester.runpytest("-s")
+    if scope == "function":
+        # The session fixture asks for a function-scoped loop: pytest refuses, as it did with
+        # pytest-asyncio.
+        result.assert_outcomes(passed=2, errors=2, warnings=1)
+        result.stdout.fnmatch_lines(["*ScopeMismatch*"])
+        return
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*user closed the loop*",
+            f"loops used: {loops}",
+            "*AwaitestDeprecationWarning: A user-defined event_loop fixture is deprecated "
+            "(pytest-asyncio removed it in 1.0). awaitest runs the tests and async fixtures "
+            "that see it on the loop it returns; to share one loop without it, delete the "
+            'fixture and mark the tests @pytest.mark.asyncio(loop_scope="session") (or set '
+            "asyncio_default_test_loop_scope = session) and give async fixtures "
+            'loop_scope="session".',
+        ]
+    )
+
+
+def test_user_event_loop_fixture_per_test(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        MADE = []
+
+        @pytest.fixture
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            MADE.append(loop)
+            yield loop
+            loop.close()
+        """
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        from conftest import MADE
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("n", [1, 2])
+        async def test_runs_on_it(n):
+            assert asyncio.get_running_loop() is MADE[-1]
+            assert len(MADE) == n
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("-W", "error::RuntimeWarning")
+    result.assert_outcomes(passed=2, warnings=1)
+
+
+@pytest.mark.parametrize("fixture_scope", ["function", "module", "session"])
+def test_event_loop_policy_fixture_override(pytester: pytest.Pytester, fixture_scope: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        class CustomPolicy(asyncio.DefaultEventLoopPolicy):
+            def new_event_loop(self):
+                loop = super().new_event_loop()
+                loop.made_by = self
+                return loop
+
+        @pytest.fixture(scope="{fixture_scope}", params=[CustomPolicy(), CustomPolicy()])
+        def event_loop_policy(request):
+            return request.param
+
+        @pytest.mark.asyncio
+        async def test_loop_from_policy(event_loop_policy):
+            assert asyncio.get_event_loop_policy() is event_loop_policy
+            assert asyncio.get_running_loop().made_by is event_loop_policy
+
+        def test_policy_restored_after():
+            assert not isinstance(asyncio.get_event_loop_policy(), CustomPolicy)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=3, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*AwaitestDeprecationWarning: Overriding the event_loop_policy fixture is "
+            "deprecated, as in pytest-asyncio. awaitest makes loops from the policy it "
+            "returns; instead, set the ini key event_loop_policy (e.g. uvloop.EventLoopPolicy) "
+            "or asyncio_loop_factories, or implement the pytest_asyncio_loop_factories hook."
+        ]
+    )
+
+
+def test_unused_port_fixtures(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import socket
+
+        def bind(kind, port):
+            with socket.socket(type=kind) as sock:
+                sock.bind(("127.0.0.1", port))
+
+        def test_single(unused_tcp_port, unused_udp_port):
+            bind(socket.SOCK_STREAM, unused_tcp_port)
+            bind(socket.SOCK_DGRAM, unused_udp_port)
+
+        def test_factories(unused_tcp_port_factory, unused_udp_port_factory):
+            tcp = [unused_tcp_port_factory() for _ in range(20)]
+            udp = [unused_udp_port_factory() for _ in range(20)]
+            assert len(set(tcp)) == len(set(udp)) == 20
+            for port in tcp:
+                bind(socket.SOCK_STREAM, port)
+            for port in udp:
+                bind(socket.SOCK_DGRAM, port)
+
+        def test_factories_remember_for_the_session(unused_tcp_port_factory):
+            assert unused_tcp_port_factory.__name__ == "unused_port"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_anyio_and_trio_tests_stay_theirs_in_auto_mode(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("anyio")
+    pytest.importorskip("pytest_trio")
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import sniffio
+
+        @pytest.fixture(params=["asyncio", "trio"])
+        def anyio_backend(request):
+            return request.param
+
+        @pytest.mark.anyio
+        async def test_anyio(anyio_backend):
+            assert sniffio.current_async_library() == anyio_backend
+
+        @pytest.mark.trio
+        async def test_trio():
+            assert sniffio.current_async_library() == "trio"
+
+        async def test_ours():
+            assert sniffio.current_async_library() == "asyncio"
+            assert asyncio.get_running_loop()
+        """
+    )
+    result = pytester.runpytest("-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_anyio[[]asyncio[]] PASSED*",
+            "*::test_anyio[[]trio[]] PASSED*",
+            "*::test_trio PASSED*",
+            "*::test_ours PASSED*",
+        ]
+    )
+
+
+XDIST_SUITE = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_loop():
+    return asyncio.get_running_loop()
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize("n", range(4))
+async def test_module_loop(module_loop, n):
+    assert asyncio.get_running_loop() is module_loop
+
+@pytest.mark.asyncio
+async def test_fails():
+    assert False
+
+def test_sync():
+    pass
+"""
+
+
+@pytest.mark.parametrize("dist", ["load"])  # xdist starts slowly: one mode is enough here
+def test_xdist_gives_the_serial_outcomes(pytester: pytest.Pytester, dist: str) -> None:
+    pytest.importorskip("xdist")
+    pytester.makepyfile(test_a=XDIST_SUITE, test_b=XDIST_SUITE)
+    serial = pytester.runpytest()
+    serial.assert_outcomes(passed=10, failed=2)
+    parallel = pytester.runpytest_subprocess("-n", "2", "--dist", dist, "-p", "no:benchmark")
+    parallel.assert_outcomes(passed=10, failed=2)
