@@ -9,6 +9,7 @@ def test_all_names_are_public_and_present() -> None:
     assert sorted(awaitest.__all__) == [
         "AwaitestDeprecationWarning",
         "AwaitestWarning",
+        "VirtualClock",
         "__version__",
         "fixture",
         "is_async_test",

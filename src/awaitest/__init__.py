@@ -3,12 +3,14 @@
 from ._errors import AwaitestDeprecationWarning, AwaitestWarning
 from ._fixtures import fixture
 from ._items import is_async_test
+from .clock import VirtualClock
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AwaitestDeprecationWarning",
     "AwaitestWarning",
+    "VirtualClock",
     "__version__",
     "fixture",
     "is_async_test",

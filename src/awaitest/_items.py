@@ -15,12 +15,12 @@ from typing import Any, Final
 
 import pytest
 
-from . import _compat, _factories, _marker
+from . import _compat, _factories, _marker, _virtual
 from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import FROM_FIXTURE, PLAN, SessionState, TestPlan, note
+from ._state import FROM_FIXTURE, PLAN, USER_LOOP, SessionState, TestPlan, note
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -102,7 +102,21 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         if spec is not None and spec.claimed
     ]
     scope = _loop_scope(item, parsed, fixtures, state)
-    item.stash[PLAN] = TestPlan(scope, factory, test_argnames(item), parsed)
+    error = None
+    user_loop = item.stash[USER_LOOP].fixture if factory == FROM_FIXTURE else None
+    if _virtual.wants_clock(
+        item.fixturenames, scope, fixtures=fixtures, settings=settings, user_loop=user_loop
+    ):
+        error = _virtual.misplaced(
+            item.nodeid,
+            scope,
+            marker_scope=parsed.loop_scope,
+            fixtures=fixtures,
+            settings=settings,
+            user_loop=user_loop,
+        )
+        factory = _virtual.virtual_name(factory)
+    item.stash[PLAN] = TestPlan(scope, factory, test_argnames(item), parsed, error)
 
 
 def _loop_scope(

@@ -14,7 +14,7 @@ from typing import Any, Final
 
 import pytest
 
-from . import _marker
+from . import _marker, _virtual
 from ._config import Settings
 from ._fixtures import AsyncFixture, describe
 from ._loops import (
@@ -130,7 +130,10 @@ class SessionState:
     def factory(self, name: str) -> LoopFactory:
         factory = self.factories.get(name)
         if factory is None:
-            if name == POLICY:
+            real = _virtual.real_name(name)
+            if real is not None:
+                factory = _virtual.clocked(self.factory(real), real)
+            elif name == POLICY:
                 assert self.settings.event_loop_policy is not None
                 factory = policy_factory(self.settings.event_loop_policy)
             else:
@@ -207,7 +210,10 @@ class SessionState:
     def _close(self, key: tuple[Node, str], runner: Runner) -> None:
         if self.runners.get(key) is runner:
             del self.runners[key]
-        runner.close()
+        try:
+            runner.close()
+        finally:
+            _virtual.detach(runner.loop)
 
 
 STATE: Final = pytest.StashKey[SessionState]()

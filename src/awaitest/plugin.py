@@ -20,6 +20,7 @@ from ._compat import (
 )
 from ._factories import _asyncio_loop_factory
 from ._state import NOTES, PLAN, STATE, SessionState, state_of
+from ._virtual import virtual_clock
 
 __all__ = [
     "_asyncio_loop_factory",
@@ -29,6 +30,7 @@ __all__ = [
     "unused_tcp_port_factory",
     "unused_udp_port",
     "unused_udp_port_factory",
+    "virtual_clock",
 ]
 
 _compat.install_pytest_asyncio_alias()

@@ -1,0 +1,478 @@
+"""The ``virtual_clock`` fixture and ``asyncio_clock = virtual``, through the plugin.
+
+Nothing here sleeps for real: every test file asserts on virtual times (``loop.time()``) and
+checks that the real time spent stays far below them.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+# Inner tests that sleep for hours of virtual time assert that they took less than this real
+# time, so a clock that silently fell back to real time fails instead of hanging for an hour.
+_REAL_LIMIT = "30"
+
+
+def test_sleep_an_hour_returns_at_once(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_hour(virtual_clock):
+            loop = asyncio.get_running_loop()
+            started = time.monotonic()
+            assert loop.time() == 0
+            await asyncio.sleep(3600)
+            assert loop.time() == virtual_clock.time() == 3600
+            assert time.monotonic() - started < {_REAL_LIMIT}
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_wait_for_and_timeout_expire_in_virtual_time(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_wait_for(virtual_clock):
+            loop = asyncio.get_running_loop()
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(asyncio.sleep(120), timeout=30)
+            assert loop.time() == 30
+
+        @pytest.mark.asyncio
+        async def test_timeout(virtual_clock):
+            loop = asyncio.get_running_loop()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(600):
+                    await asyncio.Event().wait()
+            assert loop.time() == 600
+
+        @pytest.mark.asyncio
+        async def test_in_time(virtual_clock):
+            loop = asyncio.get_running_loop()
+            fired = []
+            loop.call_later(5, fired.append, "later")
+            loop.call_at(7, fired.append, "at")
+            async with asyncio.timeout(600):
+                await asyncio.sleep(120)
+            assert fired == ["later", "at"]
+            assert loop.time() == 120
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_advance_and_manual_mode(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import math
+        import pytest
+
+        async def callbacks_due_have_run():
+            # Due timers run on the loop's next iteration, after this task resumes once.
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio
+        async def test_advance_runs_due_timers_in_order(virtual_clock):
+            virtual_clock.autojump_threshold = math.inf
+            loop = asyncio.get_running_loop()
+            fired = []
+            for delay in (30, 10, 20):
+                loop.call_later(delay, fired.append, delay)
+            virtual_clock.advance(15)
+            await callbacks_due_have_run()
+            assert fired == [10]
+            virtual_clock.advance(15)
+            await callbacks_due_have_run()
+            assert fired == [10, 20, 30]
+            assert loop.time() == 30
+
+        @pytest.mark.asyncio
+        async def test_sleeper_waits_for_advance(virtual_clock):
+            virtual_clock.autojump_threshold = math.inf
+            sleeper = asyncio.create_task(asyncio.sleep(60, result="woke"))
+            await asyncio.sleep(0)
+            virtual_clock.advance(59)
+            await asyncio.sleep(0)
+            assert not sleeper.done()
+            virtual_clock.advance(1)
+            assert await sleeper == "woke"
+            assert virtual_clock.time() == 60
+
+        @pytest.mark.asyncio
+        async def test_advance_rejects_going_back(virtual_clock):
+            with pytest.raises(ValueError, match="time can't go backwards"):
+                virtual_clock.advance(-1)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_real_localhost_server_and_client(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_echo_after_a_minute(virtual_clock):
+            loop = asyncio.get_running_loop()
+
+            async def handle(reader, writer):
+                line = await reader.readline()
+                await asyncio.sleep(60)  # a slow server, in virtual time
+                writer.write(line.upper())
+                await writer.drain()
+                writer.close()
+                await writer.wait_closed()
+
+            server = await asyncio.start_server(handle, "127.0.0.1", 0)
+            port = server.sockets[0].getsockname()[1]
+            async with server:
+                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(b"ping\\n")
+                await writer.drain()
+                reply = await asyncio.wait_for(reader.readline(), timeout=300)
+                writer.close()
+                await writer.wait_closed()
+            assert reply == b"PING\\n"
+            assert loop.time() == 60
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_async_fixtures_share_the_virtual_loop(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import awaitest
+
+        @awaitest.fixture
+        async def session_token():
+            await asyncio.sleep(100)
+            return asyncio.get_running_loop()
+
+        @awaitest.fixture
+        async def connection(session_token):
+            await asyncio.sleep(10)
+            yield asyncio.get_running_loop()
+            await asyncio.sleep(1000)
+            print("teardown at", asyncio.get_running_loop().time())
+
+        @pytest.mark.asyncio
+        async def test_on_one_loop(connection, session_token, virtual_clock, event_loop):
+            loop = asyncio.get_running_loop()
+            assert connection is session_token is loop is event_loop
+            assert loop.time() == virtual_clock.time() == 110
+        """
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*teardown at 1110.0*"])
+
+
+def test_each_test_gets_its_own_clock_and_real_time_comes_back(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        loops = []
+
+        @pytest.mark.asyncio
+        async def test_first(virtual_clock):
+            loops.append(asyncio.get_running_loop())
+            asyncio.get_running_loop().create_task(asyncio.sleep(10**9))  # left pending
+            await asyncio.sleep(50)
+
+        @pytest.mark.asyncio
+        async def test_second(virtual_clock):
+            assert asyncio.get_running_loop() is not loops[0]
+            assert virtual_clock.time() == 0
+
+        @pytest.mark.asyncio
+        async def test_real(event_loop):
+            assert abs(asyncio.get_running_loop().time() - time.monotonic()) < 5
+
+        def test_after():
+            assert loops[0].is_closed()
+            assert "time" not in vars(loops[0])  # the clock was detached
+            assert asyncio.run(asyncio.sleep(0, result=1)) == 1
+        """
+    )
+    pytester.runpytest("-W", "ignore::awaitest.AwaitestWarning").assert_outcomes(passed=4)
+
+
+def test_ini_turns_it_on_for_function_loop_tests(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_clock = virtual\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+        import awaitest
+
+        @awaitest.fixture(scope="module", loop_scope="module")
+        async def module_loop():
+            return asyncio.get_running_loop()
+
+        async def test_virtual_without_asking():
+            await asyncio.sleep(3600)
+            assert asyncio.get_running_loop().time() == 3600
+
+        async def test_fixture_can_still_be_requested(virtual_clock):
+            virtual_clock.advance(5)
+            assert asyncio.get_running_loop().time() == 5
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_module_loop_stays_real():
+            assert abs(asyncio.get_running_loop().time() - time.monotonic()) < 5
+
+        async def test_widened_by_its_fixture_stays_real(module_loop):
+            assert asyncio.get_running_loop() is module_loop
+            assert abs(module_loop.time() - time.monotonic()) < 5
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=4)
+
+
+def test_ini_default_is_real_time(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_real():
+            assert abs(asyncio.get_running_loop().time() - time.monotonic()) < 5
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+@pytest.mark.parametrize("scope", ["class", "module", "package", "session"])
+def test_wider_loop_is_an_error(pytester: pytest.Pytester, mode: str, scope: str) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio(loop_scope="{scope}")
+        async def test_shared_loop(virtual_clock):
+            await asyncio.sleep(1)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"test_wider_loop_is_an_error.py::test_shared_loop requests virtual_clock but runs "
+            f"on the {scope}-scoped event loop, which outlives the test; time can only be "
+            "virtual on the test's own loop. Fix: "
+            '@pytest.mark.asyncio(loop_scope="function") on the test, '
+            "or don't request virtual_clock.",
+        ]
+    )
+
+
+def test_default_test_loop_scope_wider_is_an_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_test_loop_scope = session\n")
+    pytester.makepyfile(
+        """
+        async def test_shared_loop(virtual_clock):
+            pass
+
+        async def test_without_clock():
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*::test_shared_loop requests virtual_clock but runs on the session-scoped event loop*"]
+    )
+
+
+def test_mixing_with_a_wider_loop_fixture_is_an_error(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import awaitest
+
+        @awaitest.fixture(scope="module")
+        async def pool():
+            return object()
+
+        @awaitest.fixture(loop_scope="session")
+        async def client():
+            return object()
+
+        @pytest.mark.asyncio
+        async def test_with_pool(pool, virtual_clock):
+            pass
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_with_client(client, virtual_clock):
+            pass
+        """
+    )
+    result = pytester.runpytest("-W", "ignore::awaitest.AwaitestWarning")
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_mixing_with_a_wider_loop_fixture_is_an_error.py::test_with_pool requests "
+            "virtual_clock but its async fixture 'pool' runs on the module-scoped event loop, "
+            "where time is real, so the two would disagree. Fix: don't request virtual_clock "
+            "in tests that use 'pool', or make 'pool' function-scoped.",
+            "test_mixing_with_a_wider_loop_fixture_is_an_error.py::test_with_client requests "
+            "virtual_clock but its async fixture 'client' runs on the session-scoped event "
+            "loop, where time is real, so the two would disagree. Fix: "
+            "loop_scope=\"function\" on fixture 'client' so it runs on the test's virtual "
+            "loop, or don't request virtual_clock.",
+        ]
+    )
+
+
+def test_uvloop_is_an_error_naming_the_factory(pytester: pytest.Pytester, mode: str) -> None:
+    pytest.importorskip("uvloop")
+    pytester.makeini(f"[pytest]\nasyncio_mode = {mode}\nasyncio_loop_factories = uvloop\n")
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_virtual(virtual_clock):
+            pass
+
+        @pytest.mark.asyncio
+        async def test_real():
+            assert type(asyncio.get_running_loop()).__module__ == "uvloop"
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "the virtual clock needs a selector-based asyncio loop, but loop factory 'uvloop' "
+            "makes uvloop.Loop; use the 'asyncio' factory for tests that request virtual_clock",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*During handling*")
+
+
+def test_custom_selector_loop_factory_works(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makeini(f"[pytest]\nasyncio_mode = {mode}\nasyncio_loop_factories = loops:new_loop\n")
+    pytester.makepyfile(
+        loops="""
+        import asyncio
+
+        class MyLoop(asyncio.SelectorEventLoop):
+            pass
+
+        def new_loop():
+            return MyLoop()
+        """,
+        test_custom="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_virtual(virtual_clock):
+            assert type(asyncio.get_running_loop()).__name__ == "MyLoop"
+            await asyncio.sleep(3600)
+            assert virtual_clock.time() == 3600
+        """,
+    )
+    pytester.syspathinsert()
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_sync_test_requesting_it_is_an_error(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        def test_sync(virtual_clock):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_sync_test_requesting_it_is_an_error.py::test_sync requests virtual_clock, "
+            "which only works in async tests that awaitest runs. Make it an async def test "
+            "marked with @pytest.mark.asyncio (or set asyncio_mode = auto).",
+        ]
+    )
+
+
+def test_user_defined_event_loop_is_an_error(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def event_loop():
+            loop = asyncio.new_event_loop()
+            yield loop
+            loop.close()
+
+        @pytest.mark.asyncio
+        async def test_virtual(virtual_clock):
+            pass
+        """
+    )
+    result = pytester.runpytest("-W", "ignore::DeprecationWarning")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_user_defined_event_loop_is_an_error.py::test_virtual requests virtual_clock "
+            "but its event loop comes from the user-defined event_loop fixture, whose clock "
+            "awaitest can't replace. Fix: remove that fixture override for this test, or don't "
+            "request virtual_clock.",
+        ]
+    )
+
+
+def test_ini_with_uvloop_fails_each_test_naming_the_factory(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("uvloop")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_clock = virtual\n"
+        "asyncio_loop_factories = asyncio uvloop\n"
+    )
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_sleeps():
+            await asyncio.sleep(3600)
+            assert asyncio.get_running_loop().time() == 3600
+        """
+    )
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_sleeps[[]asyncio[]] PASSED*",
+            "*::test_sleeps[[]uvloop[]] ERROR*",
+            "*the virtual clock needs a selector-based asyncio loop, but loop factory 'uvloop' "
+            "makes uvloop.Loop*",
+        ]
+    )
