@@ -253,27 +253,29 @@ def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
 
 def targets(results: Results) -> list[str]:
     """One line per target and N (the limit, the measured value, PASS/MISS), then scaling."""
-    lines = []
+    lines, w = [], len(str(max(results)))  # w: width of the largest N, to keep columns aligned
 
     def check(label: str, value: float | None, limit: float) -> None:
         verdict = "n/a (no peer side)" if value is None else "PASS" if value <= limit else "MISS"
         shown = "   -  " if value is None else f"{value:6.3f}"
-        lines.append(f"{label:<52} <= {limit:.2f}  measured {shown}  {verdict}")
+        lines.append(f"N={label:<{w + 48}} <= {limit:.2f}  measured {shown}  {verdict}")
 
     for n, stats in results.items():
-        sync, fixture = stats["sync"][0], stats["async_fixture"]
-        check(f"N={n} floor: async / sync (awaitest)", stats["async"][0].run / sync.run, 1.10)
+        sync, fixture, at = stats["sync"][0], stats["async_fixture"], f"{n:<{w}}"
+        check(f"{at} floor: async / sync (awaitest)", stats["async"][0].run / sync.run, 1.10)
         peer = fixture[0].run / fixture[1].run if len(fixture) > 1 else None
-        check(f"N={n} peer: async_fixture, awaitest / pytest-asyncio", peer, 0.70)
+        check(f"{at} peer: async_fixture, awaitest / pytest-asyncio", peer, 0.70)
         worst = max(ASYNC_SUITES, key=lambda s: stats[s][0].peak_mb)
-        check(f"N={n} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
-        check(f"N={n} collection: async / sync", stats["async"][0].collect / sync.collect, 1.05)
+        check(f"{at} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
+        check(f"{at} collection: async / sync", stats["async"][0].collect / sync.collect, 1.05)
     lines.append("per-test overhead over the sync suite (awaitest; pytest-asyncio), ms per test:")
     for suite in ASYNC_SUITES:
         cells = []
         for n, stats in results.items():
             pairs = zip(stats[suite], stats["sync"], strict=True)
-            cells.append(f"N={n}: " + "; ".join(f"{overhead(x, y, n):.4f}" for x, y in pairs))
+            cells.append(
+                f"{f'N={n}:':<{w + 3}} " + "; ".join(f"{overhead(x, y, n):7.4f}" for x, y in pairs)
+            )
         lines.append(f"  {suite:<14} " + "   ".join(cells))
     return lines
 
