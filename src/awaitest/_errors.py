@@ -18,6 +18,19 @@ class AwaitestDeprecationWarning(AwaitestWarning, DeprecationWarning):
     """A pytest-asyncio pattern that still works but has a better replacement."""
 
 
+class UnawaitedCoroutineWarning(AwaitestWarning):
+    """A coroutine created during a test was never awaited (``asyncio_unawaited = warn``)."""
+
+
+class TaskLeakWarning(AwaitestWarning):
+    """A test left tasks pending (``asyncio_task_leaks = warn``)."""
+
+
+class LoopErrorWarning(AwaitestWarning):
+    """An exception reached the event loop's handler during a test (``asyncio_loop_errors =
+    warn``)."""
+
+
 def quoted_choices(valid: Iterable[str]) -> str:
     """``'a', 'b' or 'c'``: how every message lists the values it accepts."""
     items = [repr(v) for v in valid]

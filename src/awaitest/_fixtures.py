@@ -123,6 +123,11 @@ class AsyncFixture:
         return widest(default or self.cache_scope, self.cache_scope)
 
     @property
+    def per_test(self) -> bool:
+        """Set up and torn down with each test: tasks it leaves pending are the test's."""
+        return self.cache_scope == "function"
+
+    @property
     def follows_test(self) -> bool:
         return self.loop_scope is None and self.cache_scope == "function"
 
@@ -181,7 +186,7 @@ def _coroutine_stand_in(
         __tracebackhide__ = True
         runner = _checked_runner(spec, request, runner_for)
         context = contextvars.copy_context()
-        value = runner.run(func(**kwargs), context=context)
+        value = runner.run(func(**kwargs), context=context, tracked=spec.per_test)
         _adopt(context, request)
         return value
 
@@ -199,7 +204,7 @@ def _generator_stand_in(
         runner = _checked_runner(spec, request, runner_for)
         context = contextvars.copy_context()
         try:
-            host = runner.start_generator(func(**kwargs), context=context)
+            host = runner.start_generator(func(**kwargs), context=context, tracked=spec.per_test)
         except NoYieldError:
             pytest.fail(
                 f"async fixture {spec.name!r} returned without yielding; "

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import pytest
 
-from . import _compat, _factories, _marker, _virtual
+from . import _compat, _factories, _marker, _virtual, _watch
 from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
@@ -156,6 +156,12 @@ def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope
 
 
 def run(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
+    __tracebackhide__ = True
+    with _watch.call(item):
+        _call(item, test_plan, state)
+
+
+def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
     __tracebackhide__ = True
     runner = state.runner(item, test_plan.loop_scope, test_plan.factory)
     funcargs = item.funcargs

@@ -4,18 +4,26 @@ This module knows nothing about pytest. A :class:`Runner` runs a test coroutine 
 coroutine to completion, and hosts async generator fixtures: each one lives in a single task
 from setup to teardown (so an ``async with`` task group or cancel scope may span its ``yield``),
 parked on a future while the tests that use it run.
+
+Every ``run_until_complete`` that runs a test's code is a *step*: while a test is watched
+(``_checks.active()``), the step is wrapped in its window's checks (deadline, leaked tasks,
+loop errors, blocking). Nothing else runs around it, so with no window a step costs nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 from collections.abc import AsyncGenerator, Coroutine
-from typing import Any, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
+from . import _checks
 from ._loops import LoopFactory, restore_current_loop, shut_down, swap_current_loop
 
 T = TypeVar("T")
+
+_UNWATCHED: Final = contextlib.nullcontext()
 
 
 class ReentrantRunError(RuntimeError):
@@ -30,7 +38,8 @@ class Runner:
         self.owned = owned
         self.closed = False
         # Tasks hosting generator fixtures: pending on purpose, never reported as leaks.
-        self.hosts: set[asyncio.Task[Any]] = set()
+        # Each maps to its async generator, so a timeout can show where the fixture waits.
+        self.hosts: dict[asyncio.Task[Any], AsyncGenerator[Any, None]] = {}
         self._previous = swap_current_loop(loop) if owned else None
 
     @classmethod
@@ -48,11 +57,28 @@ class Runner:
             return
         raise ReentrantRunError
 
-    def run(self, coro: Coroutine[Any, Any, T], *, context: contextvars.Context | None = None) -> T:
+    def step(
+        self, task: asyncio.Future[Any], *, tracked: bool = True
+    ) -> contextlib.AbstractContextManager[object]:
+        """The checks around one step that runs ``task``; ``tracked=False`` for the steps of
+        fixtures wider than the test, whose tasks may outlive it."""
+        window = _checks.active()
+        if window is None:
+            return _UNWATCHED
+        return window.step(self.loop, task, self.hosts, tracked=tracked)
+
+    def run(
+        self,
+        coro: Coroutine[Any, Any, T],
+        *,
+        context: contextvars.Context | None = None,
+        tracked: bool = True,
+    ) -> T:
         """Run ``coro`` as a task until it is done; on Ctrl-C cancel it and let it unwind."""
         task = self.loop.create_task(coro, context=context)
         try:
-            return self.loop.run_until_complete(task)
+            with self.step(task, tracked=tracked):
+                return self.loop.run_until_complete(task)
         except BaseException:
             if not task.done():
                 # Ctrl-C (or SystemExit) arrived while the task was suspended: let its
@@ -65,9 +91,13 @@ class Runner:
             raise
 
     def start_generator(
-        self, agen: AsyncGenerator[T, None], *, context: contextvars.Context | None = None
+        self,
+        agen: AsyncGenerator[T, None],
+        *,
+        context: contextvars.Context | None = None,
+        tracked: bool = True,
     ) -> GeneratorHost[T]:
-        host = GeneratorHost(self, agen)
+        host = GeneratorHost(self, agen, tracked=tracked)
         host.setup(context)
         return host
 
@@ -75,6 +105,9 @@ class Runner:
         if self.closed:
             return
         self.closed = True
+        window = _checks.active()
+        if window is not None:
+            window.loop_closing(self.loop, self.hosts)
         try:
             if self.owned:
                 shut_down(self.loop)
@@ -94,11 +127,14 @@ class NoYieldError(RuntimeError):
 class GeneratorHost(Generic[T]):
     """Runs setup and teardown of one async generator fixture in the same task."""
 
-    __slots__ = ("_agen", "_resume", "_runner", "_task", "value")
+    __slots__ = ("_agen", "_resume", "_runner", "_task", "_tracked", "value")
 
-    def __init__(self, runner: Runner, agen: AsyncGenerator[T, None]) -> None:
+    def __init__(
+        self, runner: Runner, agen: AsyncGenerator[T, None], *, tracked: bool = True
+    ) -> None:
         self._runner = runner
         self._agen = agen
+        self._tracked = tracked
         self._resume: asyncio.Future[None] = runner.loop.create_future()
         self._task: asyncio.Task[None] | None = None
 
@@ -121,18 +157,19 @@ class GeneratorHost(Generic[T]):
         produced: asyncio.Future[T] = loop.create_future()
         task = loop.create_task(self._live(produced), context=context)
         self._task = task
-        self._runner.hosts.add(task)
+        self._runner.hosts[task] = self._agen
         try:
-            loop.run_until_complete(
-                asyncio.wait((produced, task), return_when=asyncio.FIRST_COMPLETED)
-            )
+            with self._runner.step(task, tracked=self._tracked):
+                loop.run_until_complete(
+                    asyncio.wait((produced, task), return_when=asyncio.FIRST_COMPLETED)
+                )
+                if not produced.done():
+                    self._runner.hosts.pop(task, None)
+                    task.result()  # raises the setup error
+                    raise NoYieldError  # pragma: no cover - _live always raises or produces
         except BaseException:
             self._abandon()
             raise
-        if not produced.done():
-            self._runner.hosts.discard(task)
-            task.result()  # raises the setup error
-            raise NoYieldError  # pragma: no cover - _live always raises or produces
         self.value = produced.result()
 
     def teardown(self) -> None:
@@ -143,9 +180,10 @@ class GeneratorHost(Generic[T]):
                 task.result()
                 return
             self._resume.set_result(None)
-            self._runner.loop.run_until_complete(task)
+            with self._runner.step(task, tracked=self._tracked):
+                self._runner.loop.run_until_complete(task)
         finally:
-            self._runner.hosts.discard(task)
+            self._runner.hosts.pop(task, None)
 
     def _abandon(self) -> None:
         task = self._task
@@ -156,4 +194,4 @@ class GeneratorHost(Generic[T]):
             except BaseException:
                 pass
         if task is not None:
-            self._runner.hosts.discard(task)
+            self._runner.hosts.pop(task, None)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from . import _compat, _config, _factories, _fixtures, _items
+from . import _compat, _config, _factories, _fixtures, _items, _watch
 from ._compat import (
     event_loop,
     event_loop_policy,
@@ -139,3 +139,21 @@ def pytest_fixture_setup(
         _fixtures.fail_unclaimed(spec, request)
     _factories.tie_to_variant(fixturedef, request, state.current)
     return (yield from _fixtures.around_setup(fixturedef, request, spec, state.fixture_runner))
+
+
+@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
+def pytest_runtest_setup_checked(item: pytest.Item) -> Generator[None, Any, Any]:
+    return (yield from _watch.setup(item))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
+    return (yield from _watch.teardown(item))
+
+
+def pytest_enter_pdb(config: pytest.Config) -> None:
+    _watch.debugger_entered(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _watch.finish(config)

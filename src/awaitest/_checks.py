@@ -1,0 +1,534 @@
+"""The checks that make async mistakes fail the test that made them.
+
+A :class:`Window` watches one test from the start of its setup to the end of its teardown; the
+runner wraps each step it runs (an async fixture's setup or teardown, the test call) in
+:meth:`Window.step`. The pytest side opens and closes windows and turns their findings into
+failures or warnings; nothing here knows about pytest.
+
+What each check costs, and why it is cheap:
+
+* *Missing await*: CPython reports a coroutine that is freed unawaited by calling
+  ``warnings._warn_unawaited_coroutine(coro)``, and mostly does so at once, on the line that
+  dropped it (reference counting). While a window is open that function is ours: it records the
+  coroutine and where it was created (``cr_origin``, tracked only while a window is open).
+* *Leaked tasks*: ``asyncio.all_tasks`` before and after each step; tasks a step started and left
+  pending are candidates, and those still pending once the test's teardown is over are leaks.
+  Checking after teardown lets a fixture stop the worker a test started through it.
+* *Loop errors*: an exception handler on our loops (never replacing one the user set) records
+  what reaches it while a window is open, and passes everything else to the default handler.
+* *Blocking* and *timeouts*: one watchdog thread per run, started only when one of them is on.
+  It pings the loop with ``call_soon_threadsafe``; a ping answered late means one step held the
+  loop, and the main thread's stack sampled while it was late shows where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import threading
+import time
+import traceback
+import warnings
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Final, Literal
+
+from ._timeouts import (
+    Deadline,
+    Expiry,
+    LoopBlocked,
+    StepTimeout,
+    interrupt_main_thread,
+    user_stack,
+)
+
+#: The runner's generator-fixture tasks (pending on purpose) and their async generators.
+Hosts = Mapping[asyncio.Task[Any], object]
+Severity = Literal["error", "warn", "ignore"]
+Kind = Literal["unawaited", "leak", "loop_error", "blocking"]
+
+#: Frames of creation site kept for each coroutine while a window is open.
+ORIGIN_DEPTH: Final = 4
+#: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
+LEAK_GRACE: Final = 1.0
+_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
+_HERE: Final = os.path.dirname(__file__)
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    severity: Severity  # "error" or "warn"
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Which checks are on, and how loud: read once per run from the settings."""
+
+    unawaited: Severity = "error"
+    task_leaks: Severity = "warn"
+    loop_errors: Severity = "error"
+    blocking_threshold: float = 0.0
+
+
+_active: Window | None = None
+
+
+def active() -> Window | None:
+    """The window of the test being run now. pytest runs one test at a time in a process, and
+    loops are made by several modules, so the runner asks here instead of carrying it."""
+    return _active
+
+
+class Monitor:
+    """Per run: the policy and the watchdog thread, started the first time it is needed."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.timeouts_suppressed = False  # set once a debugger was entered
+        self._watchdog: Watchdog | None = None
+
+    def open(self, name: str, deadline: Deadline | None) -> Window:
+        global _active  # noqa: PLW0603 - see active()
+        if self.timeouts_suppressed:
+            deadline = None
+        window = Window(self, name, deadline, _active)
+        _active = window
+        return window
+
+    def watchdog(self) -> Watchdog:
+        if self._watchdog is None:
+            self._watchdog = Watchdog()
+        return self._watchdog
+
+    def stop(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
+            self._watchdog = None
+
+
+def _unawaited_hook_available() -> bool:
+    return callable(getattr(warnings, "_warn_unawaited_coroutine", None))
+
+
+class Window:
+    """One test watched: its findings, the tasks it started, its deadline."""
+
+    def __init__(
+        self, monitor: Monitor, name: str, deadline: Deadline | None, outer: Window | None
+    ) -> None:
+        self.monitor = monitor
+        self.policy = policy = monitor.policy
+        self.name = name
+        self.deadline = deadline
+        self.deadline_at = time.monotonic() + deadline.seconds if deadline else None
+        self.findings: list[Finding] = []
+        self.closed = False
+        self._outer = outer
+        self._candidates: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
+        self._unawaited: dict[tuple[str, str], int] = {}
+        self._blocked_in_callback: LoopBlocked | None = None
+        self._previous_hook: Callable[[Any], None] | None = None
+        self._previous_depth: int | None = None
+        if policy.unawaited != "ignore" and _unawaited_hook_available():
+            self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
+            warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
+        if policy.unawaited != "ignore" or policy.task_leaks != "ignore":
+            self._previous_depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(max(self._previous_depth, ORIGIN_DEPTH))
+
+    # -- the runner's side -------------------------------------------------------------------
+
+    def step(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Future[Any],
+        hosts: Hosts,
+        *,
+        tracked: bool,
+    ) -> Step:
+        """Context manager around one ``run_until_complete``; ``tracked`` = tasks it leaves
+        pending are the test's (false for the setup of fixtures wider than the test)."""
+        return Step(self, loop, task, hosts, tracked)
+
+    def loop_closing(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
+        """A loop this test used is about to be shut down: find its leaks while they are still
+        pending (shutting down cancels every task, silently)."""
+        if loop in self._loops and not loop.is_running() and not loop.is_closed():
+            self._collect_leaks(loop, hosts)
+            del self._loops[loop]
+
+    # -- the pytest side ---------------------------------------------------------------------
+
+    def take(self) -> list[Finding]:
+        """The findings so far, each once."""
+        self._flush_unawaited()
+        found, self.findings = self.findings, []
+        return found
+
+    def settle(self) -> None:
+        """After teardown: tasks the test started that are still pending are leaks."""
+        for loop, hosts in list(self._loops.items()):
+            if not loop.is_closed() and not loop.is_running():
+                self._collect_leaks(loop, hosts)
+        self._loops.clear()
+
+    def close(self) -> None:
+        global _active  # noqa: PLW0603 - see active()
+        if self.closed:
+            return
+        self.closed = True
+        if self._previous_hook is not None:
+            warnings._warn_unawaited_coroutine = self._previous_hook  # type: ignore[attr-defined]
+        if self._previous_depth is not None:
+            sys.set_coroutine_origin_tracking_depth(self._previous_depth)
+        if _active is self:
+            _active = self._outer
+
+    def timed_out(self) -> None:
+        """After an expiry, the rest of the test (its teardown) gets a fresh allowance."""
+        if self.deadline is not None:
+            self.deadline_at = time.monotonic() + self.deadline.seconds
+
+    # -- missing await -----------------------------------------------------------------------
+
+    def _on_unawaited(self, coro: Any) -> None:
+        try:
+            name = getattr(coro, "__qualname__", None) or repr(coro)
+            site = _site(getattr(coro, "cr_origin", None))
+            if site is None:
+                site = "(where created is unknown; the last reference was dropped at "
+                site += _frame_site(sys._getframe(1)) + ")"
+            else:
+                site = f"created at {site}"
+            key = (name, site)
+            self._unawaited[key] = self._unawaited.get(key, 0) + 1
+        except Exception:  # pragma: no cover - never let the check itself break a test
+            if self._previous_hook is not None:
+                self._previous_hook(coro)
+
+    def _flush_unawaited(self) -> None:
+        if not self._unawaited:
+            return
+        severity = self.policy.unawaited
+        for (name, site), count in self._unawaited.items():
+            times = f" ({count} times)" if count > 1 else ""
+            self.findings.append(
+                Finding(
+                    "unawaited",
+                    severity,
+                    f"coroutine {name}() was never awaited{times}; {site}.\n"
+                    "Add 'await' before the call, or hand it to asyncio.create_task() and "
+                    f"await the task (asyncio_unawaited = {severity}).",
+                )
+            )
+        self._unawaited.clear()
+
+    # -- loop errors -------------------------------------------------------------------------
+
+    def loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, LoopBlocked):
+            self._blocked_in_callback = exc
+            return
+        severity = self.policy.loop_errors
+        if severity == "ignore":
+            loop.default_exception_handler(context)
+            return
+        self.findings.append(
+            Finding(
+                "loop_error",
+                severity,
+                "an exception reached the event loop's exception handler during the test "
+                f"(asyncio_loop_errors = {severity}):\n{format_loop_context(context)}",
+            )
+        )
+
+    # -- leaked tasks ------------------------------------------------------------------------
+
+    def _collect_leaks(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
+        leaked = [
+            task
+            for task in self._candidates
+            if task.get_loop() is loop and not task.done() and task not in hosts
+        ]
+        if not leaked or self.policy.task_leaks == "ignore":
+            return
+        leaked.sort(key=lambda t: t.get_name())
+        lines = [f"  {describe_task(task)}" for task in leaked]
+        for task in leaked:
+            task.cancel()
+        loop.run_until_complete(asyncio.wait(leaked, timeout=LEAK_GRACE))
+        severity = self.policy.task_leaks
+        count = f"{len(leaked)} task" + ("s" if len(leaked) > 1 else "")
+        self.findings.append(
+            Finding(
+                "leak",
+                severity,
+                f"{self.name} left {count} pending after its teardown; awaitest cancelled "
+                f"{'them' if len(leaked) > 1 else 'it'} (asyncio_task_leaks = {severity}):\n"
+                + "\n".join(lines)
+                + "\nAwait each task before the test ends, or cancel and await it in a "
+                "fixture's teardown.",
+            )
+        )
+
+    def _track(self, created: set[asyncio.Task[Any]], tracked: bool) -> None:
+        if tracked:
+            for task in created:
+                self._candidates.add(task)
+
+
+class Step:
+    """One ``run_until_complete`` of a watched test, with its deadline and pings."""
+
+    __slots__ = (
+        "_before",
+        "_expiry",
+        "_hosts",
+        "_loop",
+        "_ping_at",
+        "_ping_token",
+        "_sampled",
+        "_thread",
+        "_tracked",
+        "_watchdog",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        window: Window,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Future[Any],
+        hosts: Hosts,
+        tracked: bool,
+    ) -> None:
+        self._window = window
+        self._loop = loop
+        self._hosts = hosts
+        self._tracked = tracked
+        self._before: set[asyncio.Task[Any]] | None = None
+        self._expiry = Expiry(loop, task, window.deadline, hosts) if window.deadline else None
+        self._watchdog: Watchdog | None = None
+        self._ping_at: float | None = None
+        self._ping_token: object | None = None
+        self._sampled: str | None = None
+        self._thread = threading.get_ident()
+
+    def __enter__(self) -> Step:
+        window = self._window
+        loop = self._loop
+        if loop not in window._loops:
+            window._loops[loop] = self._hosts
+            if loop.get_exception_handler() is None:
+                loop.set_exception_handler(_handle_loop_error)
+        if window.policy.task_leaks != "ignore":
+            self._before = asyncio.all_tasks(loop)
+        if self._expiry is not None or window.policy.blocking_threshold > 0:
+            if self._expiry is not None:
+                self._expiry.arm_alarm()
+            self._watchdog = window.monitor.watchdog()
+            self._watchdog.watch(self)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        window = self._window
+        expiry = self._expiry
+        if expiry is not None:
+            expiry.closed = True
+        if self._watchdog is not None:
+            self._watchdog.unwatch(self)
+            self._late_ping()
+        if expiry is not None:
+            expiry.disarm_alarm()
+        if self._before is not None:
+            window._track(asyncio.all_tasks(self._loop) - self._before, self._tracked)
+        if expiry is not None and expiry.over:
+            window.timed_out()
+            blocked = exc if isinstance(exc, LoopBlocked) else window._blocked_in_callback
+            window._blocked_in_callback = None
+            raise StepTimeout(expiry.message(blocked)) from None
+
+    # -- called from the watchdog thread -----------------------------------------------------
+
+    def tick(self, now: float) -> float:
+        """Advance the deadline and blocking checks; seconds until the next tick is due."""
+        waits: list[float] = []
+        expiry = self._expiry
+        deadline_at = self._window.deadline_at
+        if expiry is not None and deadline_at is not None and not expiry.expired:
+            if expiry.posted_at is None:
+                if now >= deadline_at:
+                    expiry.posted_at = now
+                    _post(self._loop, expiry.expire)
+                else:
+                    waits.append(deadline_at - now)
+            if expiry.posted_at is not None:
+                grace = expiry.deadline.grace()
+                if now >= expiry.posted_at + grace:
+                    expiry.hard_sent = True
+                    expiry.posted_at = now  # try again a grace later if it didn't take
+                    interrupt_main_thread()
+                waits.append(expiry.posted_at + grace - now)
+        threshold = self._window.policy.blocking_threshold
+        if threshold > 0:
+            if self._ping_at is None:
+                token = self._ping_token = object()
+                self._ping_at = now
+                _post(self._loop, lambda: self._ack(token))
+                waits.append(threshold)
+            elif now - self._ping_at >= threshold:
+                if self._sampled is None:
+                    frame = sys._current_frames().get(self._thread)
+                    self._sampled = user_stack(frame)
+                waits.append(threshold / 4)
+            else:
+                waits.append(self._ping_at + threshold - now)
+        return min(waits) if waits else 1.0
+
+    # -- blocking ------------------------------------------------------------------------------
+
+    def _ack(self, token: object) -> None:
+        if token is not self._ping_token or self._ping_at is None:
+            return
+        late = time.monotonic() - self._ping_at
+        self._report_blocking(late)
+        self._ping_token = None
+        self._sampled = None
+        # the next ping goes out a quarter threshold later, via the watchdog's next tick
+        self._ping_at = None
+
+    def _late_ping(self) -> None:
+        if self._ping_at is not None and self._ping_token is not None:
+            self._report_blocking(time.monotonic() - self._ping_at)
+        self._ping_token = None
+        self._ping_at = None
+
+    def _report_blocking(self, late: float) -> None:
+        threshold = self._window.policy.blocking_threshold
+        if late < threshold or self._sampled is None:
+            return
+        self._window.findings.append(
+            Finding(
+                "blocking",
+                "error",
+                f"{self._window.name} held the event loop for {late:.2f} s without yielding "
+                f"(asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
+                f"{self._sampled}\n"
+                "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
+                "async library.",
+            )
+        )
+
+
+def _post(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
+    try:
+        loop.call_soon_threadsafe(callback)
+    except RuntimeError:  # closed meanwhile: nothing to watch any more
+        pass
+
+
+class Watchdog:
+    """One daemon thread per run, watching the step being run (if any)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._step: Step | None = None
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, step: Step) -> None:
+        with self._cond:
+            self._step = step
+            self._cond.notify()
+
+    def unwatch(self, step: Step) -> None:
+        with self._cond:
+            if self._step is step:
+                self._step = None
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._stopped:
+                step = self._step
+                if step is None:
+                    self._cond.wait()
+                    continue
+                self._cond.wait(step.tick(time.monotonic()))
+
+
+def _handle_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    window = _active
+    if window is None or window.closed:
+        loop.default_exception_handler(context)
+    else:
+        window.loop_error(loop, context)
+
+
+def format_loop_context(context: dict[str, Any]) -> str:
+    """What the default handler would log, as text: message, details, traceback."""
+    lines = [str(context.get("message") or "Unhandled error in event loop")]
+    for key in sorted(context):
+        if key in ("message", "exception"):
+            continue
+        lines.append(f"{key}: {context[key]!r}")
+    exc = context.get("exception")
+    text = "\n".join(lines)
+    if isinstance(exc, BaseException):
+        text += "\n" + "".join(traceback.format_exception(exc)).rstrip()
+    return text
+
+
+def describe_task(task: asyncio.Task[Any]) -> str:
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", None) or repr(coro)
+    text = f"Task {task.get_name()!r} running {name}()"
+    site = _site(getattr(coro, "cr_origin", None))
+    if site is not None:
+        text += f", created at {site}"
+    frame = getattr(coro, "cr_frame", None)
+    if frame is not None:
+        text += f", waiting at {_frame_site(frame)}"
+    return text
+
+
+def _site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
+    """The first creation frame outside asyncio and awaitest, as ``file:line (in func)``."""
+    if not origin:
+        return None
+    for filename, lineno, function in origin:
+        if not filename.startswith((_ASYNCIO_DIR, _HERE)):
+            return f"{_shown(filename)}:{lineno} (in {function})"
+    filename, lineno, function = origin[0]
+    return f"{_shown(filename)}:{lineno} (in {function})"
+
+
+def _frame_site(frame: Any) -> str:
+    return f"{_shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+
+
+def _shown(filename: str) -> str:
+    """A path as pytest shows it: relative to the working directory when inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive on Windows
+        return filename
+    return filename if relative.startswith("..") else relative

@@ -1,0 +1,229 @@
+"""Deadlines for async tests, and the stacks a timed-out test is reported with.
+
+The hard part is a loop that never gets back to its scheduler: ``time.sleep(30)`` in a test
+holds the only thread that could notice the deadline. So a deadline has two stages, both driven
+by the watchdog thread in ``_checks``:
+
+1. *Soft*: at the deadline the watchdog schedules :meth:`Expiry.expire` on the loop with
+   ``call_soon_threadsafe``. On a responsive loop it runs at once, records the stack of every
+   pending task (where each one is waiting) and cancels the step's task, so ``finally`` blocks
+   and fixture teardown run as usual.
+2. *Hard*: if the loop has not run that callback a grace period later, it is blocked. The
+   watchdog sends SIGALRM to the main thread (``signal.pthread_kill``); our handler raises
+   :class:`LoopBlocked` in whatever frame was running, unless that frame is the loop's own
+   machinery. The exception unwinds the blocking code, its traceback names the blocking line, and
+   the run goes on -- never ``os._exit``. Without ``pthread_kill`` (Windows) only stage 1 exists.
+
+Under a debugger (pytest's ``--pdb``/``--trace``, a ``sys.settrace`` function from pdb or an
+IDE, a ``sys.monitoring`` debugger) deadlines are off, as pytest-timeout does: stopping at a
+breakpoint must not fail the test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import selectors
+import signal
+import sys
+import threading
+import traceback
+import types
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
+_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
+_SELECTORS_FILE: Final = os.path.splitext(selectors.__file__ or "selectors")[0]
+_HERE: Final = os.path.dirname(__file__)
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    seconds: float
+    source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
+
+    def grace(self) -> float:
+        """How long a soft expiry may take before the loop counts as blocked."""
+        return min(1.0, max(0.05, self.seconds / 2))
+
+
+class StepTimeout(Exception):
+    """A test step ran past its deadline; the message is the whole report."""
+
+
+class LoopBlocked(BaseException):
+    """Raised by the SIGALRM handler in the code that blocked the loop past the deadline.
+
+    A ``BaseException`` so that an ``except Exception`` around the blocking call can't hide it.
+    """
+
+
+def debugger_active() -> bool:
+    """True when a debugger is tracing this thread (pdb, debugpy, PyCharm) or is registered
+    as the ``sys.monitoring`` debugger tool (Python 3.12+)."""
+    monitoring = getattr(sys, "monitoring", None)
+    if monitoring is not None and monitoring.get_tool(monitoring.DEBUGGER_ID) is not None:
+        return True
+    tracer = sys.gettrace()
+    if tracer is None:
+        return False
+    owner = getattr(tracer, "__module__", None) or type(tracer).__module__
+    return any(part.startswith(KNOWN_DEBUGGERS) for part in str(owner).split("."))
+
+
+def pending_stacks(
+    loop: asyncio.AbstractEventLoop, hosts: Mapping[asyncio.Task[Any], object]
+) -> str:
+    """Every pending task on ``loop`` with the await chain it is suspended in, innermost last;
+    a generator fixture's host task is shown as its async generator."""
+    blocks = []
+    for task in sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name()):
+        inner = hosts.get(task) or task.get_coro()
+        name = getattr(inner, "__qualname__", repr(inner))
+        kind = "async fixture" if task in hosts else "running"
+        chain = [f for f in _await_chain(inner) if not f.filename.startswith((_ASYNCIO_DIR, _HERE))]
+        if not chain:
+            continue  # asyncio's or awaitest's own helper task (asyncio.wait, gather)
+        frames = "".join(traceback.format_list(chain))
+        blocks.append(f"Task {task.get_name()!r} {kind} {name}():\n{frames}".rstrip())
+    return "\n".join(blocks) if blocks else "(no pending tasks of the test's own)"
+
+
+def _await_chain(awaitable: object) -> Iterator[traceback.FrameSummary]:
+    """Frames of a suspended coroutine and of everything it is awaiting, outermost first."""
+    seen = 0
+    while awaitable is not None and seen < 100:
+        seen += 1
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        frame = frame or getattr(awaitable, "ag_frame", None)
+        if frame is None:
+            return
+        yield traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        awaitable = (
+            getattr(awaitable, "cr_await", None)
+            or getattr(awaitable, "gi_yieldfrom", None)
+            or getattr(awaitable, "ag_await", None)
+        )
+
+
+def user_frames(tb: types.TracebackType | None) -> str:
+    """A traceback without asyncio's, selectors' and awaitest's own frames."""
+    summary = [
+        entry
+        for entry in traceback.extract_tb(tb)
+        if not entry.filename.startswith((_ASYNCIO_DIR, _HERE, _SELECTORS_FILE))
+    ]
+    return "".join(traceback.format_list(summary)).rstrip()
+
+
+def user_stack(frame: types.FrameType | None) -> str:
+    """The stack of a running frame, from the code the loop called into (not the loop's)."""
+    entries = traceback.extract_stack(frame)
+    start = 0
+    for index, entry in enumerate(entries):
+        if entry.filename.startswith((_ASYNCIO_DIR, _SELECTORS_FILE)):
+            start = index + 1
+    kept = [e for e in entries[start:] if not e.filename.startswith(_HERE)]
+    return "".join(traceback.format_list(kept or entries[-3:])).rstrip()
+
+
+def _in_loop_machinery(frame: types.FrameType | None) -> bool:
+    filename = frame.f_code.co_filename if frame is not None else ""
+    return filename.startswith((_ASYNCIO_DIR, _SELECTORS_FILE, _HERE))
+
+
+class Expiry:
+    """One step's deadline: the soft expiry run on the loop, and the hard SIGALRM stage."""
+
+    __slots__ = (
+        "_previous_handler",
+        "blocked",
+        "closed",
+        "deadline",
+        "expired",
+        "hard_sent",
+        "hosts",
+        "loop",
+        "posted_at",
+        "report",
+        "task",
+    )
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        task: asyncio.Future[Any],
+        deadline: Deadline,
+        hosts: Mapping[asyncio.Task[Any], object],
+    ) -> None:
+        self.loop = loop
+        self.hosts = hosts
+        self.task = task
+        self.deadline = deadline
+        self.expired = False  # the soft expiry ran and cancelled the task
+        self.blocked = False  # the hard stage interrupted blocking code
+        self.closed = False  # the step is over: late signals and callbacks do nothing
+        self.hard_sent = False
+        self.posted_at: float | None = None
+        self.report: str | None = None
+        self._previous_handler: Any = None
+
+    def expire(self) -> None:
+        """Runs on the loop (stage 1): note every pending task, then cancel the step's task."""
+        if self.closed or self.expired or self.task.done() or debugger_active():
+            return
+        self.expired = True
+        self.report = pending_stacks(self.loop, self.hosts)
+        self.task.cancel()
+
+    @property
+    def over(self) -> bool:
+        return self.expired or self.blocked
+
+    def message(self, blocked: LoopBlocked | None) -> str:
+        head = f"timed out after {self.deadline.seconds:g} s ({self.deadline.source})"
+        if blocked is not None:
+            return (
+                f"{head}: the event loop was blocked, and was interrupted in:\n"
+                f"{user_frames(blocked.__traceback__)}"
+            )
+        return f"{head}; pending tasks at that moment:\n{self.report}"
+
+    # -- stage 2, main thread only -----------------------------------------------------------
+
+    def arm_alarm(self) -> bool:
+        """Install our SIGALRM handler for this step, unless someone else uses SIGALRM."""
+        if not hasattr(signal, "pthread_kill"):
+            return False
+        if threading.current_thread() is not threading.main_thread():
+            return False
+        current = signal.getsignal(signal.SIGALRM)
+        if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return False  # pytest-timeout or the user's own: leave it alone
+        self._previous_handler = current
+        signal.signal(signal.SIGALRM, self._on_alarm)
+        return True
+
+    def disarm_alarm(self) -> None:
+        signal.signal(signal.SIGALRM, self._previous_handler or signal.SIG_DFL)
+
+    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+        if self.closed or not self.hard_sent or self.blocked or self.expired:
+            return
+        if self.task.done() or debugger_active():
+            return
+        if _in_loop_machinery(frame):
+            return  # the loop is alive after all; the soft expiry will run
+        self.blocked = True
+        raise LoopBlocked
+
+
+def interrupt_main_thread() -> None:
+    """Stage 2, from the watchdog thread: make the main thread run our SIGALRM handler now
+    (a targeted signal also interrupts a ``time.sleep`` there)."""
+    kill: Callable[[int, int], None] | None = getattr(signal, "pthread_kill", None)
+    ident = threading.main_thread().ident
+    if kill is not None and ident is not None:
+        kill(ident, signal.SIGALRM)

@@ -1,0 +1,153 @@
+"""The pytest side of the checks: one window per async test, findings turned into outcomes.
+
+A window opens when the test's setup starts and closes when its teardown ends (see
+``_checks.Window``). At the end of each phase its findings are reported on the test: an
+``error`` finding fails that phase (``pytest.fail``), a ``warn`` finding becomes a warning on the
+test. When the phase failed anyway, error findings are added to its exception as notes, so the
+cause of a failure (often the missing ``await``) is printed with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Generator, Iterator
+from typing import Any, Final
+
+import pytest
+
+from . import _checks, _timeouts
+from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
+from ._state import PLAN, TestPlan, state_of
+
+MONITOR: Final = pytest.StashKey[_checks.Monitor]()
+WINDOW: Final = pytest.StashKey[_checks.Window]()
+
+_WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
+    "unawaited": UnawaitedCoroutineWarning,
+    "leak": TaskLeakWarning,
+    "loop_error": LoopErrorWarning,
+    "blocking": AwaitestWarning,
+}
+
+
+def monitor_of(config: pytest.Config) -> _checks.Monitor:
+    monitor = config.stash.get(MONITOR, None)
+    if monitor is None:
+        settings = state_of(config).settings
+        monitor = _checks.Monitor(
+            _checks.Policy(
+                unawaited=settings.unawaited,
+                task_leaks=settings.task_leaks,
+                loop_errors=settings.loop_errors,
+                blocking_threshold=settings.blocking_threshold,
+            )
+        )
+        # pytest-timeout's rule: under --pdb / --trace a stop at a breakpoint is not a hang.
+        if config.getoption("usepdb", False) or config.getoption("trace", False):
+            monitor.timeouts_suppressed = True
+        config.stash[MONITOR] = monitor
+    return monitor
+
+
+def deadline(item: pytest.Item, plan: TestPlan) -> _timeouts.Deadline | None:
+    """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini."""
+    if plan.marker.timeout is not None:
+        seconds = plan.marker.timeout
+        source = f"@pytest.mark.asyncio(timeout={seconds:g})"
+    else:
+        seconds = state_of(item.config).settings.timeout
+        if item.config.getoption("asyncio_timeout", None) is not None:
+            source = f"--asyncio-timeout={seconds:g}"
+        else:
+            source = f"asyncio_timeout = {seconds:g}"
+    if seconds <= 0 or _timeouts.debugger_active():
+        return None
+    return _timeouts.Deadline(seconds, source)
+
+
+def setup(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Body of the ``pytest_runtest_setup`` wrapper: open the test's window, report setup."""
+    __tracebackhide__ = True
+    plan = item.stash.get(PLAN, None)
+    if plan is None:
+        return (yield)
+    window = monitor_of(item.config).open(item.name, deadline(item, plan))
+    item.stash[WINDOW] = window
+    return (yield from _reported(item, window))
+
+
+@contextlib.contextmanager
+def call(item: pytest.Item) -> Iterator[None]:
+    """Around the test call (see ``_items.run``): report what the call did."""
+    __tracebackhide__ = True
+    window = item.stash.get(WINDOW, None)
+    if window is None:
+        yield
+        return
+    yield from _reported(item, window)
+
+
+def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
+    """Body of the ``pytest_runtest_teardown`` wrapper: leaks, the last findings, close."""
+    __tracebackhide__ = True
+    window = item.stash.get(WINDOW, None)
+    if window is None:
+        return (yield)
+    del item.stash[WINDOW]
+    try:
+        return (yield from _reported(item, window, settle=True))
+    finally:
+        window.close()
+
+
+def _reported(
+    item: pytest.Item, window: _checks.Window, *, settle: bool = False
+) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True
+    timed_out: str | None = None
+    try:
+        result = yield
+    except _timeouts.StepTimeout as exc:
+        timed_out, result = str(exc), None  # reported below, outside this except block
+    except BaseException as exc:
+        if settle and not isinstance(exc, KeyboardInterrupt):
+            window.settle()
+        for message in _warn(item, window.take()):
+            exc.add_note(message)
+        raise
+    if settle:
+        window.settle()
+    errors = _warn(item, window.take())
+    if timed_out is not None:
+        errors.insert(0, timed_out)
+    if errors:
+        # from None: when a step timed out we are still inside the handling of StepTimeout
+        raise pytest.fail.Exception("\n\n".join(errors), pytrace=False) from None
+    return result
+
+
+def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
+    """Issue the ``warn`` findings as warnings on the test; return the ``error`` ones."""
+    errors = []
+    for finding in findings:
+        if finding.severity == "warn":
+            item.warn(_WARNINGS[finding.kind](finding.message))
+        elif finding.severity == "error":
+            errors.append(finding.message)
+    return errors
+
+
+def debugger_entered(config: pytest.Config) -> None:
+    """``pytest_enter_pdb``: from now on a pause is not a hang."""
+    monitor_of(config).timeouts_suppressed = True
+
+
+def finish(config: pytest.Config) -> None:
+    """``pytest_unconfigure``: stop the watchdog, close a window Ctrl-C left open."""
+    monitor = config.stash.get(MONITOR, None)
+    if monitor is not None:
+        monitor.stop()
+        window = _checks.active()
+        while window is not None and window.monitor is monitor:
+            window.close()
+            window = _checks.active()

@@ -1,0 +1,384 @@
+"""Missing awaits, leaked tasks, loop errors, blocking calls and Ctrl-C, on the test that did it."""
+
+from __future__ import annotations
+
+import pytest
+
+LOOP_SCOPES = ["function", "module", "session"]
+
+
+def ini(pytester: pytest.Pytester, mode: str, **keys: str) -> None:
+    lines = [f"asyncio_{key} = {value}" for key, value in keys.items()]
+    pytester.makeini("\n".join(["[pytest]", f"asyncio_mode = {mode}", *lines]) + "\n")
+
+
+# -- missing await -------------------------------------------------------------------------
+
+FORGOT = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+async def save(record):
+    await asyncio.sleep(0)
+
+@pytest_asyncio.fixture
+async def fixture_forgets():
+    {in_setup}
+    yield
+    {in_teardown}
+
+@pytest.mark.asyncio(loop_scope="{scope}")
+async def test_forgot(fixture_forgets):
+    {in_test}
+"""
+
+
+@pytest.mark.parametrize("scope", LOOP_SCOPES)
+@pytest.mark.parametrize(
+    ("where", "line", "outcome", "header"),
+    [
+        ("in_test", 16, {"failed": 1}, "*_ test_forgot _*"),
+        ("in_setup", 10, {"errors": 1}, "*ERROR at setup of test_forgot*"),
+        ("in_teardown", 12, {"passed": 1, "errors": 1}, "*ERROR at teardown of test_forgot*"),
+    ],
+)
+def test_unawaited_coroutine_fails_the_test_where_it_was_created(
+    pytester: pytest.Pytester,
+    *,
+    mode: str,
+    scope: str,
+    where: str,
+    line: int,
+    outcome: dict[str, int],
+    header: str,
+) -> None:
+    steps = dict.fromkeys(("in_setup", "in_teardown", "in_test"), "pass")
+    steps[where] = "save('note')"
+    pytester.makepyfile(test_forgot=FORGOT.format(scope=scope, **steps))
+    result = pytester.runpytest()
+    result.assert_outcomes(**outcome)
+    function = "test_forgot" if where == "in_test" else "fixture_forgets"
+    result.stdout.fnmatch_lines(
+        [
+            header,
+            f"coroutine save() was never awaited; created at test_forgot.py:{line} "
+            f"(in {function}).",
+            "Add 'await' before the call, or hand it to asyncio.create_task() and await the "
+            "task (asyncio_unawaited = error).",
+        ]
+    )
+
+
+def test_unawaited_is_a_warning_or_ignored_as_configured(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        test_forgot="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_forgot():
+            asyncio.sleep(1)
+        """
+    )
+    ini(pytester, mode, unawaited="warn")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*UnawaitedCoroutineWarning: coroutine sleep() was never awaited; created at "
+            "test_forgot.py:6 (in test_forgot).",
+        ]
+    )
+    ini(pytester, mode, unawaited="ignore")
+    result = pytester.runpytest("-W", "ignore::RuntimeWarning")
+    result.assert_outcomes(passed=1)
+
+
+def test_unawaited_note_is_added_when_the_test_fails_anyway(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        test_forgot="""
+        import asyncio
+        import pytest
+
+        events = []
+
+        async def record(event):
+            events.append(event)
+
+        @pytest.mark.asyncio
+        async def test_forgot():
+            record("saved")
+            assert events == ["saved"]
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: assert [] == ['saved']",
+            "*coroutine record() was never awaited; created at test_forgot.py:11 (in test_forgot).",
+        ]
+    )
+
+
+# -- leaked tasks --------------------------------------------------------------------------
+
+LEAK = """
+import asyncio
+import pytest
+
+async def poll_forever():
+    while True:
+        await asyncio.sleep(1)
+
+@pytest.mark.asyncio(loop_scope="{scope}")
+async def test_leaks():
+    asyncio.create_task(poll_forever())
+    await asyncio.sleep(0)
+
+@pytest.mark.asyncio(loop_scope="{scope}")
+async def test_clean():
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+"""
+
+
+@pytest.mark.parametrize("scope", LOOP_SCOPES)
+def test_leaked_task_is_cancelled_and_reported_on_its_test(
+    pytester: pytest.Pytester, mode: str, scope: str
+) -> None:
+    pytester.makepyfile(test_leak=LEAK.format(scope=scope))
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_leak.py::test_leaks",
+            "  test_leak.py:8: TaskLeakWarning: test_leaks left 1 task pending after its "
+            "teardown; awaitest cancelled it (asyncio_task_leaks = warn):",
+            "    Task 'Task-*' running poll_forever(), created at test_leak.py:10 (in test_leaks),"
+            " waiting at test_leak.py:6 (in poll_forever)",
+        ]
+    )
+
+
+def test_leaked_task_fails_the_test_with_error(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_leak=LEAK.format(scope="function"))
+    ini(pytester, mode, task_leaks="error")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_leaks*",
+            "test_leaks left 1 task pending after its teardown; awaitest cancelled it "
+            "(asyncio_task_leaks = error):",
+        ]
+    )
+
+
+def test_tasks_stopped_by_fixtures_or_owned_by_wider_fixtures_are_not_leaks(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        class Worker:
+            def start(self):
+                self.task = asyncio.create_task(asyncio.sleep(100))
+
+            async def stop(self):
+                self.task.cancel()
+
+        @pytest_asyncio.fixture
+        async def worker():
+            worker = Worker()
+            yield worker
+            await worker.stop()
+
+        @pytest_asyncio.fixture(scope="module", loop_scope="module")
+        async def heartbeat():
+            task = asyncio.create_task(asyncio.sleep(100))
+            yield
+            task.cancel()
+
+        @pytest.mark.asyncio
+        async def test_started_through_fixture(worker):
+            worker.start()
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_module_background(heartbeat):
+            pass
+        """
+    )
+    ini(pytester, mode, task_leaks="error")
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+# -- loop errors ---------------------------------------------------------------------------
+
+LOOP_ERRORS = """
+import asyncio
+import pytest
+
+async def boom():
+    raise ValueError("lost")
+
+def callback():
+    raise KeyError("callback")
+
+@pytest.mark.asyncio
+async def test_task_died():
+    asyncio.create_task(boom())
+    await asyncio.sleep(0.01)
+
+@pytest.mark.asyncio
+async def test_callback_raised():
+    asyncio.get_running_loop().call_soon(callback)
+    await asyncio.sleep(0.01)
+"""
+
+
+def test_loop_errors_fail_the_test_with_the_traceback(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_loop=LOOP_ERRORS)
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_task_died _*",
+            "an exception reached the event loop's exception handler during the test "
+            "(asyncio_loop_errors = error):",
+            "Task exception was never retrieved",
+            "*",
+            "Traceback (most recent call last):",
+            '  File "*test_loop.py", line 5, in boom',
+            '    raise ValueError("lost")',
+            "ValueError: lost",
+            "*_ test_callback_raised _*",
+            "an exception reached the event loop's exception handler during the test*",
+            "Exception in callback callback() at *test_loop.py:7",
+            "*",
+            '  File "*test_loop.py", line 8, in callback',
+            "KeyError: 'callback'",
+        ]
+    )
+
+
+@pytest.mark.parametrize(("severity", "warnings"), [("warn", 2), ("ignore", 0)])
+def test_loop_errors_can_warn_or_be_ignored(
+    pytester: pytest.Pytester, mode: str, severity: str, warnings: int
+) -> None:
+    pytester.makepyfile(test_loop=LOOP_ERRORS)
+    ini(pytester, mode, loop_errors=severity)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, warnings=warnings)
+    if warnings:
+        result.stdout.fnmatch_lines(["*LoopErrorWarning: an exception reached the event loop*"])
+
+
+def test_a_users_exception_handler_is_respected(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_own_handler():
+            seen = []
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(lambda loop, context: seen.append(context["message"]))
+            loop.call_soon(lambda: 1 / 0)
+            await asyncio.sleep(0.01)
+            assert len(seen) == 1
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+# -- blocking calls ------------------------------------------------------------------------
+
+BLOCKING = """
+import asyncio
+import time
+import pytest
+
+def legacy_client_call():
+    time.sleep(0.5)
+
+@pytest.mark.asyncio(loop_scope="{scope}")
+async def test_blocks():
+    await asyncio.sleep(0)
+    legacy_client_call()
+    await asyncio.sleep(0)
+"""
+
+
+@pytest.mark.parametrize("scope", LOOP_SCOPES)
+def test_blocking_call_fails_with_its_line(
+    pytester: pytest.Pytester, mode: str, scope: str
+) -> None:
+    pytester.makepyfile(test_blocking=BLOCKING.format(scope=scope))
+    result = pytester.runpytest("--asyncio-blocking-threshold=0.1")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_blocks held the event loop for * s without yielding "
+            "(asyncio_blocking_threshold = 0.1 s); it was blocked in:",
+            '  File "*test_blocking.py", line 11, in test_blocks',
+            "    legacy_client_call()",
+            '  File "*test_blocking.py", line 6, in legacy_client_call',
+            "    time.sleep(0.5)",
+            "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an async "
+            "library.",
+        ]
+    )
+
+
+def test_blocking_check_is_off_by_default(pytester: pytest.Pytester, mode: str) -> None:
+    pytester.makepyfile(test_blocking=BLOCKING.format(scope="function"))
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+# -- Ctrl-C --------------------------------------------------------------------------------
+
+
+def test_ctrl_c_cancels_the_test_runs_teardown_once_and_stops(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import signal
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def resource():
+            yield
+            print("teardown ran")
+
+        @pytest.mark.asyncio
+        async def test_interrupted(resource):
+            asyncio.get_running_loop().call_later(0.05, os.kill, os.getpid(), signal.SIGINT)
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                print("test task cancelled")
+                raise
+
+        @pytest.mark.asyncio
+        async def test_never_runs():
+            print("second test ran")
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", timeout=60)
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    output = result.stdout.str()
+    assert output.count("teardown ran") == 1
+    assert "test task cancelled" in output
+    assert "second test ran" not in output
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
