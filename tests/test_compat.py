@@ -205,12 +205,16 @@ def test_event_loop_policy_fixture_override(pytester: pytest.Pytester, fixture_s
             assert asyncio.get_event_loop_policy() is event_loop_policy
             assert asyncio.get_running_loop().made_by is event_loop_policy
 
+        @pytest.mark.asyncio
+        async def test_without_requesting_it():
+            assert isinstance(asyncio.get_event_loop_policy(), CustomPolicy)
+
         def test_policy_restored_after():
             assert not isinstance(asyncio.get_event_loop_policy(), CustomPolicy)
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=3, warnings=1)
+    result.assert_outcomes(passed=5, warnings=1)
     result.stdout.fnmatch_lines(
         [
             "*AwaitestDeprecationWarning: Overriding the event_loop_policy fixture is "

@@ -282,16 +282,19 @@ def test_hook_of_a_nested_conftest_wins_there(project: pytest.Pytester) -> None:
     )
 
 
-def test_sync_fixture_sees_the_loop_the_test_runs_on(project: pytest.Pytester) -> None:
+def test_declared_sync_fixture_sees_the_loop_the_test_runs_on(project: pytest.Pytester) -> None:
     project.makeconftest(HOOK)
     project.makepyfile(
         test_loops="""
         import asyncio
         import pytest
+        import pytest_asyncio
 
-        @pytest.fixture
+        @pytest_asyncio.fixture
         def current_loop():
-            return asyncio.get_event_loop()
+            loop = asyncio.get_event_loop()
+            yield loop
+            assert asyncio.get_event_loop() is loop
 
         @pytest.mark.asyncio
         async def test_same_loop(current_loop):

@@ -24,7 +24,9 @@ from typing import Any, Final
 import pytest
 
 from ._errors import AwaitestDeprecationWarning
-from ._internals import visible_fixturedef
+from ._fixtures import _DECLARED, AsyncFixture
+from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
+from ._loops import make_current
 from ._scopes import is_scope
 from ._state import PLAN, USER_LOOP, SessionState, UserLoop, note, state_of
 
@@ -92,6 +94,16 @@ _ADVICE: Final = {
 }
 
 
+def request_user_loop(metafunc: pytest.Metafunc) -> None:
+    """While pytest generates an async test: if a user's ``event_loop_policy`` or ``event_loop``
+    override is visible, request it, so that its ``params`` parametrize the test."""
+    for name, ours in _OURS.items():
+        defs = visible_fixturedefs(metafunc.definition, name)
+        if defs and not _is_ours(defs[-1].func, ours):
+            request_while_generating(metafunc, name, defs)
+            return
+
+
 def plan_user_loop(item: pytest.Function, state: SessionState) -> bool:
     """If a user's ``event_loop`` or ``event_loop_policy`` fixture is visible to ``item``,
     make the test request it first and return True: its loop comes from that fixture."""
@@ -115,6 +127,27 @@ def plan_user_loop(item: pytest.Function, state: SessionState) -> bool:
 def _is_ours(func: Callable[..., Any], ours: object) -> bool:
     wrapped = getattr(ours, "__wrapped__", None)
     return func is ours or (wrapped is not None and func is wrapped)
+
+
+def enter_loop_of_declared_sync_fixture(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, state: SessionState
+) -> None:
+    """A sync fixture declared with ``pytest_asyncio.fixture`` runs with the loop of its loop
+    scope current (for a function-scoped one, the test's loop), as pytest-asyncio runs it: so
+    ``asyncio.get_event_loop()`` in it, at setup and teardown, is the loop the test runs on."""
+    func = fixturedef.func
+    declared = _DECLARED.get(getattr(func, "__func__", func))
+    if declared is None:
+        return
+    scope = fixturedef.scope
+    spec = AsyncFixture(
+        name=fixturedef.argname,
+        generator=False,
+        cache_scope=scope if is_scope(scope) else "function",
+        loop_scope=declared.loop_scope,
+        claimed=True,
+    )
+    make_current(state.fixture_runner(spec, request).loop)
 
 
 def _unused_port(kind: socket.SocketKind) -> int:

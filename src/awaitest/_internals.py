@@ -6,7 +6,7 @@ pytest 8.4 and 9 both have these; if a future pytest moves them, this is the onl
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -36,18 +36,37 @@ def active_fixturedef(request: pytest.FixtureRequest, name: str) -> pytest.Fixtu
     return fixturedef
 
 
-def visible_fixturedef(item: pytest.Item, name: str) -> pytest.FixtureDef[Any] | None:
-    """The definition of fixture ``name`` that ``item`` would get if it requested it.
+def visible_fixturedefs(node: pytest.Item, name: str) -> Sequence[pytest.FixtureDef[Any]] | None:
+    """The definitions of fixture ``name`` that ``node`` would get if it requested it, or None
+    when only awaitest's own exists (the common case: then there is no lookup per test).
 
     A test that doesn't request ``event_loop`` still runs on the loop of a user's ``event_loop``
     fixture visible to it (pytest-asyncio < 1.0 did so); pytest has no public way to ask which
     definition a test would get for a name it doesn't request.
     """
-    manager = item.session._fixturemanager
+    manager = node.session._fixturemanager
     if len(manager._arg2fixturedefs.get(name, ())) < 2:
-        return None  # only ours exists: the common case, without a lookup per test
-    defs = manager.getfixturedefs(name, item)
+        return None
+    return manager.getfixturedefs(name, node) or None
+
+
+def visible_fixturedef(item: pytest.Item, name: str) -> pytest.FixtureDef[Any] | None:
+    defs = visible_fixturedefs(item, name)
     return defs[-1] if defs else None
+
+
+def request_while_generating(
+    metafunc: pytest.Metafunc, name: str, defs: Sequence[pytest.FixtureDef[Any]]
+) -> None:
+    """Make the test being generated request fixture ``name``, before pytest parametrizes its
+    fixtures: a parametrized ``event_loop_policy`` override then makes one test per policy.
+
+    ``metafunc.fixturenames`` is public and mutable, but pytest parametrizes only the fixtures
+    it found for the test's own closure, kept in a private mapping.
+    """
+    if name not in metafunc.fixturenames:
+        metafunc.fixturenames.append(name)
+    metafunc._arg2fixturedefs.setdefault(name, defs)
 
 
 def finish_with(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -90,6 +91,16 @@ def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | 
     return previous
 
 
+def make_current(loop: asyncio.AbstractEventLoop) -> None:
+    """Make ``loop`` current again if something (``asyncio.run`` in a sync test, a test that
+    called ``set_event_loop``) replaced it, without touching what a later restore puts back."""
+    policy = asyncio.get_event_loop_policy()
+    local = getattr(policy, "_local", None)
+    if local is not None and getattr(local, "_loop", None) is loop:
+        return
+    policy.set_event_loop(loop)
+
+
 def restore_current_loop(previous: _CurrentLoop | None) -> None:
     policy = asyncio.get_event_loop_policy()
     if previous is None:
@@ -100,6 +111,25 @@ def restore_current_loop(previous: _CurrentLoop | None) -> None:
     local = getattr(policy, "_local", None)
     if local is not None and hasattr(local, "_set_called"):
         local._set_called = previous.set_called
+
+
+def swap_policy(policy: object) -> object:
+    """Install an event loop policy (a user's ``event_loop_policy`` fixture); return the old one.
+
+    Policies are deprecated from Python 3.14 on; users who still hand us one were warned when
+    their fixture was found, so these calls don't warn again.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_event_loop_policy()
+        asyncio.set_event_loop_policy(policy)  # type: ignore[arg-type]
+    return previous
+
+
+def restore_policy(previous: object) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(previous)  # type: ignore[arg-type]
 
 
 def shut_down(loop: asyncio.AbstractEventLoop) -> None:

@@ -21,7 +21,6 @@ from ._loops import (
     FactoryError,
     LoopFactory,
     load_factory,
-    make_current,
     policy_factory,
     restore_policy,
     swap_policy,
@@ -79,7 +78,6 @@ class SessionState:
     fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
     #: The test being set up, run or torn down: wider fixtures take its loop factory.
     current: pytest.Item | None = None
-    entered: bool = True
     #: Runners around loops users' fixtures own, by loop; never closed by us.
     borrowed: dict[asyncio.AbstractEventLoop, Runner] = field(default_factory=dict)
     deprecations: set[str] = field(default_factory=set)
@@ -164,17 +162,6 @@ class SessionState:
             self.runners[key] = runner
             owner.addfinalizer(functools.partial(self._close, key, runner))
         return runner
-
-    def enter_loop(self) -> None:
-        """Before the first fixture of the current test is set up (when its nodes are on
-        pytest's setup stack): make the test's loop and make it current, so a sync fixture
-        calling ``asyncio.get_event_loop()`` gets the loop the test runs on."""
-        self.entered = True
-        item = self.current
-        plan = item.stash.get(PLAN, None) if item is not None else None
-        if item is None or plan is None or plan.error is not None or plan.factory == FROM_FIXTURE:
-            return
-        make_current(self.runner(item, plan.loop_scope, plan.factory).loop)
 
     def _from_user_fixture(
         self, item: pytest.Item, node: Node, scope: Scope, cache_scope: Scope

@@ -92,6 +92,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     marks = list(definition.iter_markers("asyncio"))
     if marks or state.settings.auto:
+        _compat.request_user_loop(metafunc)
         _factories.parametrize(metafunc, state, marks)
 
 
@@ -107,8 +108,7 @@ def pytest_collection_modifyitems(
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for warning in item.stash.get(NOTES, ()):
         item.warn(warning)
-    state = state_of(item.config)
-    state.current, state.entered = item, False
+    state_of(item.config).current = item
     plan = item.stash.get(PLAN, None)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
@@ -130,9 +130,9 @@ def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
     state = state_of(request.config)
-    if not state.entered:
-        state.enter_loop()
     spec = state.async_fixture(fixturedef)
+    if spec is None and not _fixtures.requested_by_others(request):
+        _compat.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
     if spec is None or _fixtures.requested_by_others(request):
         return (yield)
     if not spec.claimed:
