@@ -235,6 +235,37 @@ def test_virtual_waits_do_not_count_against_real_timeouts(
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_wider_fixture_requested_at_run_time_stays_on_the_real_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+        import awaitest
+
+        @awaitest.fixture(scope="module")
+        async def shared():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def indirect(request):
+            return request.getfixturevalue("shared")
+
+        @pytest.mark.asyncio
+        async def test_virtual(virtual_clock, indirect):
+            assert indirect is not asyncio.get_running_loop()
+            assert abs(indirect.time() - time.monotonic()) < 5
+
+        @pytest.mark.asyncio
+        async def test_real(shared):
+            assert asyncio.get_running_loop() is shared
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
 def test_ini_turns_it_on_for_function_loop_tests(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_clock = virtual\n")
     pytester.makepyfile(

@@ -152,6 +152,8 @@ class SessionState:
                 raise pytest.UsageError(f"{key}: {exc}") from None
 
     def runner(self, node: Node, scope: Scope, factory: str) -> Runner:
+        if scope != "function":
+            factory = _virtual.real_name(factory) or factory  # only a test's own loop is virtual
         owner = scope_node(node, scope)
         key = (owner, factory)
         runner = self.runners.get(key)
