@@ -324,3 +324,42 @@ def test_xdist_gives_the_serial_outcomes(pytester: pytest.Pytester, dist: str) -
     serial.assert_outcomes(passed=10, failed=2)
     parallel = pytester.runpytest_subprocess("-n", "2", "--dist", dist, "-p", "no:benchmark")
     parallel.assert_outcomes(passed=10, failed=2)
+
+
+def test_conftest_can_mark_every_async_test(pytester: pytest.Pytester, mode: str) -> None:
+    """The pytest-asyncio recipe to run all async tests in one session loop."""
+    pytester.makeconftest(
+        """
+        import pytest
+        from pytest_asyncio import is_async_test
+
+        def pytest_collection_modifyitems(items):
+            session_loop = pytest.mark.asyncio(loop_scope="session")
+            for item in items:
+                if is_async_test(item):
+                    item.add_marker(session_loop, append=False)
+        """
+    )
+    test = """
+        import asyncio
+        import pytest
+
+        LOOPS = set()
+
+        @pytest.mark.asyncio
+        async def test_one():
+            LOOPS.add(asyncio.get_running_loop())
+
+        @pytest.mark.asyncio
+        async def test_two():
+            LOOPS.add(asyncio.get_running_loop())
+            assert len(LOOPS) == 1
+
+        def test_sync():
+            pass
+        """
+    pytester.makepyfile(
+        test_a=test, test_b=test.replace("LOOPS = set()", "from test_a import LOOPS")
+    )
+    pytester.syspathinsert()
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 uvloop = pytest.importorskip("uvloop")
@@ -302,3 +304,19 @@ def test_declared_sync_fixture_sees_the_loop_the_test_runs_on(project: pytest.Py
         """
     )
     project.runpytest().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("value", ['[""]', '["a", ""]'])
+def test_empty_factory_name_is_a_marker_error(project: pytest.Pytester, value: str) -> None:
+    project.makeconftest(HOOK)
+    marker = f"@pytest.mark.asyncio(loop_factories={value})"
+    project.makepyfile(test_loops=LOOP_TYPE_TESTS.replace("@pytest.mark.asyncio", marker))
+    result = project.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    shown = re.sub(r"([][])", r"[\1]", value.replace('"', "'"))  # fnmatch-escaped
+    result.stdout.fnmatch_lines(
+        [
+            "test_loops.py::test_async: mark.asyncio 'loop_factories' must be a non-empty "
+            f"sequence of factory names, e.g. loop_factories=[[]'asyncio'[]], but got {shown}",
+        ]
+    )

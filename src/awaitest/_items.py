@@ -20,7 +20,7 @@ from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import FROM_FIXTURE, PLAN, USER_LOOP, SessionState, TestPlan, note
+from ._state import FROM_FIXTURE, PLAN, USER_LOOP, SessionState, TestPlan, note, state_of
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -222,5 +222,13 @@ def reject_async_generator(collector: pytest.Collector, name: str) -> RejectedFu
 
 
 def is_async_test(item: pytest.Item) -> bool:
-    """True when awaitest runs ``item`` as an async test."""
-    return PLAN in item.stash
+    """True when awaitest runs ``item`` as an async test.
+
+    Also right before awaitest plans the test: a conftest's ``pytest_collection_modifyitems``
+    that marks every async test (the pytest-asyncio recipe for one session loop) runs first.
+    """
+    if PLAN in item.stash:
+        return True
+    if async_function(item) is None or belongs_to_others(item):
+        return False
+    return item.get_closest_marker("asyncio") is not None or state_of(item.config).settings.auto

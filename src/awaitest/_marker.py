@@ -78,7 +78,7 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
             loop_scope = value
         if factories is None and "loop_factories" in kwargs:
             value = kwargs["loop_factories"]
-            if isinstance(value, str) or not _all_str(value) or not value:
+            if isinstance(value, str) or not _all_names(value) or not value:
                 return MarkerError(
                     f"{where} 'loop_factories' must be a non-empty sequence of factory names, "
                     f"e.g. loop_factories=['asyncio'], but got {value!r}"
@@ -102,5 +102,5 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
     return MarkerSpec(loop_scope, factories, timeout)
 
 
-def _all_str(value: object) -> bool:
-    return isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+def _all_names(value: object) -> bool:
+    return isinstance(value, list | tuple) and all(isinstance(v, str) and v for v in value)

@@ -96,6 +96,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         _factories.parametrize(metafunc, state, marks)
 
 
+@pytest.hookimpl(trylast=True)  # after conftests that add markers (see _items.is_async_test)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
