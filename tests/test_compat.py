@@ -363,3 +363,27 @@ def test_conftest_can_mark_every_async_test(pytester: pytest.Pytester, mode: str
     )
     pytester.syspathinsert()
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=6)
+
+
+def test_auto_mode_marks_the_tests_it_runs(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture(params=["asyncio"])
+        def anyio_backend(request):
+            return request.param
+
+        async def test_ours(request):
+            assert [m.name for m in request.node.iter_markers()] == ["asyncio"]
+
+        @pytest.mark.anyio
+        async def test_anyio(request, anyio_backend):
+            assert request.node.get_closest_marker("asyncio") is None
+
+        def test_sync(request):
+            assert request.node.get_closest_marker("asyncio") is None
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=3)

@@ -24,7 +24,7 @@ from typing import Any, Final
 import pytest
 
 from ._errors import AwaitestDeprecationWarning
-from ._fixtures import _DECLARED, AsyncFixture
+from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
 from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
 from ._loops import make_current
 from ._scopes import is_scope
@@ -129,6 +129,20 @@ def _is_ours(func: Callable[..., Any], ours: object) -> bool:
     return func is ours or (wrapped is not None and func is wrapped)
 
 
+def mark_auto_mode_tests(collected: list[Any]) -> None:
+    """In auto mode, pytest-asyncio gives each async test it runs an ``asyncio`` marker, and
+    conftests find them with ``item.get_closest_marker("asyncio")``: so do we."""
+    from ._items import belongs_to_others
+
+    for item in collected:
+        if (
+            isinstance(item, pytest.Function)
+            and item.get_closest_marker("asyncio") is None
+            and not belongs_to_others(item)
+        ):
+            item.add_marker("asyncio")
+
+
 def enter_loop_of_declared_sync_fixture(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, state: SessionState
 ) -> None:
@@ -136,8 +150,11 @@ def enter_loop_of_declared_sync_fixture(
     scope current (for a function-scoped one, the test's loop), as pytest-asyncio runs it: so
     ``asyncio.get_event_loop()`` in it, at setup and teardown, is the loop the test runs on."""
     func = fixturedef.func
-    declared = _DECLARED.get(getattr(func, "__func__", func))
-    if declared is None:
+    try:
+        declared = _DECLARED.get(getattr(func, "__func__", func))
+    except TypeError:  # a callable that can't be weakly referenced: not declared by us
+        return
+    if declared is None or requested_by_others(request):
         return
     scope = fixturedef.scope
     spec = AsyncFixture(

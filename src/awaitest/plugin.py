@@ -82,6 +82,8 @@ def pytest_pycollect_makeitem(
         items = result if isinstance(result, list) else [result]
         if not any(_items.belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
             return _items.reject_async_generator(collector, name)
+    if result and inspect.iscoroutinefunction(obj) and state_of(collector.config).settings.auto:
+        _compat.mark_auto_mode_tests(result if isinstance(result, list) else [result])
     return result
 
 
@@ -132,7 +134,7 @@ def pytest_fixture_setup(
 ) -> Generator[None, Any, Any]:
     state = state_of(request.config)
     spec = state.async_fixture(fixturedef)
-    if spec is None and not _fixtures.requested_by_others(request):
+    if spec is None:
         _compat.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
     if spec is None or _fixtures.requested_by_others(request):
         return (yield)
