@@ -100,6 +100,10 @@ async def async_counter():
     yield 0
     LOOPS.add(asyncio.get_running_loop())
 
+@pytest.fixture
+def sync_current_loop():
+    return asyncio.get_event_loop()
+
 def pytest_sessionfinish():
     print("loops used:", len(LOOPS))
 """
@@ -110,7 +114,8 @@ import pytest
 from conftest import LOOPS
 
 @pytest.mark.asyncio
-async def test_counter(async_counter):
+async def test_counter(async_counter, sync_current_loop):
+    assert sync_current_loop is asyncio.get_running_loop()
     LOOPS.add(asyncio.get_running_loop())
 
 @pytest.mark.asyncio

@@ -129,6 +129,13 @@ def _is_ours(func: Callable[..., Any], ours: object) -> bool:
     return func is ours or (wrapped is not None and func is wrapped)
 
 
+def make_event_loop_current(loop: object) -> None:
+    """Once an ``event_loop`` fixture is set up, its loop is the current one (pytest-asyncio
+    0.21 did so), so sync fixtures calling ``asyncio.get_event_loop()`` get it."""
+    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
+        make_current(loop)
+
+
 def mark_auto_mode_tests(collected: list[Any]) -> None:
     """In auto mode, pytest-asyncio gives each async test it runs an ``asyncio`` marker, and
     conftests find them with ``item.get_closest_marker("asyncio")``: so do we."""

@@ -137,7 +137,10 @@ def pytest_fixture_setup(
     if spec is None:
         _compat.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
     if spec is None or _fixtures.requested_by_others(request):
-        return (yield)
+        value = yield
+        if fixturedef.argname == "event_loop":
+            _compat.make_event_loop_current(value)
+        return value
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
     _factories.tie_to_variant(fixturedef, request, state.current)
