@@ -11,8 +11,8 @@ What each check costs, and why it is cheap:
   ``warnings._warn_unawaited_coroutine(coro)``, and mostly does so at once, on the line that
   dropped it (reference counting). While a window is open that function is ours: it records the
   coroutine and where it was created (``cr_origin``, tracked only while a window is open).
-* *Leaked tasks*: ``asyncio.all_tasks`` before and after each step; tasks a step started and left
-  pending are candidates, and those still pending once the test's teardown is over are leaks.
+* *Leaked tasks*: a wrapper around each loop's task factory notes (weakly) the tasks created
+  during the test's steps; those still pending once the test's teardown is over are leaks.
   Checking after teardown lets a fixture stop the worker a test started through it.
 * *Loop errors*: an exception handler on our loops (never replacing one the user set) records
   what reaches it while a window is open, and passes everything else to the default handler.
@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from ._timeouts import (
+    Alarm,
     Deadline,
     Expiry,
     LoopBlocked,
@@ -52,6 +53,8 @@ Kind = Literal["unawaited", "leak", "loop_error", "blocking"]
 
 #: Frames of creation site kept for each coroutine while a window is open.
 ORIGIN_DEPTH: Final = 4
+#: How often the watchdog looks at the step being run: deadlines fire at most this late.
+WATCH_PERIOD: Final = 0.05
 #: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
 LEAK_GRACE: Final = 1.0
 _ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
@@ -90,6 +93,8 @@ class Monitor:
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
         self.timeouts_suppressed = False  # set once a debugger was entered
+        self.alarm = Alarm()
+        self.default_deadline: Deadline | None = None  # from the ini or the command line
         self._watchdog: Watchdog | None = None
 
     def open(self, name: str, deadline: Deadline | None) -> Window:
@@ -102,17 +107,21 @@ class Monitor:
 
     def watchdog(self) -> Watchdog:
         if self._watchdog is None:
-            self._watchdog = Watchdog()
+            period = WATCH_PERIOD
+            if self.policy.blocking_threshold > 0:
+                period = min(period, self.policy.blocking_threshold / 4)
+            self._watchdog = Watchdog(period, self.alarm)
         return self._watchdog
 
     def stop(self) -> None:
         if self._watchdog is not None:
             self._watchdog.stop()
             self._watchdog = None
+        self.alarm.uninstall()
 
 
-def _unawaited_hook_available() -> bool:
-    return callable(getattr(warnings, "_warn_unawaited_coroutine", None))
+# CPython calls this (private) function of the warnings module for every coroutine freed unawaited.
+_UNAWAITED_HOOK: Final = callable(getattr(warnings, "_warn_unawaited_coroutine", None))
 
 
 class Window:
@@ -128,14 +137,16 @@ class Window:
         self.deadline_at = time.monotonic() + deadline.seconds if deadline else None
         self.findings: list[Finding] = []
         self.closed = False
+        self.tracking = False  # a step is running whose new tasks belong to the test
         self._outer = outer
-        self._candidates: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+        # weak: a task that died holding an exception must be freed (and reported) on time
+        self._candidates: list[weakref.ref[asyncio.Task[Any]]] = []
         self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
         self._unawaited: dict[tuple[str, str], int] = {}
         self._blocked_in_callback: LoopBlocked | None = None
         self._previous_hook: Callable[[Any], None] | None = None
         self._previous_depth: int | None = None
-        if policy.unawaited != "ignore" and _unawaited_hook_available():
+        if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
             self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
         if policy.unawaited != "ignore" or policy.task_leaks != "ignore":
@@ -252,10 +263,13 @@ class Window:
     # -- leaked tasks ------------------------------------------------------------------------
 
     def _collect_leaks(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
+        if not self._candidates:
+            return
         leaked = [
             task
-            for task in self._candidates
-            if task.get_loop() is loop and not task.done() and task not in hosts
+            for task in (ref() for ref in self._candidates)
+            if task is not None and task.get_loop() is loop and not task.done()
+            if task not in hosts
         ]
         if not leaked or self.policy.task_leaks == "ignore":
             return
@@ -278,23 +292,22 @@ class Window:
             )
         )
 
-    def _track(self, created: set[asyncio.Task[Any]], tracked: bool) -> None:
-        if tracked:
-            for task in created:
-                self._candidates.add(task)
+    def _created(self, task: asyncio.Task[Any]) -> None:
+        """Our task factory saw ``task`` being created during a step that tracks tasks."""
+        self._candidates.append(weakref.ref(task))
 
 
 class Step:
     """One ``run_until_complete`` of a watched test, with its deadline and pings."""
 
     __slots__ = (
-        "_before",
         "_expiry",
         "_hosts",
         "_loop",
         "_ping_at",
         "_ping_token",
         "_sampled",
+        "_started",
         "_thread",
         "_tracked",
         "_watchdog",
@@ -313,12 +326,12 @@ class Step:
         self._loop = loop
         self._hosts = hosts
         self._tracked = tracked
-        self._before: set[asyncio.Task[Any]] | None = None
         self._expiry = Expiry(loop, task, window.deadline, hosts) if window.deadline else None
         self._watchdog: Watchdog | None = None
         self._ping_at: float | None = None
         self._ping_token: object | None = None
         self._sampled: str | None = None
+        self._started = 0.0
         self._thread = threading.get_ident()
 
     def __enter__(self) -> Step:
@@ -328,12 +341,16 @@ class Step:
             window._loops[loop] = self._hosts
             if loop.get_exception_handler() is None:
                 loop.set_exception_handler(_handle_loop_error)
-        if window.policy.task_leaks != "ignore":
-            self._before = asyncio.all_tasks(loop)
+            if window.policy.task_leaks != "ignore":
+                _watch_task_creation(loop)
+        window.tracking = self._tracked and window.policy.task_leaks != "ignore"
         if self._expiry is not None or window.policy.blocking_threshold > 0:
+            monitor = window.monitor
             if self._expiry is not None:
-                self._expiry.arm_alarm()
-            self._watchdog = window.monitor.watchdog()
+                monitor.alarm.install()
+                monitor.alarm.expiry = self._expiry
+            self._started = time.monotonic()
+            self._watchdog = monitor.watchdog()
             self._watchdog.watch(self)
         return self
 
@@ -347,13 +364,11 @@ class Step:
         expiry = self._expiry
         if expiry is not None:
             expiry.closed = True
+            window.monitor.alarm.expiry = None
         if self._watchdog is not None:
             self._watchdog.unwatch(self)
             self._late_ping()
-        if expiry is not None:
-            expiry.disarm_alarm()
-        if self._before is not None:
-            window._track(asyncio.all_tasks(self._loop) - self._before, self._tracked)
+        window.tracking = False
         if expiry is not None and expiry.over:
             window.timed_out()
             blocked = exc if isinstance(exc, LoopBlocked) else window._blocked_in_callback
@@ -362,40 +377,30 @@ class Step:
 
     # -- called from the watchdog thread -----------------------------------------------------
 
-    def tick(self, now: float) -> float:
-        """Advance the deadline and blocking checks; seconds until the next tick is due."""
-        waits: list[float] = []
+    def tick(self, now: float, alarm: Alarm) -> None:
+        """Advance the deadline and blocking checks of this step."""
         expiry = self._expiry
         deadline_at = self._window.deadline_at
-        if expiry is not None and deadline_at is not None and not expiry.expired:
+        if expiry is not None and deadline_at is not None and not expiry.over:
             if expiry.posted_at is None:
                 if now >= deadline_at:
                     expiry.posted_at = now
                     _post(self._loop, expiry.expire)
-                else:
-                    waits.append(deadline_at - now)
-            if expiry.posted_at is not None:
-                grace = expiry.deadline.grace()
-                if now >= expiry.posted_at + grace:
+            elif now >= expiry.posted_at + expiry.deadline.grace():
+                expiry.posted_at = now  # try again a grace later if it didn't take
+                if alarm.ours():
                     expiry.hard_sent = True
-                    expiry.posted_at = now  # try again a grace later if it didn't take
                     interrupt_main_thread()
-                waits.append(expiry.posted_at + grace - now)
         threshold = self._window.policy.blocking_threshold
         if threshold > 0:
             if self._ping_at is None:
-                token = self._ping_token = object()
-                self._ping_at = now
-                _post(self._loop, lambda: self._ack(token))
-                waits.append(threshold)
-            elif now - self._ping_at >= threshold:
-                if self._sampled is None:
-                    frame = sys._current_frames().get(self._thread)
-                    self._sampled = user_stack(frame)
-                waits.append(threshold / 4)
-            else:
-                waits.append(self._ping_at + threshold - now)
-        return min(waits) if waits else 1.0
+                if now - self._started >= threshold / 4:  # short steps are never pinged
+                    token = self._ping_token = object()
+                    self._ping_at = now
+                    _post(self._loop, lambda: self._ack(token))
+            elif now - self._ping_at >= threshold and self._sampled is None:
+                frame = sys._current_frames().get(self._thread)
+                self._sampled = user_stack(frame)
 
     # -- blocking ------------------------------------------------------------------------------
 
@@ -440,39 +445,65 @@ def _post(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None
 
 
 class Watchdog:
-    """One daemon thread per run, watching the step being run (if any)."""
+    """One daemon thread per run, looking at the step being run every ``period`` seconds.
 
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
+    It polls rather than being woken per step: starting and ending a step is one attribute
+    write, so the many steps that end within a period cost nothing more.
+    """
+
+    def __init__(self, period: float, alarm: Alarm) -> None:
+        self._period = period
+        self._alarm = alarm
         self._step: Step | None = None
-        self._stopped = False
+        self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
         self._thread.start()
 
     def watch(self, step: Step) -> None:
-        with self._cond:
-            self._step = step
-            self._cond.notify()
+        self._step = step
 
     def unwatch(self, step: Step) -> None:
-        with self._cond:
-            if self._step is step:
-                self._step = None
+        if self._step is step:
+            self._step = None
 
     def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
+        self._stopping.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
-        with self._cond:
-            while not self._stopped:
-                step = self._step
-                if step is None:
-                    self._cond.wait()
-                    continue
-                self._cond.wait(step.tick(time.monotonic()))
+        while not self._stopping.wait(self._period):
+            step = self._step
+            if step is not None:
+                step.tick(time.monotonic(), self._alarm)
+
+
+class _TaskFactory:
+    """Wraps a loop's task factory (or none) to note the tasks a test's steps create: cheaper
+    than comparing ``asyncio.all_tasks()`` around every step."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, previous: Any) -> None:
+        self.previous = previous
+
+    def __call__(
+        self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    ) -> asyncio.Future[Any]:
+        previous = self.previous
+        if previous is None:
+            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+        else:
+            task = previous(loop, coro, **kwargs)
+        window = _active
+        if window is not None and window.tracking and isinstance(task, asyncio.Task):
+            window._created(task)
+        return task
+
+
+def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
+    current = loop.get_task_factory()
+    if not isinstance(current, _TaskFactory):
+        loop.set_task_factory(_TaskFactory(current))
 
 
 def _handle_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

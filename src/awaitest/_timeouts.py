@@ -138,7 +138,6 @@ class Expiry:
     """One step's deadline: the soft expiry run on the loop, and the hard SIGALRM stage."""
 
     __slots__ = (
-        "_previous_handler",
         "blocked",
         "closed",
         "deadline",
@@ -168,7 +167,6 @@ class Expiry:
         self.hard_sent = False
         self.posted_at: float | None = None
         self.report: str | None = None
-        self._previous_handler: Any = None
 
     def expire(self) -> None:
         """Runs on the loop (stage 1): note every pending task, then cancel the step's task."""
@@ -191,25 +189,8 @@ class Expiry:
             )
         return f"{head}; pending tasks at that moment:\n{self.report}"
 
-    # -- stage 2, main thread only -----------------------------------------------------------
-
-    def arm_alarm(self) -> bool:
-        """Install our SIGALRM handler for this step, unless someone else uses SIGALRM."""
-        if not hasattr(signal, "pthread_kill"):
-            return False
-        if threading.current_thread() is not threading.main_thread():
-            return False
-        current = signal.getsignal(signal.SIGALRM)
-        if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
-            return False  # pytest-timeout or the user's own: leave it alone
-        self._previous_handler = current
-        signal.signal(signal.SIGALRM, self._on_alarm)
-        return True
-
-    def disarm_alarm(self) -> None:
-        signal.signal(signal.SIGALRM, self._previous_handler or signal.SIG_DFL)
-
-    def _on_alarm(self, signum: int, frame: types.FrameType | None) -> None:
+    def on_alarm(self, frame: types.FrameType | None) -> None:
+        """Stage 2, in the main thread: raise in the blocking code, if the loop is blocked."""
         if self.closed or not self.hard_sent or self.blocked or self.expired:
             return
         if self.task.done() or debugger_active():
@@ -218,6 +199,43 @@ class Expiry:
             return  # the loop is alive after all; the soft expiry will run
         self.blocked = True
         raise LoopBlocked
+
+
+class Alarm:
+    """Our SIGALRM handler, installed once per run, delivering to the step being run.
+
+    Left alone (not installed) when another handler is there, such as pytest-timeout's.
+    """
+
+    def __init__(self) -> None:
+        self.expiry: Expiry | None = None
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> None:
+        if self._installed or not hasattr(signal, "pthread_kill"):
+            return
+        if threading.current_thread() is not threading.main_thread():
+            return
+        current = signal.getsignal(signal.SIGALRM)
+        if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
+            return
+        self._previous = current
+        signal.signal(signal.SIGALRM, self._handle)
+        self._installed = True
+
+    def ours(self) -> bool:
+        return self._installed and signal.getsignal(signal.SIGALRM) == self._handle
+
+    def uninstall(self) -> None:
+        if self.ours() and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGALRM, self._previous or signal.SIG_DFL)
+        self._installed = False
+
+    def _handle(self, signum: int, frame: types.FrameType | None) -> None:
+        expiry = self.expiry
+        if expiry is not None:
+            expiry.on_alarm(frame)
 
 
 def interrupt_main_thread() -> None:

@@ -45,24 +45,29 @@ def monitor_of(config: pytest.Config) -> _checks.Monitor:
         # pytest-timeout's rule: under --pdb / --trace a stop at a breakpoint is not a hang.
         if config.getoption("usepdb", False) or config.getoption("trace", False):
             monitor.timeouts_suppressed = True
+        if settings.timeout > 0:
+            cli = config.getoption("asyncio_timeout", None) is not None
+            source = "--asyncio-timeout=" if cli else "asyncio_timeout = "
+            monitor.default_deadline = _timeouts.Deadline(
+                settings.timeout, f"{source}{settings.timeout:g}"
+            )
         config.stash[MONITOR] = monitor
     return monitor
 
 
-def deadline(item: pytest.Item, plan: TestPlan) -> _timeouts.Deadline | None:
+def deadline(
+    item: pytest.Item, plan: TestPlan, monitor: _checks.Monitor
+) -> _timeouts.Deadline | None:
     """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini."""
+    found = monitor.default_deadline
     if plan.marker.timeout is not None:
         seconds = plan.marker.timeout
-        source = f"@pytest.mark.asyncio(timeout={seconds:g})"
-    else:
-        seconds = state_of(item.config).settings.timeout
-        if item.config.getoption("asyncio_timeout", None) is not None:
-            source = f"--asyncio-timeout={seconds:g}"
-        else:
-            source = f"asyncio_timeout = {seconds:g}"
-    if seconds <= 0 or _timeouts.debugger_active():
+        found = None
+        if seconds > 0:
+            found = _timeouts.Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
+    if found is None or _timeouts.debugger_active():
         return None
-    return _timeouts.Deadline(seconds, source)
+    return found
 
 
 def setup(item: pytest.Item) -> Generator[None, Any, Any]:
@@ -71,7 +76,8 @@ def setup(item: pytest.Item) -> Generator[None, Any, Any]:
     plan = item.stash.get(PLAN, None)
     if plan is None:
         return (yield)
-    window = monitor_of(item.config).open(item.name, deadline(item, plan))
+    monitor = monitor_of(item.config)
+    window = monitor.open(item.name, deadline(item, plan, monitor))
     item.stash[WINDOW] = window
     return (yield from _reported(item, window))
 
