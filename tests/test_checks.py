@@ -382,3 +382,47 @@ def test_ctrl_c_cancels_the_test_runs_teardown_once_and_stops(pytester: pytest.P
     assert "test task cancelled" in output
     assert "second test ran" not in output
     result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+
+
+# -- cost ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "depth", "hooked"),
+    [
+        ([], 4, True),
+        (
+            [
+                "-o",
+                "asyncio_unawaited=ignore",
+                "-o",
+                "asyncio_task_leaks=ignore",
+                "-o",
+                "asyncio_loop_errors=ignore",
+            ],
+            0,
+            False,
+        ),
+    ],
+    ids=["defaults", "all-off"],
+)
+def test_checks_that_are_off_install_nothing(
+    pytester: pytest.Pytester, mode: str, args: list[str], depth: int, hooked: bool
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import asyncio
+        import sys
+        import threading
+        import warnings
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_inside():
+            assert sys.get_coroutine_origin_tracking_depth() == {depth}
+            hook = warnings._warn_unawaited_coroutine
+            assert (getattr(hook, "__module__", "") == "awaitest._checks") is {hooked}
+            assert [t.name for t in threading.enumerate() if t.name == "awaitest-watchdog"] == []
+        """
+    )
+    pytester.runpytest(*args).assert_outcomes(passed=1)

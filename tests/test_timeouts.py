@@ -233,3 +233,21 @@ def test_no_deadline_under_a_debugger(pytester: pytest.Pytester, debugger: str) 
     )
     args = ["--pdb"] if debugger == "--pdb" else []
     pytester.runpytest(*args).assert_outcomes(passed=1)
+
+
+def _tracer(frame: object, event: str, arg: object) -> None:
+    return None
+
+
+@pytest.mark.parametrize(
+    ("module", "debugging"),
+    [("pydevd", True), ("bdb", True), ("debugpy._vendored", True), ("coverage.pytracer", False)],
+)
+def test_debugger_is_recognised_by_its_trace_function(
+    monkeypatch: pytest.MonkeyPatch, module: str, debugging: bool
+) -> None:
+    from awaitest import _timeouts
+
+    monkeypatch.setattr(_tracer, "__module__", module)
+    monkeypatch.setattr("sys.gettrace", lambda: _tracer)
+    assert _timeouts.debugger_active() is debugging
