@@ -327,7 +327,7 @@ def test_blocking_call_fails_with_its_line(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "test_blocks held the event loop for * s without yielding "
+            "test_blocks held the event loop for at least * s without yielding "
             "(asyncio_blocking_threshold = 0.1 s); it was blocked in:",
             '  File "*test_blocking.py", line 11, in test_blocks',
             "    legacy_client_call()",

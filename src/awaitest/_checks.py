@@ -428,7 +428,7 @@ class Step:
             Finding(
                 "blocking",
                 "error",
-                f"{self._window.name} held the event loop for {late:.2f} s without yielding "
+                f"{self._window.name} held the event loop for at least {late:.2f} s without yielding "
                 f"(asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
                 f"{self._sampled}\n"
                 "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
