@@ -37,6 +37,7 @@ from types import TracebackType
 from typing import Any, Final, Literal
 
 from ._timeouts import (
+    NOT_USER_CODE,
     Alarm,
     Deadline,
     Expiry,
@@ -57,8 +58,6 @@ ORIGIN_DEPTH: Final = 4
 WATCH_PERIOD: Final = 0.05
 #: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
 LEAK_GRACE: Final = 1.0
-_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
-_HERE: Final = os.path.dirname(__file__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,8 +427,8 @@ class Step:
             Finding(
                 "blocking",
                 "error",
-                f"{self._window.name} held the event loop for at least {late:.2f} s without yielding "
-                f"(asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
+                f"{self._window.name} held the event loop for at least {late:.2f} s without "
+                f"yielding (asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
                 f"{self._sampled}\n"
                 "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
                 "async library.",
@@ -546,7 +545,7 @@ def _site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
     if not origin:
         return None
     for filename, lineno, function in origin:
-        if not filename.startswith((_ASYNCIO_DIR, _HERE)):
+        if not filename.startswith(NOT_USER_CODE):
             return f"{_shown(filename)}:{lineno} (in {function})"
     filename, lineno, function = origin[0]
     return f"{_shown(filename)}:{lineno} (in {function})"

@@ -37,6 +37,8 @@ KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", 
 _ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
 _SELECTORS_FILE: Final = os.path.splitext(selectors.__file__ or "selectors")[0]
 _HERE: Final = os.path.dirname(__file__)
+#: Where asyncio's and awaitest's own frames come from: never "the user's line".
+NOT_USER_CODE: Final = (_ASYNCIO_DIR, _HERE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +85,7 @@ def pending_stacks(
         inner = hosts.get(task) or task.get_coro()
         name = getattr(inner, "__qualname__", repr(inner))
         kind = "async fixture" if task in hosts else "running"
-        chain = [f for f in _await_chain(inner) if not f.filename.startswith((_ASYNCIO_DIR, _HERE))]
+        chain = [f for f in _await_chain(inner) if not f.filename.startswith(NOT_USER_CODE)]
         if not chain:
             continue  # asyncio's or awaitest's own helper task (asyncio.wait, gather)
         frames = "".join(traceback.format_list(chain))
