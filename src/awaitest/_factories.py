@@ -23,12 +23,14 @@ from typing import Any, Final
 import pytest
 
 from . import _marker
-from ._internals import active_fixturedef, closure_fixturedefs, finish_with
+from ._internals import active_fixturedef, closure_fixturedefs, finish_with, visible_fixturedefs
 from ._loops import FactoryError, LoopFactory
 from ._scopes import Scope, widest
 from ._state import SessionState
 
 FIXTURE: Final = "_asyncio_loop_factory"
+#: Fixtures users override to choose the loop the old way (see ``_compat``).
+USER_FIXTURES: Final = ("event_loop", "event_loop_policy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +38,20 @@ class Problem:
     """A factory choice that can't run; the variant fails at setup with this message."""
 
     message: str
+
+
+def nothing_to_decide(
+    metafunc: pytest.Metafunc, state: SessionState, marks: list[pytest.Mark]
+) -> bool:
+    """True when the test can only run on the one configured factory: no hook anywhere, one
+    factory in the ini, no marker naming factories, no user ``event_loop``/``event_loop_policy``.
+    """
+    return (
+        not metafunc.config.hook.pytest_asyncio_loop_factories.get_hookimpls()
+        and len(state.ini_factories()) == 1
+        and not any("loop_factories" in mark.kwargs for mark in marks)
+        and not any(visible_fixturedefs(metafunc.definition, name) for name in USER_FIXTURES)
+    )
 
 
 def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pytest.Mark]) -> None:

@@ -90,10 +90,12 @@ def pytest_pycollect_makeitem(
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition, state = metafunc.definition, state_of(metafunc.config)
-    if _items.async_function(definition) is None or _items.belongs_to_others(definition):
-        return
     marks = list(definition.iter_markers("asyncio"))
-    if marks or state.settings.auto:
+    if not (marks or state.settings.auto) or _items.async_function(definition) is None:
+        return
+    if _factories.nothing_to_decide(metafunc, state, marks):
+        return  # the common case, kept cheap: one factory, no hook, no overridden fixtures
+    if not _items.belongs_to_others(definition):
         _compat.request_user_loop(metafunc)
         _factories.parametrize(metafunc, state, marks)
 
