@@ -320,3 +320,23 @@ def test_empty_factory_name_is_a_marker_error(project: pytest.Pytester, value: s
             f"sequence of factory names, e.g. loop_factories=[[]'asyncio'[]], but got {shown}",
         ]
     )
+
+
+def test_user_event_loop_fixture_wins_over_factories(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        HOOK
+        + """
+import asyncio
+import pytest
+
+@pytest.fixture(scope="session")
+def event_loop():
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+"""
+    )
+    project.makepyfile(test_loops=LOOP_TYPE_TESTS)
+    result = project.runpytest("-v", "-s", "-W", "ignore::awaitest.AwaitestDeprecationWarning")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_async ran on _UnixSelectorEventLoop", "PASSED*"])

@@ -94,14 +94,16 @@ _ADVICE: Final = {
 }
 
 
-def request_user_loop(metafunc: pytest.Metafunc) -> None:
+def request_user_loop(metafunc: pytest.Metafunc) -> bool:
     """While pytest generates an async test: if a user's ``event_loop_policy`` or ``event_loop``
-    override is visible, request it, so that its ``params`` parametrize the test."""
+    override is visible, request it, so that its ``params`` parametrize the test, and return
+    True: that fixture chooses the loop, loop factories don't."""
     for name, ours in _OURS.items():
         defs = visible_fixturedefs(metafunc.definition, name)
         if defs and not _is_ours(defs[-1].func, ours):
             request_while_generating(metafunc, name, defs)
-            return
+            return True
+    return False
 
 
 def plan_user_loop(item: pytest.Function, state: SessionState) -> bool:

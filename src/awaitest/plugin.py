@@ -95,8 +95,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     if _factories.nothing_to_decide(metafunc, state, marks):
         return  # the common case, kept cheap: one factory, no hook, no overridden fixtures
-    if not _items.belongs_to_others(definition):
-        _compat.request_user_loop(metafunc)
+    if not _items.belongs_to_others(definition) and not _compat.request_user_loop(metafunc):
         _factories.parametrize(metafunc, state, marks)
 
 
