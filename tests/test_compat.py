@@ -181,11 +181,16 @@ def test_user_event_loop_fixture_per_test(pytester: pytest.Pytester) -> None:
         async def test_runs_on_it(n):
             assert asyncio.get_running_loop() is MADE[-1]
             assert len(MADE) == n
+
+        def test_no_closed_loop_is_left_current():
+            local = getattr(asyncio.get_event_loop_policy(), "_local", None)
+            current = getattr(local, "_loop", None)
+            assert current is None or not current.is_closed()
         """
     )
     pytester.syspathinsert()
     result = pytester.runpytest("-W", "error::RuntimeWarning")
-    result.assert_outcomes(passed=2, warnings=1)
+    result.assert_outcomes(passed=3, warnings=1)
 
 
 @pytest.mark.parametrize("fixture_scope", ["function", "module", "session"])

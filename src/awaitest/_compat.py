@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib.util
 import socket
 import sys
@@ -26,7 +27,7 @@ import pytest
 from ._errors import AwaitestDeprecationWarning
 from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
 from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
-from ._loops import make_current
+from ._loops import make_current, restore_current_loop, swap_current_loop
 from ._scopes import is_scope
 from ._state import PLAN, USER_LOOP, SessionState, UserLoop, note, state_of
 
@@ -131,11 +132,17 @@ def _is_ours(func: Callable[..., Any], ours: object) -> bool:
     return func is ours or (wrapped is not None and func is wrapped)
 
 
-def make_event_loop_current(loop: object) -> None:
-    """Once an ``event_loop`` fixture is set up, its loop is the current one (pytest-asyncio
-    0.21 did so), so sync fixtures calling ``asyncio.get_event_loop()`` get it."""
-    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_closed():
-        make_current(loop)
+def make_event_loop_current(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, loop: object
+) -> None:
+    """Once a user's ``event_loop`` fixture is set up, its loop is the current one (as in
+    pytest-asyncio 0.21), so sync fixtures calling ``asyncio.get_event_loop()`` get it. Before
+    their fixture's teardown closes it, the loop that was current comes back."""
+    if _is_ours(fixturedef.func, event_loop) or not isinstance(loop, asyncio.AbstractEventLoop):
+        return
+    if not loop.is_closed():
+        previous = swap_current_loop(loop)
+        request.addfinalizer(functools.partial(restore_current_loop, previous))
 
 
 def mark_auto_mode_tests(collected: list[Any]) -> None:

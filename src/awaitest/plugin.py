@@ -140,7 +140,7 @@ def pytest_fixture_setup(
     if spec is None or _fixtures.requested_by_others(request):
         value = yield
         if fixturedef.argname == "event_loop":
-            _compat.make_event_loop_current(value)
+            _compat.make_event_loop_current(fixturedef, request, value)
         return value
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
