@@ -19,6 +19,7 @@ import importlib.util
 import socket
 import sys
 import types
+import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -74,7 +75,9 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
 @pytest.fixture(scope="session")
 def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
     """The policy event loops come from (pytest-asyncio's; overriding it is deprecated)."""
-    return asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # policies are deprecated in 3.14
+        return asyncio.get_event_loop_policy()
 
 
 _OURS: Final = {"event_loop": event_loop, "event_loop_policy": event_loop_policy}

@@ -26,7 +26,7 @@ from . import _marker
 from ._internals import active_fixturedef, closure_fixturedefs, finish_with, visible_fixturedefs
 from ._loops import FactoryError, LoopFactory
 from ._scopes import Scope, widest
-from ._state import SessionState
+from ._state import SessionState, state_of
 
 FIXTURE: Final = "_asyncio_loop_factory"
 #: Fixtures users override to choose the loop the old way (see ``_compat``).
@@ -183,7 +183,5 @@ def tie_to_variant(
 @pytest.fixture(scope="session")
 def _asyncio_loop_factory(request: pytest.FixtureRequest) -> LoopFactory | None:
     """The loop factory of this test variant (pytest-asyncio has a fixture of this name)."""
-    from ._state import state_of
-
     key = getattr(request, "param", None)
     return state_of(request.config).factory(key) if isinstance(key, str) else None
