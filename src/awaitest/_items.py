@@ -7,6 +7,7 @@ a test is a stash lookup, a loop lookup and ``run_until_complete``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import unittest
 import warnings
@@ -176,6 +177,7 @@ def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> No
     handle = raw.hypothesis
     inner = handle.inner_test
 
+    @functools.wraps(inner)  # hypothesis reports failing examples under this name
     def run_example(*args: Any, **example_kwargs: Any) -> None:
         __tracebackhide__ = True
         runner.run(inner(*args, **example_kwargs))
