@@ -327,3 +327,39 @@ def test_async_test_that_closes_its_own_loop(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+def test_package_fixture_in_a_rootdir_package_runs_on_the_package_loop(
+    pytester: pytest.Pytester,
+) -> None:
+    """pytest caches this fixture at the session (its conftest's directory is the rootdir);
+    it must still share the package loop with the tests and end with the package."""
+    package = pytester.path.name
+    pytester.makepyfile(
+        __init__="",
+        conftest=f"""
+        import asyncio
+        import pytest_asyncio
+        from {package} import shared
+
+        @pytest_asyncio.fixture(loop_scope="package", scope="package")
+        async def resource():
+            shared.loop = asyncio.get_running_loop()
+            yield
+            print("teardown on the package loop:", asyncio.get_running_loop() is shared.loop)
+        """,
+        shared="loop = None\n",
+        test_pkg=f"""
+        import asyncio
+        import pytest
+        from {package} import shared
+
+        pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+        async def test_same_loop(resource):
+            assert asyncio.get_running_loop() is shared.loop
+        """,
+    )
+    result = pytester.runpytest("-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*teardown on the package loop: True*"])

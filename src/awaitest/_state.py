@@ -89,7 +89,12 @@ class SessionState:
             spec = self.fixtures[fixturedef] = describe(fixturedef, self.settings)
             return spec
 
-    def fixture_runner(self, spec: AsyncFixture, request: pytest.FixtureRequest) -> Runner:
+    def fixture_runner(
+        self,
+        spec: AsyncFixture,
+        request: pytest.FixtureRequest,
+        fixturedef: pytest.FixtureDef[Any] | None = None,
+    ) -> Runner:
         """The loop an async fixture runs on, for the test (or scope) requesting it."""
         node = request.node
         plan = node.stash.get(PLAN, None) if isinstance(node, pytest.Item) else None
@@ -98,12 +103,24 @@ class SessionState:
         else:
             scope = spec.demand(self.settings) or "function"
         current = self.current
+        package = None
+        if scope == "package" and isinstance(node, pytest.Session) and current is not None:
+            # pytest caches a package-scoped fixture at the session when its conftest's
+            # directory is no package node (a rootdir with an __init__.py). It still runs on
+            # the package loop of the test being set up, and ends with that package.
+            package = node = scope_node(current, "package")
         test_plan = current.stash.get(PLAN, None) if current is not None else None
         if current is None or test_plan is None or test_plan.error is not None:
-            return self.runner(node, scope, self.default_factory())
-        if test_plan.factory == FROM_FIXTURE:
-            return self._from_user_fixture(current, node, scope, spec.cache_scope)
-        return self.runner(node, scope, test_plan.factory)
+            runner = self.runner(node, scope, self.default_factory())
+        elif test_plan.factory == FROM_FIXTURE:
+            runner = self._from_user_fixture(current, node, scope, spec.cache_scope)
+        else:
+            runner = self.runner(node, scope, test_plan.factory)
+        if package is not None and package is not request.node and fixturedef is not None:
+            # Registered after the loop's own finalizer, so it runs first (last in, first out).
+            # (pytest_fixture_setup's request is always a SubRequest, a type pytest keeps private)
+            package.addfinalizer(functools.partial(fixturedef.finish, request))  # type: ignore[arg-type]
+        return runner
 
     def default_factory(self) -> str:
         if self.settings.event_loop_policy is not None:
@@ -154,11 +171,11 @@ class SessionState:
     def runner(self, node: Node, scope: Scope, factory: str) -> Runner:
         if scope != "function":
             factory = _virtual.real_name(factory) or factory  # only a test's own loop is virtual
+        if factory == FROM_FIXTURE and isinstance(node, pytest.Item):
+            return self._from_user_fixture(node, node, scope, "function")
         owner = scope_node(node, scope)
         key = (owner, factory)
         runner = self.runners.get(key)
-        if factory == FROM_FIXTURE and isinstance(node, pytest.Item):
-            return self._from_user_fixture(node, node, scope, "function")
         if runner is None:
             runner = Runner.open(self.factory(factory), debug=self.settings.debug)
             self.runners[key] = runner

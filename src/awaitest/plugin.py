@@ -145,7 +145,11 @@ def pytest_fixture_setup(
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
     _factories.tie_to_variant(fixturedef, request, state.current)
-    return (yield from _fixtures.around_setup(fixturedef, request, spec, state.fixture_runner))
+    return (
+        yield from _fixtures.around_setup(
+            fixturedef, request, spec, lambda s, r: state.fixture_runner(s, r, fixturedef)
+        )
+    )
 
 
 @pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
