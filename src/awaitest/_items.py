@@ -47,7 +47,11 @@ def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
 
 def belongs_to_others(item: pytest.Item) -> bool:
     """anyio, trio and unittest run their own async tests."""
-    if any(item.get_closest_marker(name) is not None for name in _OTHER_ASYNC_MARKERS):
+    # One pass over the node's markers (keywords) instead of one walk up the tree per name.
+    keywords = item.keywords
+    if any(name in keywords for name in _OTHER_ASYNC_MARKERS) and any(
+        item.get_closest_marker(name) is not None for name in _OTHER_ASYNC_MARKERS
+    ):
         return True
     if "anyio_backend" in getattr(item, "fixturenames", ()):
         return True
@@ -73,9 +77,13 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     if not marks and not settings.auto:
         return  # strict mode, unmarked: fails with the fix when called (see fail_unclaimed)
     assert isinstance(item, pytest.Function)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        parsed = _marker.parse(item.nodeid, marks)
+    if not any("scope" in mark.kwargs for mark in marks):
+        parsed = _marker.parse(item.nodeid, marks)  # the common case: nothing to warn about
+        caught = []
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            parsed = _marker.parse(item.nodeid, marks)
     for warning in caught:
         if isinstance(warning.message, Warning):
             note(item, warning.message)
