@@ -54,6 +54,15 @@ def test_code_blocks_run(pytester: pytest.Pytester, page: Path) -> None:
         assert set(outcomes) <= {"passed", "warnings", "warning"}, result.stdout.str()
 
 
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_python_block_is_run(page: Path) -> None:
+    """A Python example in the docs either runs (``# file:``) or isn't there."""
+    blocks = re.findall(r"^```(\w*)\n(.*?)^```", page.read_text(), re.M | re.S)
+    for language, body in blocks:
+        if language in ("python", "py"):
+            assert body.startswith("# file: "), body.splitlines()[0]
+
+
 def _table(page: str, heading: str) -> list[list[str]]:
     text = (ROOT / "docs" / page).read_text()
     section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
