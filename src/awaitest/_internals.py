@@ -45,9 +45,11 @@ def visible_fixturedefs(node: pytest.Item, name: str) -> Sequence[pytest.Fixture
     definition a test would get for a name it doesn't request.
     """
     manager = node.session._fixturemanager
-    if len(manager._arg2fixturedefs.get(name, ())) < 2:
+    every = getattr(manager, "_arg2fixturedefs", None)  # pytest < 9.2: a cheap global count
+    if every is not None and len(every.get(name, ())) < 2:
         return None
-    return manager.getfixturedefs(name, node) or None
+    defs = manager.getfixturedefs(name, node)
+    return defs if defs and len(defs) > 1 else None
 
 
 def visible_fixturedef(item: pytest.Item, name: str) -> pytest.FixtureDef[Any] | None:

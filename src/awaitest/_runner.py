@@ -75,6 +75,7 @@ class Runner:
         tracked: bool = True,
     ) -> T:
         """Run ``coro`` as a task until it is done; on Ctrl-C cancel it and let it unwind."""
+        __tracebackhide__ = True
         task = self.loop.create_task(coro, context=context)
         try:
             with self.step(task, tracked=tracked):
