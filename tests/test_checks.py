@@ -62,8 +62,8 @@ def test_unawaited_coroutine_fails_the_test_where_it_was_created(
     result.stdout.fnmatch_lines(
         [
             header,
-            f"coroutine save() was never awaited; created at test_forgot.py:{line} "
-            f"(in {function}).",
+            f"coroutine save() was never awaited; dropped at test_forgot.py:{line} "
+            f"(in {function}), usually the line that called it.",
             "Add 'await' before the call, or hand it to asyncio.create_task() and await the "
             "task (asyncio_unawaited = error).",
         ]
@@ -88,8 +88,8 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
         [
-            "*UnawaitedCoroutineWarning: coroutine sleep() was never awaited; created at "
-            "test_forgot.py:6 (in test_forgot).",
+            "*UnawaitedCoroutineWarning: coroutine sleep() was never awaited; dropped at "
+            "test_forgot.py:6 (in test_forgot), usually the line that called it.",
         ]
     )
     ini(pytester, mode, unawaited="ignore")
@@ -121,7 +121,7 @@ def test_unawaited_note_is_added_when_the_test_fails_anyway(
     result.stdout.fnmatch_lines(
         [
             "E       AssertionError: assert [] == ['saved']",
-            "*coroutine record() was never awaited; created at test_forgot.py:11 (in test_forgot).",
+            "*coroutine record() was never awaited; dropped at test_forgot.py:11 (in test_forgot)*",
         ]
     )
 
@@ -390,7 +390,7 @@ def test_ctrl_c_cancels_the_test_runs_teardown_once_and_stops(pytester: pytest.P
 @pytest.mark.parametrize(
     ("args", "depth", "hooked"),
     [
-        ([], 4, True),
+        ([], 0, True),
         (
             [
                 "-o",

@@ -10,10 +10,12 @@ What each check costs, and why it is cheap:
 * *Missing await*: CPython reports a coroutine that is freed unawaited by calling
   ``warnings._warn_unawaited_coroutine(coro)``, and mostly does so at once, on the line that
   dropped it (reference counting). While a window is open that function is ours: it records the
-  coroutine and where it was created (``cr_origin``, tracked only while a window is open).
+  coroutine and that line. (Coroutine origin tracking would give the creation line in every
+  case, but it costs more than the rest of the checks together, on every coroutine created.)
 * *Leaked tasks*: a wrapper around each loop's task factory notes (weakly) the tasks created
-  during the test's steps; those still pending once the test's teardown is over are leaks.
-  Checking after teardown lets a fixture stop the worker a test started through it.
+  during the test's steps, and the line that created each; those still pending once the test's
+  teardown is over are leaks. Checking after teardown lets a fixture stop the worker a test
+  started through it.
 * *Loop errors*: an exception handler on our loops (never replacing one the user set) records
   what reaches it while a window is open, and passes everything else to the default handler.
 * *Blocking* and *timeouts*: one watchdog thread per run, started only when one of them is on.
@@ -33,7 +35,7 @@ import warnings
 import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
 from ._timeouts import (
@@ -52,8 +54,6 @@ Hosts = Mapping[asyncio.Task[Any], object]
 Severity = Literal["error", "warn", "ignore"]
 Kind = Literal["unawaited", "leak", "loop_error", "blocking"]
 
-#: Frames of creation site kept for each coroutine while a window is open.
-ORIGIN_DEPTH: Final = 4
 #: How often the watchdog looks at the step being run: deadlines fire at most this late.
 WATCH_PERIOD: Final = 0.05
 #: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
@@ -137,20 +137,18 @@ class Window:
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
+        self._track_tasks = policy.task_leaks != "ignore"
+        self._plain = _PlainStep(self)
         self._outer = outer
         # weak: a task that died holding an exception must be freed (and reported) on time
-        self._candidates: list[weakref.ref[asyncio.Task[Any]]] = []
+        self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], str | None]] = []
         self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
         self._unawaited: dict[tuple[str, str], int] = {}
         self._blocked_in_callback: LoopBlocked | None = None
         self._previous_hook: Callable[[Any], None] | None = None
-        self._previous_depth: int | None = None
         if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
             self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
-        if policy.unawaited != "ignore" or policy.task_leaks != "ignore":
-            self._previous_depth = sys.get_coroutine_origin_tracking_depth()
-            sys.set_coroutine_origin_tracking_depth(max(self._previous_depth, ORIGIN_DEPTH))
 
     # -- the runner's side -------------------------------------------------------------------
 
@@ -161,10 +159,25 @@ class Window:
         hosts: Hosts,
         *,
         tracked: bool,
-    ) -> Step:
+    ) -> Step | _PlainStep:
         """Context manager around one ``run_until_complete``; ``tracked`` = tasks it leaves
         pending are the test's (false for the setup of fixtures wider than the test)."""
-        return Step(self, loop, task, hosts, tracked)
+        if self.deadline is not None or self.policy.blocking_threshold > 0:
+            return Step(self, loop, task, hosts, tracked)
+        plain = self._plain  # steps never nest, so one per window is enough
+        plain.loop, plain.hosts, plain.tracked = loop, hosts, tracked
+        return plain
+
+    def _enter(self, loop: asyncio.AbstractEventLoop, hosts: Hosts, tracked: bool) -> None:
+        """What every step does first: the loop's first step in this test installs our
+        exception handler and task factory on it."""
+        if loop not in self._loops:
+            self._loops[loop] = hosts
+            if loop.get_exception_handler() is None:
+                loop.set_exception_handler(_handle_loop_error)
+            if self._track_tasks:
+                _watch_task_creation(loop)
+        self.tracking = tracked and self._track_tasks
 
     def loop_closing(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
         """A loop this test used is about to be shut down: find its leaks while they are still
@@ -195,8 +208,6 @@ class Window:
         self.closed = True
         if self._previous_hook is not None:
             warnings._warn_unawaited_coroutine = self._previous_hook  # type: ignore[attr-defined]
-        if self._previous_depth is not None:
-            sys.set_coroutine_origin_tracking_depth(self._previous_depth)
         if _active is self:
             _active = self._outer
 
@@ -210,12 +221,13 @@ class Window:
     def _on_unawaited(self, coro: Any) -> None:
         try:
             name = getattr(coro, "__qualname__", None) or repr(coro)
-            site = _site(getattr(coro, "cr_origin", None))
-            if site is None:
-                site = "(where created is unknown; the last reference was dropped at "
-                site += _frame_site(sys._getframe(1)) + ")"
+            origin = _site(getattr(coro, "cr_origin", None))  # when the user tracks origins
+            if origin is not None:
+                site = f"created at {origin}"
             else:
-                site = f"created at {site}"
+                dropped = _user_frame(sys._getframe(1))
+                where = _frame_site(dropped) if dropped is not None else "an unknown line"
+                site = f"dropped at {where}, usually the line that called it"
             key = (name, site)
             self._unawaited[key] = self._unawaited.get(key, 0) + 1
         except Exception:  # pragma: no cover - never let the check itself break a test
@@ -265,18 +277,19 @@ class Window:
         if not self._candidates:
             return
         leaked = [
-            task
-            for task in (ref() for ref in self._candidates)
+            (task, site)
+            for task, site in ((ref(), site) for ref, site in self._candidates)
             if task is not None and task.get_loop() is loop and not task.done()
             if task not in hosts
         ]
         if not leaked or self.policy.task_leaks == "ignore":
             return
-        leaked.sort(key=lambda t: t.get_name())
-        lines = [f"  {describe_task(task)}" for task in leaked]
-        for task in leaked:
+        leaked.sort(key=lambda pair: pair[0].get_name())
+        lines = [f"  {describe_task(task, site)}" for task, site in leaked]
+        tasks = [task for task, _ in leaked]
+        for task in tasks:
             task.cancel()
-        loop.run_until_complete(asyncio.wait(leaked, timeout=LEAK_GRACE))
+        loop.run_until_complete(asyncio.wait(tasks, timeout=LEAK_GRACE))
         severity = self.policy.task_leaks
         count = f"{len(leaked)} task" + ("s" if len(leaked) > 1 else "")
         self.findings.append(
@@ -291,9 +304,25 @@ class Window:
             )
         )
 
-    def _created(self, task: asyncio.Task[Any]) -> None:
-        """Our task factory saw ``task`` being created during a step that tracks tasks."""
-        self._candidates.append(weakref.ref(task))
+
+class _PlainStep:
+    """A step when neither a deadline nor the blocking check is on: no thread involved."""
+
+    __slots__ = ("hosts", "loop", "tracked", "window")
+
+    def __init__(self, window: Window) -> None:
+        self.window = window
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.hosts: Hosts = {}
+        self.tracked = True
+
+    def __enter__(self) -> _PlainStep:
+        assert self.loop is not None
+        self.window._enter(self.loop, self.hosts, self.tracked)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.window.tracking = False
 
 
 class Step:
@@ -335,14 +364,7 @@ class Step:
 
     def __enter__(self) -> Step:
         window = self._window
-        loop = self._loop
-        if loop not in window._loops:
-            window._loops[loop] = self._hosts
-            if loop.get_exception_handler() is None:
-                loop.set_exception_handler(_handle_loop_error)
-            if window.policy.task_leaks != "ignore":
-                _watch_task_creation(loop)
-        window.tracking = self._tracked and window.policy.task_leaks != "ignore"
+        window._enter(self._loop, self._hosts, self._tracked)
         if self._expiry is not None or window.policy.blocking_threshold > 0:
             monitor = window.monitor
             if self._expiry is not None:
@@ -477,8 +499,8 @@ class Watchdog:
 
 
 class _TaskFactory:
-    """Wraps a loop's task factory (or none) to note the tasks a test's steps create: cheaper
-    than comparing ``asyncio.all_tasks()`` around every step."""
+    """Wraps a loop's task factory (or none) to note, weakly, the tasks a test's steps create:
+    cheaper than comparing ``asyncio.all_tasks()`` around every step."""
 
     __slots__ = ("previous",)
 
@@ -490,13 +512,18 @@ class _TaskFactory:
     ) -> asyncio.Future[Any]:
         previous = self.previous
         if previous is None:
-            task: asyncio.Future[Any] = asyncio.Task(coro, loop=loop, **kwargs)
+            task: asyncio.Future[Any] = _Task(coro, loop=loop, **kwargs)
         else:
             task = previous(loop, coro, **kwargs)
         window = _active
-        if window is not None and window.tracking and isinstance(task, asyncio.Task):
-            window._created(task)
+        if window is not None and window.tracking:
+            creator = _user_frame(sys._getframe(1))
+            site = _frame_site(creator) if creator is not None else None
+            window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
         return task
+
+
+_Task: Final = asyncio.Task
 
 
 def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
@@ -527,11 +554,10 @@ def format_loop_context(context: dict[str, Any]) -> str:
     return text
 
 
-def describe_task(task: asyncio.Task[Any]) -> str:
+def describe_task(task: asyncio.Task[Any], site: str | None) -> str:
     coro = task.get_coro()
     name = getattr(coro, "__qualname__", None) or repr(coro)
     text = f"Task {task.get_name()!r} running {name}()"
-    site = _site(getattr(coro, "cr_origin", None))
     if site is not None:
         text += f", created at {site}"
     frame = getattr(coro, "cr_frame", None)
@@ -549,6 +575,13 @@ def _site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
             return f"{_shown(filename)}:{lineno} (in {function})"
     filename, lineno, function = origin[0]
     return f"{_shown(filename)}:{lineno} (in {function})"
+
+
+def _user_frame(frame: FrameType | None) -> FrameType | None:
+    """The innermost frame, from ``frame`` outwards, that is not asyncio's or awaitest's."""
+    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
+        frame = frame.f_back
+    return frame
 
 
 def _frame_site(frame: Any) -> str:
