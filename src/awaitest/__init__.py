@@ -1,6 +1,12 @@
 """awaitest: run async tests and fixtures with pytest, and catch the mistakes async code makes."""
 
-from ._errors import AwaitestDeprecationWarning, AwaitestWarning
+from ._errors import (
+    AwaitestDeprecationWarning,
+    AwaitestWarning,
+    LoopErrorWarning,
+    TaskLeakWarning,
+    UnawaitedCoroutineWarning,
+)
 from ._fixtures import fixture
 from ._items import is_async_test
 from .clock import VirtualClock
@@ -10,6 +16,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AwaitestDeprecationWarning",
     "AwaitestWarning",
+    "LoopErrorWarning",
+    "TaskLeakWarning",
+    "UnawaitedCoroutineWarning",
     "VirtualClock",
     "__version__",
     "fixture",
