@@ -426,3 +426,32 @@ def test_checks_that_are_off_install_nothing(
         """
     )
     pytester.runpytest(*args).assert_outcomes(passed=1)
+
+
+def test_closing_a_dropped_async_generator_is_not_a_leak(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """asyncio closes an async generator the test dropped in a task of its own; that task is
+    asyncio's cleanup, not something the test left running."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        async def numbers():
+            try:
+                yield 1
+                yield 2
+            finally:
+                await asyncio.sleep(0)
+
+        @pytest.mark.asyncio
+        async def test_takes_one():
+            gen = numbers()
+            assert await gen.__anext__() == 1
+            del gen
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest("-W", "error::awaitest.AwaitestWarning")
+    result.assert_outcomes(passed=1)

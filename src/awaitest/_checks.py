@@ -33,7 +33,7 @@ import time
 import traceback
 import warnings
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Final, Literal
@@ -516,7 +516,8 @@ class _TaskFactory:
         else:
             task = previous(loop, coro, **kwargs)
         window = _active
-        if window is not None and window.tracking:
+        # asyncio's own task closing an async generator the test dropped is not the test's.
+        if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
             creator = _user_frame(sys._getframe(1))
             site = _frame_site(creator) if creator is not None else None
             window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
@@ -524,6 +525,20 @@ class _TaskFactory:
 
 
 _Task: Final = asyncio.Task
+
+
+async def _agen() -> AsyncGenerator[None, None]:
+    yield
+
+
+def _agen_close_type() -> type:
+    """``async_generator_athrow``, the awaitable of ``agen.aclose()``: not importable by name."""
+    closing = _agen().aclose()
+    closing.close()
+    return type(closing)
+
+
+_AGEN_CLOSE: Final = _agen_close_type()
 
 
 def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
