@@ -159,15 +159,19 @@ class GeneratorHost(Generic[T]):
         task = loop.create_task(self._live(produced), context=context)
         self._task = task
         self._runner.hosts[task] = self._agen
+        # If the task ends before yielding a value (it raised), stop waiting for the value.
+        # A callback, not asyncio.wait(): that costs a task and a waiter per fixture.
+        task.add_done_callback(lambda _: produced.done() or produced.cancel())
         try:
             with self._runner.step(task, tracked=self._tracked):
-                loop.run_until_complete(
-                    asyncio.wait((produced, task), return_when=asyncio.FIRST_COMPLETED)
-                )
-                if not produced.done():
+                try:
+                    loop.run_until_complete(produced)
+                except asyncio.CancelledError:
+                    if not task.done() or task.cancelled():
+                        raise
                     self._runner.hosts.pop(task, None)
                     task.result()  # raises the setup error
-                    raise NoYieldError  # pragma: no cover - _live always raises or produces
+                    raise NoYieldError from None  # pragma: no cover - _live raised or produced
         except BaseException:
             self._abandon()
             raise
