@@ -31,7 +31,7 @@ async def save(record: dict[str, int]) -> None:
 async def test_forgotten_await() -> None:
     record: dict[str, int] = {}
     save(record)  # the bug: missing await, so nothing is saved and no error is raised
-    assert record == {} or True
+    assert record == {}  # passes: without awaitest this test would be green
 
 
 @pytest.mark.xfail(strict=True, reason="awaitest fails a test whose background task crashed")
