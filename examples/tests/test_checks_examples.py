@@ -3,6 +3,8 @@
 (docs/checks/ has the before/after for each one, including leaked tasks and blocking calls.)"""
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from importlib.metadata import PackageNotFoundError, version
 
 import pytest
@@ -49,3 +51,29 @@ async def test_background_task_crashed() -> None:
 async def test_hangs() -> None:
     never = asyncio.Event()
     await never.wait()  # the bug: nothing ever sets the event
+
+
+# Leaked tasks are reported after the test's teardown (a warning by default, an error with
+# asyncio_task_leaks = error), so the example shows the fix rather than the bug: a background
+# task owned by a fixture that cancels and awaits it. Without that teardown, awaitest would
+# name this task and the line that created it (docs/checks/task-leaks.md has the output).
+@pytest.fixture
+async def heartbeat() -> AsyncIterator[list[int]]:
+    beats: list[int] = []
+
+    async def beat() -> None:
+        while True:
+            beats.append(len(beats))
+            await asyncio.sleep(0)
+
+    task = asyncio.get_running_loop().create_task(beat())
+    yield beats
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def test_background_task_owned_by_a_fixture(heartbeat: list[int]) -> None:
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert len(heartbeat) >= 2
