@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 import pytest
@@ -58,3 +59,21 @@ async def notes_repo(database: Database) -> AsyncIterator[NoteRepository]:
     await database.begin()
     yield database.notes
     await database.rollback()
+
+
+def _pytest_asyncio_installed() -> bool:
+    try:
+        version("pytest-asyncio")
+    except PackageNotFoundError:
+        return False
+    return True
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under pytest-asyncio, skip the examples of features only awaitest has."""
+    if not _pytest_asyncio_installed():
+        return
+    skip = pytest.mark.skip(reason="shows an awaitest feature; pytest-asyncio is running this")
+    for item in items:
+        if item.get_closest_marker("awaitest_only") is not None:
+            item.add_marker(skip)

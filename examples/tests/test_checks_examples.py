@@ -5,23 +5,10 @@
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from importlib.metadata import PackageNotFoundError, version
 
 import pytest
 
-
-def _pytest_asyncio_installed() -> bool:
-    try:
-        version("pytest-asyncio")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    _pytest_asyncio_installed(),
-    reason="these checks are awaitest's; under pytest-asyncio the bugs pass silently",
-)
+pytestmark = pytest.mark.awaitest_only
 
 
 async def save(record: dict[str, int]) -> None:

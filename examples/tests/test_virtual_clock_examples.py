@@ -9,7 +9,6 @@ pytest-asyncio this module is skipped.
 from __future__ import annotations
 
 import asyncio
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -20,18 +19,7 @@ if TYPE_CHECKING:
     from awaitest import VirtualClock
 
 
-def _pytest_asyncio_installed() -> bool:
-    try:
-        version("pytest-asyncio")
-    except PackageNotFoundError:
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(
-    _pytest_asyncio_installed(),
-    reason="virtual_clock is awaitest's; pytest-asyncio (installed here) has no virtual time",
-)
+pytestmark = pytest.mark.awaitest_only
 
 
 # --- A retry with exponential backoff, over an hour ---------------------------------------------
