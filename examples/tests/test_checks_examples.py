@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-pytestmark = pytest.mark.awaitest_only
-
 
 async def save(record: dict[str, int]) -> None:
     await asyncio.sleep(0)

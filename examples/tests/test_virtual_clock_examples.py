@@ -3,7 +3,7 @@
 A retry with exponential backoff over an hour, a TTL cache, ``wait_for`` and ``asyncio.timeout``
 deadlines: each test waits minutes or hours of loop time and takes milliseconds. The
 ``virtual_clock`` fixture is awaitest's own (pytest-asyncio has nothing like it), so under
-pytest-asyncio this module is skipped.
+pytest-asyncio this module is not collected (see tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from awaitest import VirtualClock
-
-
-pytestmark = pytest.mark.awaitest_only
 
 
 # --- A retry with exponential backoff, over an hour ---------------------------------------------
