@@ -13,6 +13,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from . import _recycling
+
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
 
@@ -22,7 +24,7 @@ class FactoryError(Exception):
 
 def load_factory(name: str) -> LoopFactory:
     if name == "asyncio":
-        return asyncio.new_event_loop
+        return _recycling.new_event_loop
     if name == "uvloop":
         module = _import(name, "uvloop", "install it with 'pip install uvloop'")
         factory: LoopFactory = getattr(module, "new_event_loop")  # noqa: B009 - untyped module
@@ -150,6 +152,7 @@ def shut_down(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         if not loop.is_running():
+            _recycling.reclaim(loop)
             loop.close()
 
 

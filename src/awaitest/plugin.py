@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from . import _compat, _config, _factories, _fixtures, _items, _watch
+from . import _compat, _config, _factories, _fixtures, _items, _recycling, _watch
 from ._compat import (
     event_loop,
     event_loop_policy,
@@ -168,3 +168,4 @@ def pytest_enter_pdb(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     _watch.finish(config)
+    _recycling.close_spares()
