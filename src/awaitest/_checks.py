@@ -138,7 +138,7 @@ class Window:
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
         self._track_tasks = policy.task_leaks != "ignore"
-        self._plain = _PlainStep(self)
+        self._plain = _PlainStep()
         self._outer = outer
         # weak: a task that died holding an exception must be freed (and reported) on time
         self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], str | None]] = []
@@ -165,7 +165,7 @@ class Window:
         if self.deadline is not None or self.policy.blocking_threshold > 0:
             return Step(self, loop, task, hosts, tracked)
         plain = self._plain  # steps never nest, so one per window is enough
-        plain.loop, plain.hosts, plain.tracked = loop, hosts, tracked
+        plain.window, plain.loop, plain.hosts, plain.tracked = self, loop, hosts, tracked
         return plain
 
     def _enter(self, loop: asyncio.AbstractEventLoop, hosts: Hosts, tracked: bool) -> None:
@@ -306,23 +306,35 @@ class Window:
 
 
 class _PlainStep:
-    """A step when neither a deadline nor the blocking check is on: no thread involved."""
+    """A step when neither a deadline nor the blocking check is on: no thread involved.
+
+    It holds its window and loop only during the step: a lasting window <-> step cycle would
+    leave every test's window, and the loop it ran, to the cyclic garbage collector.
+    """
 
     __slots__ = ("hosts", "loop", "tracked", "window")
 
-    def __init__(self, window: Window) -> None:
-        self.window = window
+    def __init__(self) -> None:
+        self.window: Window | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.hosts: Hosts = {}
+        self.hosts: Hosts = _NO_HOSTS
         self.tracked = True
 
     def __enter__(self) -> _PlainStep:
-        assert self.loop is not None
-        self.window._enter(self.loop, self.hosts, self.tracked)
+        window, loop = self.window, self.loop
+        assert window is not None
+        assert loop is not None
+        window._enter(loop, self.hosts, self.tracked)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        assert self.window is not None
         self.window.tracking = False
+        self.window = self.loop = None
+        self.hosts = _NO_HOSTS
+
+
+_NO_HOSTS: Final[Hosts] = {}
 
 
 class Step:
