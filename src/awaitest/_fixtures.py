@@ -22,7 +22,7 @@ import pytest
 
 from ._config import Settings
 from ._errors import quoted_choices
-from ._internals import fixture_function_swapped
+from ._internals import swap_fixture_function
 from ._runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
 from ._scopes import SCOPES, Scope, is_scope, wider, widest
 
@@ -170,10 +170,13 @@ def around_setup(
 ) -> Generator[None, Any, Any]:
     """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
     stand_in = _generator_stand_in if spec.generator else _coroutine_stand_in
-    with fixture_function_swapped(
+    original = swap_fixture_function(
         fixturedef, stand_in(spec, bound_function(fixturedef.func, request), request, runner_for)
-    ):
+    )
+    try:
         return (yield)
+    finally:
+        swap_fixture_function(fixturedef, original)
 
 
 def _coroutine_stand_in(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -90,11 +89,12 @@ def test_argnames(item: pytest.Function) -> tuple[str, ...]:
     return tuple(item._fixtureinfo.argnames)
 
 
-@contextmanager
-def fixture_function_swapped(
+def swap_fixture_function(
     fixturedef: pytest.FixtureDef[Any], func: Callable[..., Any]
-) -> Iterator[None]:
-    """Let pytest's own ``pytest_fixture_setup`` call ``func`` instead of the fixture function.
+) -> Callable[..., Any]:
+    """Let pytest's own ``pytest_fixture_setup`` call ``func`` instead of the fixture function;
+    return the function to put back (a plain swap: a context manager per fixture setup costs
+    more than the rest of the swap).
 
     pytest offers no public way to run a fixture function differently, only to replace
     ``pytest_fixture_setup`` whole -- and with it the caching, skip locations and finalizer
@@ -103,7 +103,4 @@ def fixture_function_swapped(
     """
     original = fixturedef.func
     fixturedef.func = func  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        fixturedef.func = original  # type: ignore[misc]
+    return original

@@ -45,13 +45,12 @@ def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
     return inner if callable(inner) else None
 
 
-def belongs_to_others(item: pytest.Item) -> bool:
-    """anyio, trio and unittest run their own async tests."""
-    # One pass over the node's markers (keywords) instead of one walk up the tree per name.
-    keywords = item.keywords
-    if any(name in keywords for name in _OTHER_ASYNC_MARKERS) and any(
-        item.get_closest_marker(name) is not None for name in _OTHER_ASYNC_MARKERS
-    ):
+def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None) -> bool:
+    """anyio, trio and unittest run their own async tests. ``marks``: every marker of the
+    item, when the caller already has them (one walk up the tree instead of two)."""
+    if marks is None:
+        marks = list(item.iter_markers())
+    if any(mark.name in _OTHER_ASYNC_MARKERS for mark in marks):
         return True
     if "anyio_backend" in getattr(item, "fixturenames", ()):
         return True
@@ -61,9 +60,10 @@ def belongs_to_others(item: pytest.Item) -> bool:
 
 def plan(item: pytest.Item, state: SessionState) -> None:
     """Decide whether ``item`` is ours and how it runs; store the decision on the item."""
-    marks = list(item.iter_markers("asyncio"))
-    if async_function(item) is None or belongs_to_others(item):
-        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item):
+    every = list(item.iter_markers())
+    marks = [mark for mark in every if mark.name == "asyncio"]
+    if async_function(item) is None or belongs_to_others(item, every):
+        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item, every):
             note(
                 item,
                 AwaitestWarning(
@@ -89,7 +89,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
             note(item, warning.message)
     factory = state.default_factory()
     if isinstance(parsed, _marker.MarkerError):
-        item.stash[PLAN] = TestPlan(
+        item.stash[PLAN] = state.plan(
             "function", factory, test_argnames(item), _marker.EMPTY, parsed.message
         )
         return
@@ -97,7 +97,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         factory = parsed.loop_factories[0]
     variant = _factories.chosen(item)
     if isinstance(variant, _factories.Problem):
-        item.stash[PLAN] = TestPlan(
+        item.stash[PLAN] = state.plan(
             "function", factory, test_argnames(item), parsed, variant.message
         )
         return
@@ -125,7 +125,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
             user_loop=user_loop,
         )
         factory = _virtual.virtual_name(factory)
-    item.stash[PLAN] = TestPlan(scope, factory, test_argnames(item), parsed, error)
+    item.stash[PLAN] = state.plan(scope, factory, test_argnames(item), parsed, error)
 
 
 def _loop_scope(

@@ -16,7 +16,7 @@ import pytest
 
 from . import _marker, _virtual
 from ._config import Settings
-from ._fixtures import AsyncFixture, describe
+from ._fixtures import AsyncFixture, describe, requested_by_others
 from ._loops import (
     FactoryError,
     LoopFactory,
@@ -81,6 +81,7 @@ class SessionState:
     #: Runners around loops users' fixtures own, by loop; never closed by us.
     borrowed: dict[asyncio.AbstractEventLoop, Runner] = field(default_factory=dict)
     deprecations: set[str] = field(default_factory=set)
+    plans: dict[TestPlan, TestPlan] = field(default_factory=dict)
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
         try:
@@ -88,6 +89,26 @@ class SessionState:
         except KeyError:
             spec = self.fixtures[fixturedef] = describe(fixturedef, self.settings)
             return spec
+
+    def plan(
+        self,
+        loop_scope: Scope,
+        factory: str,
+        argnames: tuple[str, ...],
+        marker: _marker.MarkerSpec,
+        error: str | None = None,
+    ) -> TestPlan:
+        """A test's plan, shared by every test planned alike: thousands of tests hold a few
+        plans between them (memory is one of the targets, see benchmarks/)."""
+        made = TestPlan(loop_scope, factory, argnames, marker, error)
+        return self.plans.setdefault(made, made)
+
+    def others_run(self, request: pytest.FixtureRequest) -> bool:
+        """Whether anyio or trio runs this async fixture, for the test being set up."""
+        current = self.current
+        if current is not None and PLAN in current.stash:
+            return False  # planned at collection as ours: no anyio or trio marker or backend
+        return requested_by_others(request)
 
     def fixture_runner(
         self,

@@ -90,12 +90,13 @@ def pytest_pycollect_makeitem(
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition, state = metafunc.definition, state_of(metafunc.config)
-    marks = list(definition.iter_markers("asyncio"))
+    every = list(definition.iter_markers())
+    marks = [mark for mark in every if mark.name == "asyncio"]
     if not (marks or state.settings.auto) or _items.async_function(definition) is None:
         return
     if _factories.nothing_to_decide(metafunc, state, marks):
         return  # the common case, kept cheap: one factory, no hook, no overridden fixtures
-    if not _items.belongs_to_others(definition) and not _compat.request_user_loop(metafunc):
+    if not _items.belongs_to_others(definition, every) and not _compat.request_user_loop(metafunc):
         _factories.parametrize(metafunc, state, marks)
 
 
@@ -137,7 +138,7 @@ def pytest_fixture_setup(
     spec = state.async_fixture(fixturedef)
     if spec is None:
         _compat.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
-    if spec is None or _fixtures.requested_by_others(request):
+    if spec is None or state.others_run(request):
         value = yield
         if fixturedef.argname == "event_loop":
             _compat.make_event_loop_current(fixturedef, request, value)
