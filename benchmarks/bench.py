@@ -99,6 +99,15 @@ class Side:
     name: str
     python: str
     plugin: str  # for -p: an entry-point name ("awaitest", "asyncio") or a module
+    options: tuple[str, ...] = ()  # more pytest arguments, for every run of this side
+
+
+#: --checks-side: every check of awaitest on, the timeout and blocking checks included.
+ALL_CHECKS = (
+    "-o", "asyncio_unawaited=error", "-o", "asyncio_task_leaks=error",
+    "-o", "asyncio_loop_errors=error", "-o", "asyncio_timeout=60",
+    "-o", "asyncio_blocking_threshold=1",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,7 @@ def write_suite(root: Path, suite: str, n: int) -> Path:
 def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> Run:
     """One whole pytest run in a child process; fails unless it passed (collected) n tests."""
     args = [side.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", side.plugin, "."]
+    args += side.options
     args += ["--collect-only"] if collect else []
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
     if not autoload:
@@ -347,6 +357,11 @@ def parse_args() -> argparse.Namespace:
         "--clock", choices=("wall", "cpu"), default="wall", help="wall or child CPU time"
     )
     p.add_argument("--autoload", action="store_true", help="leave plugin autoloading on")
+    p.add_argument(
+        "--checks-side",
+        action="store_true",
+        help="also time awaitest with every check on, and print what the checks cost",
+    )
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="write every sample as JSON")
@@ -369,7 +384,23 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
     if not args.no_peer:
         peer_python = ensure_peer_venv(sides[0], versions, args.peer_version)
         sides.append(Side("pytest-asyncio", peer_python, "asyncio"))
+    if args.checks_side:  # always last: table() and targets() read the first two sides
+        sides.append(Side("awaitest+checks", python, plugin, ALL_CHECKS))
     return sides, versions
+
+
+def checks_cost(results: Results, sides: list[Side]) -> list[str]:
+    """What turning every check on adds, per async suite: (checks side / awaitest side) - 1."""
+    lines = ["cost of every check on (" + " ".join(ALL_CHECKS[1::2]) + "), whole run:"]
+    for n, stats in results.items():
+        for suite in ASYNC_SUITES:
+            base, checked = stats[suite][0].run, stats[suite][len(sides) - 1].run
+            verdict = "PASS" if checked / base - 1 < 0.05 else "MISS"
+            lines.append(
+                f"  N={n} {suite:<14} {base:7.2f} s -> {checked:7.2f} s  "
+                f"{(checked / base - 1) * 100:+5.1f}%  (target < +5%) {verdict}"
+            )
+    return lines
 
 
 def main() -> int:
@@ -390,12 +421,16 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench.py: {exc}", file=sys.stderr)
         return exc.code
-    results = {
+    every = {
         n: {k: [x.medians(args.clock) for x in v] for k, v in s.items()} for n, s in samples.items()
     }
+    cut = len(sides) - 1 if args.checks_side else len(sides)
+    results = {n: {k: v[:cut] for k, v in s.items()} for n, s in every.items()}
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
     lines = targets(results)
+    if args.checks_side:
+        lines += checks_cost(every, sides)
     print("\nTARGETS\n" + "\n".join(lines))
     if args.markdown:
         args.markdown.write_text(render_markdown(results, lines, head))
@@ -403,7 +438,7 @@ def main() -> int:
         data = {n: {k: [asdict(x) for x in v] for k, v in s.items()} for n, s in samples.items()}
         args.json.write_text(json.dumps({"header": head, "results": data}, indent=2) + "\n")
     if args.chart:
-        chart(results, sides, args.chart, args.clock)
+        chart(every, sides, args.chart, args.clock)
     return 0
 
 
