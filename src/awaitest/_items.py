@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import types
 import unittest
 import warnings
 from collections.abc import Callable
@@ -26,15 +27,29 @@ from ._state import FROM_FIXTURE, PLAN, USER_LOOP, SessionState, TestPlan, note,
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
 
+def is_coroutine_function(obj: object) -> bool:
+    """``inspect.iscoroutinefunction``, with a shortcut for the plain ``async def`` functions
+    that are nearly every test (asked several times per test at collection)."""
+    if type(obj) is types.FunctionType and obj.__code__.co_flags & inspect.CO_COROUTINE:
+        return True
+    return inspect.iscoroutinefunction(obj)
+
+
+def is_async_generator_function(obj: object) -> bool:
+    if type(obj) is types.FunctionType:  # the shortcut: flags say it all for plain functions
+        return bool(obj.__code__.co_flags & inspect.CO_ASYNC_GENERATOR)
+    return inspect.isasyncgenfunction(obj)
+
+
 def async_function(item: pytest.Item) -> Callable[..., Any] | None:
     """The coroutine function a test item runs: its own, or the one inside hypothesis' @given."""
     if not isinstance(item, pytest.Function):
         return None
     obj = item.obj
-    if inspect.iscoroutinefunction(obj):
+    if is_coroutine_function(obj):
         return obj  # type: ignore[no-any-return]
     inner = _hypothesis_inner(obj)
-    if inner is not None and inspect.iscoroutinefunction(inner):
+    if inner is not None and is_coroutine_function(inner):
         return inner
     return None
 
@@ -54,8 +69,12 @@ def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None)
         return True
     if "anyio_backend" in getattr(item, "fixturenames", ()):
         return True
-    cls = getattr(item, "cls", None)
-    return cls is not None and issubclass(cls, unittest.TestCase)
+    # A test function's parent is its class or its module: no walk up the tree (``item.cls``).
+    parent = item.parent
+    if not isinstance(parent, pytest.Class):
+        return False
+    cls = parent.obj
+    return isinstance(cls, type) and issubclass(cls, unittest.TestCase)
 
 
 def plan(item: pytest.Item, state: SessionState) -> None:
@@ -166,8 +185,7 @@ def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope
 
 def run(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
     __tracebackhide__ = True
-    with _watch.call(item):
-        _call(item, test_plan, state)
+    _watch.call(item, functools.partial(_call, item, test_plan, state))
 
 
 def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:

@@ -81,7 +81,7 @@ class SessionState:
     #: Runners around loops users' fixtures own, by loop; never closed by us.
     borrowed: dict[asyncio.AbstractEventLoop, Runner] = field(default_factory=dict)
     deprecations: set[str] = field(default_factory=set)
-    plans: dict[TestPlan, TestPlan] = field(default_factory=dict)
+    plans: dict[tuple[object, ...], TestPlan] = field(default_factory=dict)
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
         try:
@@ -100,8 +100,13 @@ class SessionState:
     ) -> TestPlan:
         """A test's plan, shared by every test planned alike: thousands of tests hold a few
         plans between them (memory is one of the targets, see benchmarks/)."""
-        made = TestPlan(loop_scope, factory, argnames, marker, error)
-        return self.plans.setdefault(made, made)
+        # Keyed by a tuple of plain values: hashing it is C code, a dataclass's hash is not.
+        key: tuple[object, ...] = (loop_scope, factory, argnames, marker.loop_scope)
+        key += (marker.loop_factories, marker.timeout, error)
+        found = self.plans.get(key)
+        if found is None:
+            found = self.plans[key] = TestPlan(loop_scope, factory, argnames, marker, error)
+        return found
 
     def others_run(self, request: pytest.FixtureRequest) -> bool:
         """Whether anyio or trio runs this async fixture, for the test being set up."""

@@ -9,15 +9,14 @@ cause of a failure (often the missing ``await``) is printed with it.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator
 from typing import Any, Final
 
 import pytest
 
 from . import _checks, _timeouts
 from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
-from ._state import PLAN, TestPlan, state_of
+from ._state import TestPlan, state_of
 
 MONITOR: Final = pytest.StashKey[_checks.Monitor]()
 WINDOW: Final = pytest.StashKey[_checks.Window]()
@@ -70,10 +69,9 @@ def deadline(
     return found
 
 
-def setup(item: pytest.Item) -> Generator[None, Any, Any]:
+def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]:
     """Body of the ``pytest_runtest_setup`` wrapper: open the test's window, report setup."""
     __tracebackhide__ = True
-    plan = item.stash.get(PLAN, None)
     if plan is None:
         return (yield)
     monitor = monitor_of(item.config)
@@ -82,15 +80,28 @@ def setup(item: pytest.Item) -> Generator[None, Any, Any]:
     return (yield from _reported(item, window))
 
 
-@contextlib.contextmanager
-def call(item: pytest.Item) -> Iterator[None]:
-    """Around the test call (see ``_items.run``): report what the call did."""
+def call(item: pytest.Item, function: Callable[[], None]) -> None:
+    """Run the test call (see ``_items.run``) and report what it did. The driving of
+    ``_reported`` that ``contextlib.contextmanager`` would do, without its objects per test."""
     __tracebackhide__ = True
     window = item.stash.get(WINDOW, None)
     if window is None:
-        yield
+        function()
         return
-    yield from _reported(item, window)
+    reporting = _reported(item, window)
+    next(reporting)
+    try:
+        function()
+    except BaseException as exc:
+        try:
+            reporting.throw(exc)  # re-raises it with notes, or fails the test on a timeout
+        except StopIteration:  # pragma: no cover - _reported never swallows an exception
+            return
+        raise  # pragma: no cover - unreachable, throw() always raises here
+    try:
+        reporting.send(None)
+    except StopIteration:
+        return
 
 
 def teardown(item: pytest.Item) -> Generator[None, Any, Any]:

@@ -3,7 +3,6 @@ the concern; none of them knows about tasks or loops."""
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Generator
 from typing import Any
 
@@ -78,11 +77,11 @@ def pytest_pycollect_makeitem(
     collector: pytest.Module | pytest.Class, name: str, obj: object
 ) -> Generator[None, Any, Any]:
     result = yield
-    if result and inspect.isasyncgenfunction(obj):
+    if result and _items.is_async_generator_function(obj):
         items = result if isinstance(result, list) else [result]
         if not any(_items.belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
             return _items.reject_async_generator(collector, name)
-    if result and inspect.iscoroutinefunction(obj) and state_of(collector.config).settings.auto:
+    if result and state_of(collector.config).settings.auto and _items.is_coroutine_function(obj):
         _compat.mark_auto_mode_tests(result if isinstance(result, list) else [result])
     return result
 
@@ -109,14 +108,15 @@ def pytest_collection_modifyitems(
         _items.plan(item, state)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
     for warning in item.stash.get(NOTES, ()):
         item.warn(warning)
     state_of(item.config).current = item
     plan = item.stash.get(PLAN, None)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
+    return (yield from _watch.setup(item, plan))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -151,11 +151,6 @@ def pytest_fixture_setup(
             fixturedef, request, spec, lambda s, r: state.fixture_runner(s, r, fixturedef)
         )
     )
-
-
-@pytest.hookimpl(wrapper=True, specname="pytest_runtest_setup")
-def pytest_runtest_setup_checked(item: pytest.Item) -> Generator[None, Any, Any]:
-    return (yield from _watch.setup(item))
 
 
 @pytest.hookimpl(wrapper=True)
