@@ -13,9 +13,9 @@ process. Anything else closes the way asyncio closes it.
 
 Private asyncio internals, all in this module and unavoidable (no public API builds a loop
 around an existing self-pipe): the attributes ``_selector``, ``_ssock``, ``_csock``,
-``_internal_fds`` and ``_signal_handlers``, and the methods ``_make_self_pipe``,
-``_close_self_pipe``, ``_read_from_self``, ``_add_reader`` and ``_remove_reader``, which
-instance attributes shadow for one call. Where they are missing (another Python, Windows'
+``_internal_fds`` and ``_signal_handlers``, and the methods ``_make_self_pipe`` and
+``_close_self_pipe`` (which instance attributes shadow for one call), ``_read_from_self`` and
+``_add_reader``. Where they are missing (another Python, Windows'
 proactor loop) :func:`new_event_loop` is plain ``asyncio.new_event_loop``.
 """
 
@@ -36,7 +36,6 @@ _NEEDED: Final = (
     "_close_self_pipe",
     "_read_from_self",
     "_add_reader",
-    "_remove_reader",
 )
 
 
@@ -113,7 +112,9 @@ def reclaim(loop: asyncio.AbstractEventLoop) -> None:
         or len(selector.get_map()) != 1  # something besides the self-pipe is registered
     ):
         return
-    raw._remove_reader(ssock.fileno())
+    # The self-pipe stays registered: the next loop's _add_reader then finds the key, swaps in
+    # its own reader and cancels this one (no epoll syscalls, no KeyError). Until then the key
+    # holds this closed loop's reader, and with it this loop.
     _drain(ssock)
     raw._ssock = raw._csock = None
     raw._internal_fds -= 1
