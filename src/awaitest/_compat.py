@@ -30,7 +30,7 @@ from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
 from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
 from ._loops import make_current, restore_current_loop, swap_current_loop
 from ._scopes import is_scope
-from ._state import PLAN, USER_LOOP, SessionState, UserLoop, note, state_of
+from ._state import USER_LOOP, SessionState, UserLoop, note, state_of
 
 PYTEST_ASYNCIO_VERSION: Final = "1.5.0"
 
@@ -65,7 +65,7 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
     """The event loop the requesting test runs on."""
     state = state_of(request.config)
     node = request.node
-    plan = node.stash.get(PLAN, None)
+    plan = state.plan_of(node)
     if plan is not None:
         return state.runner(node, plan.loop_scope, plan.factory).loop
     scope = state.settings.default_fixture_loop_scope or "function"

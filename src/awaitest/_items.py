@@ -22,7 +22,7 @@ from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
 from ._internals import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import FROM_FIXTURE, PLAN, USER_LOOP, SessionState, TestPlan, note, state_of
+from ._state import FROM_FIXTURE, USER_LOOP, SessionState, TestPlan, note, state_of
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -108,7 +108,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
             note(item, warning.message)
     factory = state.default_factory()
     if isinstance(parsed, _marker.MarkerError):
-        item.stash[PLAN] = state.plan(
+        state.planned[item] = state.shared_plan(
             "function", factory, test_argnames(item), _marker.EMPTY, parsed.message
         )
         return
@@ -116,7 +116,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         factory = parsed.loop_factories[0]
     variant = _factories.chosen(item)
     if isinstance(variant, _factories.Problem):
-        item.stash[PLAN] = state.plan(
+        state.planned[item] = state.shared_plan(
             "function", factory, test_argnames(item), parsed, variant.message
         )
         return
@@ -144,7 +144,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
             user_loop=user_loop,
         )
         factory = _virtual.virtual_name(factory)
-    item.stash[PLAN] = state.plan(scope, factory, test_argnames(item), parsed, error)
+    state.planned[item] = state.shared_plan(scope, factory, test_argnames(item), parsed, error)
 
 
 def _loop_scope(
@@ -255,8 +255,9 @@ def is_async_test(item: pytest.Item) -> bool:
     Also right before awaitest plans the test: a conftest's ``pytest_collection_modifyitems``
     that marks every async test (the pytest-asyncio recipe for one session loop) runs first.
     """
-    if PLAN in item.stash:
+    state = state_of(item.config)
+    if item in state.planned:
         return True
     if async_function(item) is None or belongs_to_others(item):
         return False
-    return item.get_closest_marker("asyncio") is not None or state_of(item.config).settings.auto
+    return item.get_closest_marker("asyncio") is not None or state.settings.auto

@@ -150,10 +150,10 @@ def virtual_clock(request: pytest.FixtureRequest) -> VirtualClock:
     """The virtual clock of the requesting test's event loop: ``advance(seconds)``, ``time()``,
     ``autojump_threshold``."""
     __tracebackhide__ = True
-    from ._state import PLAN, state_of  # _state resolves virtual loop names through us
+    from ._state import state_of  # _state resolves virtual loop names through us
 
     node = request.node
-    plan = node.stash.get(PLAN, None) if isinstance(node, pytest.Item) else None
+    plan = state_of(request.config).plan_of(node)
     if plan is None:
         pytest.fail(
             f"{node.nodeid} requests virtual_clock, which only works in async tests that "

@@ -19,7 +19,17 @@ from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, Unawait
 from ._state import TestPlan, state_of
 
 MONITOR: Final = pytest.StashKey[_checks.Monitor]()
-WINDOW: Final = pytest.StashKey[_checks.Window]()
+#: The open window of each test being run (one at a time, two while Ctrl-C unwinds). In one
+#: dict per run, not in each item's stash: see ``SessionState.planned``.
+WINDOWS: Final = pytest.StashKey[dict[pytest.Item, _checks.Window]]()
+
+
+def _windows(config: pytest.Config) -> dict[pytest.Item, _checks.Window]:
+    found = config.stash.get(WINDOWS, None)
+    if found is None:
+        found = config.stash[WINDOWS] = {}
+    return found
+
 
 _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
     "unawaited": UnawaitedCoroutineWarning,
@@ -76,7 +86,7 @@ def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]
         return (yield)
     monitor = monitor_of(item.config)
     window = monitor.open(item.name, deadline(item, plan, monitor))
-    item.stash[WINDOW] = window
+    _windows(item.config)[item] = window
     return (yield from _reported(item, window))
 
 
@@ -84,7 +94,7 @@ def call(item: pytest.Item, function: Callable[[], None]) -> None:
     """Run the test call (see ``_items.run``) and report what it did. The driving of
     ``_reported`` that ``contextlib.contextmanager`` would do, without its objects per test."""
     __tracebackhide__ = True
-    window = item.stash.get(WINDOW, None)
+    window = _windows(item.config).get(item)
     if window is None:
         function()
         return
@@ -107,10 +117,9 @@ def call(item: pytest.Item, function: Callable[[], None]) -> None:
 def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     """Body of the ``pytest_runtest_teardown`` wrapper: leaks, the last findings, close."""
     __tracebackhide__ = True
-    window = item.stash.get(WINDOW, None)
+    window = _windows(item.config).pop(item, None)
     if window is None:
         return (yield)
-    del item.stash[WINDOW]
     try:
         return (yield from _reported(item, window, settle=True))
     finally:

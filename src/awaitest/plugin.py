@@ -18,7 +18,7 @@ from ._compat import (
     unused_udp_port_factory,
 )
 from ._factories import _asyncio_loop_factory
-from ._state import NOTES, PLAN, STATE, SessionState, state_of
+from ._state import NOTES, STATE, SessionState, state_of
 from ._virtual import virtual_clock
 
 __all__ = [
@@ -112,8 +112,9 @@ def pytest_collection_modifyitems(
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
     for warning in item.stash.get(NOTES, ()):
         item.warn(warning)
-    state_of(item.config).current = item
-    plan = item.stash.get(PLAN, None)
+    state = state_of(item.config)
+    state.current = item
+    plan = state.plan_of(item)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
     return (yield from _watch.setup(item, plan))
@@ -121,9 +122,10 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    plan = pyfuncitem.stash.get(PLAN, None)
+    state = state_of(pyfuncitem.config)
+    plan = state.plan_of(pyfuncitem)
     if plan is not None:
-        _items.run(pyfuncitem, plan, state_of(pyfuncitem.config))
+        _items.run(pyfuncitem, plan, state)
         return True
     if _items.async_function(pyfuncitem) is not None and not _items.belongs_to_others(pyfuncitem):
         _items.fail_unclaimed(pyfuncitem)
