@@ -19,7 +19,6 @@ import importlib.util
 import socket
 import sys
 import types
-import warnings
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -28,7 +27,7 @@ import pytest
 from ._errors import AwaitestDeprecationWarning
 from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
 from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
-from ._loops import make_current, restore_current_loop, swap_current_loop
+from ._loops import current_policy, make_current, restore_current_loop, swap_current_loop
 from ._scopes import is_scope
 from ._state import USER_LOOP, SessionState, UserLoop, note, state_of
 
@@ -75,9 +74,7 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
 @pytest.fixture(scope="session")
 def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
     """The policy event loops come from (pytest-asyncio's; overriding it is deprecated)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # policies are deprecated in 3.14
-        return asyncio.get_event_loop_policy()
+    return current_policy()  # policies are deprecated from Python 3.14 on; this doesn't warn
 
 
 _OURS: Final = {"event_loop": event_loop, "event_loop_policy": event_loop_policy}

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from . import _recycling
 
@@ -22,9 +24,33 @@ class FactoryError(Exception):
     """A loop factory name that can't be turned into a callable; the message says why."""
 
 
+def current_policy() -> asyncio.AbstractEventLoopPolicy:
+    """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+ (the
+    current-loop bookkeeping below has no other way to the thread's current loop)."""
+    if sys.version_info < (3, 14):
+        return asyncio.get_event_loop_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return asyncio.get_event_loop_policy()
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    _DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
+
+
+def _asyncio_loop() -> asyncio.AbstractEventLoop:
+    """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``_recycling``)
+    unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
+    replaced asyncio's default one."""
+    if type(current_policy()) is _DEFAULT_POLICY:
+        return _recycling.new_event_loop()
+    return asyncio.new_event_loop()
+
+
 def load_factory(name: str) -> LoopFactory:
     if name == "asyncio":
-        return _recycling.new_event_loop
+        return _asyncio_loop
     if name == "uvloop":
         module = _import(name, "uvloop", "install it with 'pip install uvloop'")
         factory: LoopFactory = getattr(module, "new_event_loop")  # noqa: B009 - untyped module
@@ -84,7 +110,7 @@ def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | 
     so this reads the default policy's thread-local state. Policies without it get ``None``
     back and are only reset with ``set_event_loop(None)`` on restore.
     """
-    policy = asyncio.get_event_loop_policy()
+    policy = current_policy()
     local = getattr(policy, "_local", None)
     previous = None
     if local is not None:
@@ -96,7 +122,7 @@ def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | 
 def make_current(loop: asyncio.AbstractEventLoop) -> None:
     """Make ``loop`` current again if something (``asyncio.run`` in a sync test, a test that
     called ``set_event_loop``) replaced it, without touching what a later restore puts back."""
-    policy = asyncio.get_event_loop_policy()
+    policy = current_policy()
     local = getattr(policy, "_local", None)
     if local is not None and getattr(local, "_loop", None) is loop:
         return
@@ -104,7 +130,7 @@ def make_current(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def restore_current_loop(previous: _CurrentLoop | None) -> None:
-    policy = asyncio.get_event_loop_policy()
+    policy = current_policy()
     if previous is None:
         policy.set_event_loop(None)
         return
@@ -121,9 +147,9 @@ def swap_policy(policy: object) -> object:
     Policies are deprecated from Python 3.14 on; users who still hand us one were warned when
     their fixture was found, so these calls don't warn again.
     """
+    previous = current_policy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        previous = asyncio.get_event_loop_policy()
         asyncio.set_event_loop_policy(policy)  # type: ignore[arg-type]
     return previous
 

@@ -26,7 +26,6 @@ import os
 import selectors
 import socket
 import sys
-import warnings
 from typing import Any, Final
 
 _Parts = tuple[selectors.BaseSelector, socket.socket, socket.socket]
@@ -56,27 +55,10 @@ _pool: list[_Parts] = []
 _pool_pid = os.getpid()
 
 
-def _quietly_get_policy() -> object:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # policies are deprecated in 3.14
-        return asyncio.get_event_loop_policy()
-
-
-_get_policy: Final = (
-    asyncio.get_event_loop_policy if sys.version_info < (3, 14) else _quietly_get_policy
-)
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    _DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
-
-
 def new_event_loop() -> asyncio.AbstractEventLoop:
-    """What ``asyncio.new_event_loop()`` returns, on a closed loop's plumbing when one is spare.
-
-    Only while no event loop policy (``uvloop.install()``, a conftest's
-    ``set_event_loop_policy``) has replaced asyncio's: then it is that policy's loop.
-    """
-    if _LOOP is None or type(_get_policy()) is not _DEFAULT_POLICY:
+    """A new asyncio selector loop, on a closed loop's plumbing when one is spare. For the
+    default event loop policy only (``_loops`` decides): other policies make their own."""
+    if _LOOP is None:
         return asyncio.new_event_loop()
     parts = _take()
     if parts is None:
