@@ -98,6 +98,51 @@ def test_a_loop_left_with_a_reader_or_signal_handler_is_closed_the_usual_way(
     )
 
 
+WAKE_UP_LEFT_IN_THE_PIPE = """
+import asyncio
+import os
+
+import pytest
+import pytest_asyncio
+
+CALLED = []
+PIPES = []
+
+@pytest_asyncio.fixture
+async def loop():
+    return asyncio.get_running_loop()
+
+@pytest.fixture
+def poke(loop):
+    yield
+    # after the test's last step and before its loop closes: nothing reads this wake-up byte
+    loop.call_soon_threadsafe(CALLED.append, "old loop")
+    PIPES.append(loop._ssock)
+
+@pytest.mark.asyncio
+async def test_pokes(poke):
+    pass
+
+@pytest.mark.asyncio
+async def test_next_loop():
+    loop = asyncio.get_running_loop()
+    assert loop._ssock is PIPES[0]  # the first loop's self-pipe, wake-up byte and all
+    for _ in range(3):
+        await asyncio.sleep(0)
+    await asyncio.wait_for(asyncio.sleep(0.01), timeout=1)
+    assert CALLED == []
+"""
+
+
+def test_a_wake_up_left_in_a_reused_self_pipe_is_only_a_spurious_wake_up(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(WAKE_UP_LEFT_IN_THE_PIPE)
+    result = pytester.runpytest("-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*::test_pokes PASSED*", "*::test_next_loop PASSED*"])
+
+
 POLICY_CONFTEST = """
 import asyncio
 
