@@ -12,7 +12,6 @@ import importlib
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from . import _recycling
@@ -24,14 +23,16 @@ class FactoryError(Exception):
     """A loop factory name that can't be turned into a callable; the message says why."""
 
 
-def current_policy() -> asyncio.AbstractEventLoopPolicy:
-    """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+ (the
-    current-loop bookkeeping below has no other way to the thread's current loop)."""
-    if sys.version_info < (3, 14):
-        return asyncio.get_event_loop_policy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return asyncio.get_event_loop_policy()
+if sys.version_info < (3, 14):
+    current_policy = asyncio.get_event_loop_policy
+else:
+
+    def current_policy() -> asyncio.AbstractEventLoopPolicy:
+        """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+
+        (the current-loop bookkeeping below has no other way to the thread's current loop)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return asyncio.get_event_loop_policy()
 
 
 with warnings.catch_warnings():
@@ -97,10 +98,9 @@ def _import(path: str, module_name: str, hint: str) -> object:  # -> module
         raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
 
 
-@dataclass(frozen=True, slots=True)
-class _CurrentLoop:
-    loop: asyncio.AbstractEventLoop | None
-    set_called: bool
+#: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
+#: called (a plain tuple: one is made per test, and a frozen dataclass's ``__init__`` is slow).
+_CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
 
 
 def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | None:
@@ -114,7 +114,7 @@ def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | 
     local = getattr(policy, "_local", None)
     previous = None
     if local is not None:
-        previous = _CurrentLoop(getattr(local, "_loop", None), getattr(local, "_set_called", False))
+        previous = (getattr(local, "_loop", None), getattr(local, "_set_called", False))
     policy.set_event_loop(loop)
     return previous
 
@@ -134,11 +134,11 @@ def restore_current_loop(previous: _CurrentLoop | None) -> None:
     if previous is None:
         policy.set_event_loop(None)
         return
-    loop = previous.loop
+    loop, set_called = previous
     policy.set_event_loop(None if loop is not None and loop.is_closed() else loop)
     local = getattr(policy, "_local", None)
     if local is not None and hasattr(local, "_set_called"):
-        local._set_called = previous.set_called
+        local._set_called = set_called
 
 
 def swap_policy(policy: object) -> object:
