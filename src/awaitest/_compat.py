@@ -26,7 +26,12 @@ import pytest
 
 from ._errors import AwaitestDeprecationWarning
 from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
-from ._internals import request_while_generating, visible_fixturedef, visible_fixturedefs
+from ._internals import (
+    only_ours,
+    request_while_generating,
+    visible_fixturedef,
+    visible_fixturedefs,
+)
 from ._loops import current_policy, make_current, restore_current_loop, swap_current_loop
 from ._scopes import is_scope
 from ._state import USER_LOOP, SessionState, UserLoop, note, state_of
@@ -78,6 +83,7 @@ def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
 
 
 _OURS: Final = {"event_loop": event_loop, "event_loop_policy": event_loop_policy}
+_USER_FIXTURES: Final = tuple(_OURS)
 _ADVICE: Final = {
     "event_loop": (
         "A user-defined event_loop fixture is deprecated (pytest-asyncio removed it in 1.0). "
@@ -110,6 +116,8 @@ def request_user_loop(metafunc: pytest.Metafunc) -> bool:
 def plan_user_loop(item: pytest.Function, state: SessionState) -> bool:
     """If a user's ``event_loop`` or ``event_loop_policy`` fixture is visible to ``item``,
     make the test request it first and return True: its loop comes from that fixture."""
+    if only_ours(item, _USER_FIXTURES):
+        return False
     for name, ours in _OURS.items():
         fixturedef = visible_fixturedef(item, name)
         if fixturedef is None or _is_ours(fixturedef.func, ours):

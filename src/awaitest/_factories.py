@@ -23,7 +23,13 @@ from typing import Any, Final
 import pytest
 
 from . import _marker
-from ._internals import active_fixturedef, closure_fixturedefs, finish_with, visible_fixturedefs
+from ._internals import (
+    active_fixturedef,
+    closure_fixturedefs,
+    finish_with,
+    only_ours,
+    visible_fixturedefs,
+)
 from ._loops import FactoryError, LoopFactory
 from ._scopes import Scope, widest
 from ._state import SessionState, state_of
@@ -50,7 +56,10 @@ def nothing_to_decide(
         not metafunc.config.hook.pytest_asyncio_loop_factories.get_hookimpls()
         and len(state.ini_factories()) == 1
         and not any("loop_factories" in mark.kwargs for mark in marks)
-        and not any(visible_fixturedefs(metafunc.definition, name) for name in USER_FIXTURES)
+        and (
+            only_ours(metafunc.definition, USER_FIXTURES)
+            or not any(visible_fixturedefs(metafunc.definition, name) for name in USER_FIXTURES)
+        )
     )
 
 

@@ -35,6 +35,19 @@ def active_fixturedef(request: pytest.FixtureRequest, name: str) -> pytest.Fixtu
     return fixturedef
 
 
+def only_ours(node: pytest.Item, names: tuple[str, ...]) -> bool:
+    """True when none of the fixtures ``names`` is defined anywhere but by awaitest, so no test
+    sees a user's override: the common case, answered once per test by a global count.
+
+    pytest has no public count of a fixture's definitions; before 9.2 its fixture manager keeps
+    them in ``_arg2fixturedefs``. Without it the answer is False: callers then look it up.
+    """
+    every = getattr(node.session._fixturemanager, "_arg2fixturedefs", None)
+    if every is None:
+        return False
+    return all(len(every.get(name, ())) < 2 for name in names)
+
+
 def visible_fixturedefs(node: pytest.Item, name: str) -> Sequence[pytest.FixtureDef[Any]] | None:
     """The definitions of fixture ``name`` that ``node`` would get if it requested it, or None
     when only awaitest's own exists (the common case: then there is no lookup per test).
@@ -43,11 +56,9 @@ def visible_fixturedefs(node: pytest.Item, name: str) -> Sequence[pytest.Fixture
     fixture visible to it (pytest-asyncio < 1.0 did so); pytest has no public way to ask which
     definition a test would get for a name it doesn't request.
     """
-    manager = node.session._fixturemanager
-    every = getattr(manager, "_arg2fixturedefs", None)  # pytest < 9.2: a cheap global count
-    if every is not None and len(every.get(name, ())) < 2:
+    if only_ours(node, (name,)):
         return None
-    defs = manager.getfixturedefs(name, node)
+    defs = node.session._fixturemanager.getfixturedefs(name, node)
     return defs if defs and len(defs) > 1 else None
 
 

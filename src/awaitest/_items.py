@@ -60,11 +60,17 @@ def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
     return inner if callable(inner) else None
 
 
+def markers(node: pytest.Item) -> list[pytest.Mark]:
+    """Every marker of ``node``, closest first: ``list(node.iter_markers())`` without its two
+    nested generators (asked twice per async test at collection)."""
+    return [mark for parent in node.iter_parents() for mark in parent.own_markers]
+
+
 def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None) -> bool:
     """anyio, trio and unittest run their own async tests. ``marks``: every marker of the
     item, when the caller already has them (one walk up the tree instead of two)."""
     if marks is None:
-        marks = list(item.iter_markers())
+        marks = markers(item)
     if any(mark.name in _OTHER_ASYNC_MARKERS for mark in marks):
         return True
     if "anyio_backend" in getattr(item, "fixturenames", ()):
@@ -79,7 +85,7 @@ def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None)
 
 def plan(item: pytest.Item, state: SessionState) -> None:
     """Decide whether ``item`` is ours and how it runs; store the decision on the item."""
-    every = list(item.iter_markers())
+    every = markers(item)
     marks = [mark for mark in every if mark.name == "asyncio"]
     if async_function(item) is None or belongs_to_others(item, every):
         if marks and isinstance(item, pytest.Function) and not belongs_to_others(item, every):
@@ -194,7 +200,7 @@ def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> No
     funcargs = item.funcargs
     kwargs = {name: funcargs[name] for name in test_plan.argnames}
     function = item.obj
-    if inspect.iscoroutinefunction(function):
+    if is_coroutine_function(function):
         runner.run(function(**kwargs))
         return
     # hypothesis: @given wraps the async test in a sync one that calls ``inner_test`` once per

@@ -89,7 +89,7 @@ def pytest_pycollect_makeitem(
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition, state = metafunc.definition, state_of(metafunc.config)
-    every = list(definition.iter_markers())
+    every = _items.markers(definition)
     marks = [mark for mark in every if mark.name == "asyncio"]
     if not (marks or state.settings.auto) or _items.async_function(definition) is None:
         return
