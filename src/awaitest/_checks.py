@@ -188,6 +188,10 @@ class Window:
 
     # -- the pytest side ---------------------------------------------------------------------
 
+    def quiet(self) -> bool:
+        """Nothing found since the last :meth:`take`."""
+        return not self.findings and not self._unawaited
+
     def take(self) -> list[Finding]:
         """The findings so far, each once."""
         self._flush_unawaited()

@@ -91,27 +91,22 @@ def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]
 
 
 def call(item: pytest.Item, function: Callable[[], None]) -> None:
-    """Run the test call (see ``_items.run``) and report what it did. The driving of
-    ``_reported`` that ``contextlib.contextmanager`` would do, without its objects per test."""
+    """Run the test call (see ``_items.run``) and report what it did: ``_reported`` as plain
+    code, without a generator to drive per test."""
     __tracebackhide__ = True
     window = _windows(item.config).get(item)
     if window is None:
         function()
         return
-    reporting = _reported(item, window)
-    next(reporting)
+    timed_out: str | None = None
     try:
         function()
+    except _timeouts.StepTimeout as exc:
+        timed_out = str(exc)  # reported below, outside this except block
     except BaseException as exc:
-        try:
-            reporting.throw(exc)  # re-raises it with notes, or fails the test on a timeout
-        except StopIteration:  # pragma: no cover - _reported never swallows an exception
-            return
-        raise  # pragma: no cover - unreachable, throw() always raises here
-    try:
-        reporting.send(None)
-    except StopIteration:
-        return
+        _annotate(item, window, exc, settle=False)
+        raise
+    _finish(item, window, settle=False, timed_out=timed_out)
 
 
 def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
@@ -129,6 +124,7 @@ def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 def _reported(
     item: pytest.Item, window: _checks.Window, *, settle: bool = False
 ) -> Generator[None, Any, Any]:
+    """Around a phase: its findings fail it, or are notes on the exception it failed with."""
     __tracebackhide__ = True
     timed_out: str | None = None
     try:
@@ -136,20 +132,37 @@ def _reported(
     except _timeouts.StepTimeout as exc:
         timed_out, result = str(exc), None  # reported below, outside this except block
     except BaseException as exc:
-        if settle and not isinstance(exc, KeyboardInterrupt):
-            window.settle()
-        for message in _warn(item, window.take()):
-            exc.add_note(message)
+        _annotate(item, window, exc, settle=settle)
         raise
+    _finish(item, window, settle=settle, timed_out=timed_out)
+    return result
+
+
+def _annotate(
+    item: pytest.Item, window: _checks.Window, exc: BaseException, *, settle: bool
+) -> None:
+    """The phase failed: its error findings become notes on the exception."""
+    if settle and not isinstance(exc, KeyboardInterrupt):
+        window.settle()
+    for message in _warn(item, window.take()):
+        exc.add_note(message)
+
+
+def _finish(
+    item: pytest.Item, window: _checks.Window, *, settle: bool, timed_out: str | None
+) -> None:
+    """The phase passed (or a step timed out): error findings fail it, warnings are issued."""
+    __tracebackhide__ = True
     if settle:
         window.settle()
+    if timed_out is None and window.quiet():
+        return  # nearly always: nothing found
     errors = _warn(item, window.take())
     if timed_out is not None:
         errors.insert(0, timed_out)
     if errors:
         # from None: when a step timed out we are still inside the handling of StepTimeout
         raise pytest.fail.Exception("\n\n".join(errors), pytrace=False) from None
-    return result
 
 
 def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
