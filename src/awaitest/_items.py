@@ -162,6 +162,8 @@ def _loop_scope(
     """DESIGN 2.2: the widest loop among the test's default and its async fixtures' loops,
     unless the marker names one; warn once when a fixture is left on another loop."""
     settings = state.settings
+    if not fixtures:
+        return marker.loop_scope or settings.default_test_loop_scope
     demands = [(spec, spec.demand(settings)) for spec in fixtures]
     if marker.loop_scope is not None:
         scope = marker.loop_scope

@@ -42,6 +42,8 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
     factories: tuple[str, ...] | None = None
     timeout: float | None = None
     for mark in marks:
+        if not mark.args and not mark.kwargs:
+            continue  # a bare @pytest.mark.asyncio: nearly every test
         where = f"{nodeid}: mark.asyncio"
         if mark.args:
             return MarkerError(
