@@ -2,9 +2,9 @@
 
 Run from the repository root (the full run behind docs/performance.md, then CI's smoke run):
 
-    python benchmarks/bench.py --n 2000 --n 20000 --repeat 5 --markdown benchmarks/.work/perf.md \\
-        --chart benchmarks/.work/perf.png --json benchmarks/.work/perf.json
-    python benchmarks/bench.py --n 200 --repeat 1
+    python benchmarks/bench.py --n 2000 --n 20000 --repeat 5 --clock cpu --reference-side \\
+        --markdown benchmarks/.work/perf.md --chart benchmarks/.work/perf.png
+    python benchmarks/bench.py --n 200 --repeat 1 --reference-side
 
 For every N it writes four suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
 strict mode, explicit asyncio markers): sync, async, async_fixture (a function-scoped async
@@ -15,6 +15,9 @@ interleaved (round, suite, side), and medians reported:
 * awaitest side: this Python (or --awaitest-python); pytest-asyncio must not be installed there.
 * peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
   pluggy versions plus pytest-asyncio --peer-version (skipped by --no-peer).
+* extra sides, reported after the targets: --checks-side (awaitest with every check on) and
+  --reference-side (benchmarks/reference_plugin.py on the sync and async suites: the least a
+  plugin can do to run each test on a new loop).
 
 Each side runs with plugin autoloading off and only its own plugin loaded by -p, so whatever
 else is installed costs neither side (--autoload keeps autoloading on); PYTHONDONTWRITEBYTECODE
@@ -100,8 +103,11 @@ class Side:
     python: str
     plugin: str  # for -p: an entry-point name ("awaitest", "asyncio") or a module
     options: tuple[str, ...] = ()  # more pytest arguments, for every run of this side
+    suites: tuple[str, ...] = SUITES  # the suites this side runs
+    path: str | None = None  # prepended to PYTHONPATH: where the plugin module is
 
 
+CHECKS, REFERENCE = "awaitest+checks", "reference"  # the extra sides' names
 #: --checks-side: every check of awaitest on, the timeout and blocking checks included.
 ALL_CHECKS = (
     "-o", "asyncio_unawaited=error", "-o", "asyncio_task_leaks=error",
@@ -129,7 +135,11 @@ class Samples:  # every run of one suite on one side
     runs: list[Run] = field(default_factory=list)
     collects: list[Run] = field(default_factory=list)  # the same with --collect-only
 
-    def medians(self, clock: str) -> Stats:
+    def medians(self, clock: str) -> Stats | None:
+        """None for a suite the side does not run (the reference side runs two)."""
+        if not self.runs:
+            return None
+
         def med(runs: list[Run], what: str) -> float:
             return float(statistics.median(getattr(r, what) for r in runs))
 
@@ -137,6 +147,7 @@ class Samples:  # every run of one suite on one side
 
 
 Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
+Every = dict[int, dict[str, list[Stats | None]]]  # the same, with the extra sides
 
 
 def probe(python: str, module: str) -> dict[str, str | None]:
@@ -198,6 +209,8 @@ def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> R
     args += side.options
     args += ["--collect-only"] if collect else []
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+    if side.path is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.path, env.get("PYTHONPATH")]))
     if not autoload:
         env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     with tempfile.TemporaryFile() as out:
@@ -225,10 +238,13 @@ def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str,
     samples = {suite: [Samples() for _ in sides] for suite in SUITES}
     for suite in SUITES:  # untimed warm-up: fills the assertion-rewrite .pyc cache
         for side in sides:
-            run_pytest(side, dirs[suite], n, autoload, collect=True)
+            if suite in side.suites:
+                run_pytest(side, dirs[suite], n, autoload, collect=True)
     for r in range(repeat):
         for suite in SUITES:
             for side, got in zip(sides, samples[suite], strict=True):
+                if suite not in side.suites:
+                    continue
                 got.runs.append(run := run_pytest(side, dirs[suite], n, autoload, False))
                 got.collects.append(col := run_pytest(side, dirs[suite], n, autoload, True))
                 print(
@@ -309,8 +325,12 @@ def render_markdown(results: Results, lines: list[str], head: str) -> str:
     return "\n".join([*out, "```", *lines, "```", ""])
 
 
-def chart(results: Results, sides: list[Side], path: Path, clock: str) -> None:
-    """Per N: median whole-run seconds (top) and ms per test over sync (bottom), per side."""
+def chart(every: Every, sides: list[Side], path: Path, clock: str) -> None:
+    """Per N: median whole-run seconds (top) and ms per test over sync (bottom), per side
+    that runs every suite (not the reference side)."""
+    shown = [i for i, side in enumerate(sides) if side.suites == SUITES]
+    sides = [sides[i] for i in shown]
+    results = {n: {k: full([v[i] for i in shown]) for k, v in s.items()} for n, s in every.items()}
     try:
         import matplotlib
 
@@ -362,6 +382,11 @@ def parse_args() -> argparse.Namespace:
         action="store_true",
         help="also time awaitest with every check on, and print what the checks cost",
     )
+    p.add_argument(
+        "--reference-side",
+        action="store_true",
+        help="also time the sync and async suites under benchmarks/reference_plugin.py",
+    )
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="write every sample as JSON")
@@ -384,22 +409,59 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
     if not args.no_peer:
         peer_python = ensure_peer_venv(sides[0], versions, args.peer_version)
         sides.append(Side("pytest-asyncio", peer_python, "asyncio"))
-    if args.checks_side:  # always last: table() and targets() read the first two sides
-        sides.append(Side("awaitest+checks", python, plugin, ALL_CHECKS))
+    # the extra sides come last: table() and targets() read the first one or two
+    if args.checks_side:
+        sides.append(Side(CHECKS, python, plugin, ALL_CHECKS))
+    if args.reference_side:
+        here = str(Path(__file__).resolve().parent)
+        sides.append(
+            Side(REFERENCE, python, "reference_plugin", suites=("sync", "async"), path=here)
+        )
     return sides, versions
 
 
-def checks_cost(results: Results, sides: list[Side]) -> list[str]:
+def full(stats: list[Stats | None]) -> list[Stats]:
+    """Medians of sides that ran the suite; only called where every side did."""
+    assert all(x is not None for x in stats)
+    return [x for x in stats if x is not None]
+
+
+def side_stats(every: Every, sides: list[Side], name: str, n: int, suite: str) -> Stats:
+    found = every[n][suite][[side.name for side in sides].index(name)]
+    assert found is not None
+    return found
+
+
+def checks_cost(every: Every, sides: list[Side]) -> list[str]:
     """What turning every check on adds, per async suite: (checks side / awaitest side) - 1."""
     lines = ["cost of every check on (" + " ".join(ALL_CHECKS[1::2]) + "), whole run:"]
-    for n, stats in results.items():
+    for n in every:
         for suite in ASYNC_SUITES:
-            base, checked = stats[suite][0].run, stats[suite][len(sides) - 1].run
+            base = side_stats(every, sides, "awaitest", n, suite).run
+            checked = side_stats(every, sides, CHECKS, n, suite).run
             verdict = "PASS" if checked / base - 1 < 0.05 else "MISS"
             lines.append(
                 f"  N={n} {suite:<14} {base:7.2f} s -> {checked:7.2f} s  "
                 f"{(checked / base - 1) * 100:+5.1f}%  (target < +5%) {verdict}"
             )
+    return lines
+
+
+def reference_floor(every: Every, sides: list[Side]) -> list[str]:
+    """The floor of the plugin that does the least (reference_plugin.py), beside awaitest's."""
+    lines = [
+        "floor of a plugin that only runs each test on a new loop (benchmarks/reference_plugin.py):"
+    ]
+    for n in every:
+        cells = []
+        for name in (REFERENCE, "awaitest"):
+            sync = side_stats(every, sides, name, n, "sync")
+            run = side_stats(every, sides, name, n, "async")
+            cells.append(
+                f"{name} {run.run / sync.run:.3f} (memory {run.peak_mb / sync.peak_mb:.3f}, "
+                f"collection {run.collect / sync.collect:.3f})"
+            )
+        lines.append(f"  N={n} async / sync: " + ";  ".join(cells))
     return lines
 
 
@@ -421,16 +483,18 @@ def main() -> int:
     except BenchError as exc:
         print(f"bench.py: {exc}", file=sys.stderr)
         return exc.code
-    every = {
+    every: Every = {
         n: {k: [x.medians(args.clock) for x in v] for k, v in s.items()} for n, s in samples.items()
     }
-    cut = len(sides) - 1 if args.checks_side else len(sides)
-    results = {n: {k: v[:cut] for k, v in s.items()} for n, s in every.items()}
+    cut = 1 if args.no_peer else 2  # awaitest and the peer; the extra sides come after them
+    results = {n: {k: full(v[:cut]) for k, v in s.items()} for n, s in every.items()}
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
     lines = targets(results)
     if args.checks_side:
         lines += checks_cost(every, sides)
+    if args.reference_side:
+        lines += reference_floor(every, sides)
     print("\nTARGETS\n" + "\n".join(lines))
     if args.markdown:
         args.markdown.write_text(render_markdown(results, lines, head))
