@@ -465,6 +465,24 @@ def reference_floor(every: Every, sides: list[Side]) -> list[str]:
     return lines
 
 
+def paired(samples: dict[int, dict[str, list[Samples]]], clock: str, peer: bool) -> list[str]:
+    """The floor and peer ratios taken round by round (runs minutes apart, not half an hour):
+    on a machine whose speed drifts they scatter less than ratios of medians."""
+    lines = ["the same ratios round by round (median, lowest-highest of the rounds):"]
+
+    def spread(mine: list[Run], other: list[Run]) -> str:
+        ratios = [getattr(a, clock) / getattr(b, clock) for a, b in zip(mine, other, strict=True)]
+        return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
+
+    for n, suites in samples.items():
+        cells = [f"floor {spread(suites['async'][0].runs, suites['sync'][0].runs)}"]
+        if peer:  # the peer is the second side
+            fixture = suites["async_fixture"]
+            cells.append(f"peer {spread(fixture[0].runs, fixture[1].runs)}")
+        lines.append(f"  N={n}: " + ";  ".join(cells))
+    return lines
+
+
 def main() -> int:
     args = parse_args()
     try:
@@ -490,7 +508,7 @@ def main() -> int:
     results = {n: {k: full(v[:cut]) for k, v in s.items()} for n, s in every.items()}
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
-    lines = targets(results)
+    lines = targets(results) + paired(samples, args.clock, peer=not args.no_peer)
     if args.checks_side:
         lines += checks_cost(every, sides)
     if args.reference_side:
