@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import types
 import unittest
 import warnings
@@ -27,11 +28,19 @@ from ._state import FROM_FIXTURE, USER_LOOP, SessionState, TestPlan, note, state
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
 
+#: Before Python 3.12 (``inspect.markcoroutinefunction``) a plain function's code flags say
+#: whether ``inspect.iscoroutinefunction`` is true; from 3.12 a sync one may be marked.
+_FLAGS_DECIDE: Final = sys.version_info < (3, 12)
+
+
 def is_coroutine_function(obj: object) -> bool:
-    """``inspect.iscoroutinefunction``, with a shortcut for the plain ``async def`` functions
-    that are nearly every test (asked several times per test at collection)."""
-    if type(obj) is types.FunctionType and obj.__code__.co_flags & inspect.CO_COROUTINE:
-        return True
+    """``inspect.iscoroutinefunction``, with a shortcut for plain functions: the ``async def``
+    tests, and the sync ones every test suite is mostly made of (asked of every test)."""
+    if type(obj) is types.FunctionType:
+        if obj.__code__.co_flags & inspect.CO_COROUTINE:
+            return True
+        if _FLAGS_DECIDE:
+            return False
     return inspect.iscoroutinefunction(obj)
 
 
@@ -56,6 +65,8 @@ def async_function(item: pytest.Item) -> Callable[..., Any] | None:
 
 def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
     handle = getattr(obj, "hypothesis", None)
+    if handle is None:
+        return None  # not @given (a getattr on None that fails costs an exception)
     inner = getattr(handle, "inner_test", None)
     return inner if callable(inner) else None
 

@@ -15,6 +15,7 @@ from typing import Any, Final
 import pytest
 
 from . import _marker, _virtual
+from ._checks import Monitor, Window
 from ._config import Settings
 from ._fixtures import AsyncFixture, describe, requested_by_others
 from ._loops import (
@@ -84,6 +85,10 @@ class SessionState:
     #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
     #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
     planned: dict[pytest.Item, TestPlan] = field(default_factory=dict)
+    #: The checks' side (``_watch``): the run's monitor, made on first use, and the open
+    #: window of each test being run (one at a time, two while Ctrl-C unwinds).
+    monitor: Monitor | None = None
+    windows: dict[pytest.Item, Window] = field(default_factory=dict)
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
         try:
@@ -257,5 +262,23 @@ class SessionState:
 STATE: Final = pytest.StashKey[SessionState]()
 
 
+#: The last run's config and state: every hook asks for the state, a stash lookup is three
+#: Python calls, and nearly always it is the same run asking (pytester runs nest others).
+_last: tuple[pytest.Config, SessionState] | None = None
+
+
 def state_of(config: pytest.Config) -> SessionState:
-    return config.stash[STATE]
+    global _last  # noqa: PLW0603 - a one-entry cache, see _last
+    last = _last
+    if last is not None and last[0] is config:
+        return last[1]
+    state = config.stash[STATE]
+    _last = (config, state)
+    return state
+
+
+def forget(config: pytest.Config) -> None:
+    """At ``pytest_unconfigure``: don't keep the finished run's config alive."""
+    global _last  # noqa: PLW0603 - see _last
+    if _last is not None and _last[0] is config:
+        _last = None

@@ -16,20 +16,7 @@ import pytest
 
 from . import _checks, _timeouts
 from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
-from ._state import TestPlan, state_of
-
-MONITOR: Final = pytest.StashKey[_checks.Monitor]()
-#: The open window of each test being run (one at a time, two while Ctrl-C unwinds). In one
-#: dict per run, not in each item's stash: see ``SessionState.planned``.
-WINDOWS: Final = pytest.StashKey[dict[pytest.Item, _checks.Window]]()
-
-
-def _windows(config: pytest.Config) -> dict[pytest.Item, _checks.Window]:
-    found = config.stash.get(WINDOWS, None)
-    if found is None:
-        found = config.stash[WINDOWS] = {}
-    return found
-
+from ._state import SessionState, TestPlan, state_of
 
 _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
     "unawaited": UnawaitedCoroutineWarning,
@@ -40,9 +27,10 @@ _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
 
 
 def monitor_of(config: pytest.Config) -> _checks.Monitor:
-    monitor = config.stash.get(MONITOR, None)
+    state = state_of(config)
+    monitor = state.monitor
     if monitor is None:
-        settings = state_of(config).settings
+        settings = state.settings
         monitor = _checks.Monitor(
             _checks.Policy(
                 unawaited=settings.unawaited,
@@ -60,7 +48,7 @@ def monitor_of(config: pytest.Config) -> _checks.Monitor:
             monitor.default_deadline = _timeouts.Deadline(
                 settings.timeout, f"{source}{settings.timeout:g}"
             )
-        config.stash[MONITOR] = monitor
+        state.monitor = monitor
     return monitor
 
 
@@ -86,7 +74,7 @@ def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]
         return (yield)
     monitor = monitor_of(item.config)
     window = monitor.open(item.name, deadline(item, plan, monitor))
-    _windows(item.config)[item] = window
+    state_of(item.config).windows[item] = window
     return (yield from _reported(item, window))
 
 
@@ -94,7 +82,7 @@ def call(item: pytest.Item, function: Callable[[], None]) -> None:
     """Run the test call (see ``_items.run``) and report what it did: ``_reported`` as plain
     code, without a generator to drive per test."""
     __tracebackhide__ = True
-    window = _windows(item.config).get(item)
+    window = state_of(item.config).windows.get(item)
     if window is None:
         function()
         return
@@ -112,7 +100,7 @@ def call(item: pytest.Item, function: Callable[[], None]) -> None:
 def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     """Body of the ``pytest_runtest_teardown`` wrapper: leaks, the last findings, close."""
     __tracebackhide__ = True
-    window = _windows(item.config).pop(item, None)
+    window = state_of(item.config).windows.pop(item, None)
     if window is None:
         return (yield)
     try:
@@ -181,9 +169,9 @@ def debugger_entered(config: pytest.Config) -> None:
     monitor_of(config).timeouts_suppressed = True
 
 
-def finish(config: pytest.Config) -> None:
+def finish(state: SessionState) -> None:
     """``pytest_unconfigure``: stop the watchdog, close a window Ctrl-C left open."""
-    monitor = config.stash.get(MONITOR, None)
+    monitor = state.monitor
     if monitor is not None:
         monitor.stop()
         window = _checks.active()

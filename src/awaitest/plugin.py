@@ -18,7 +18,7 @@ from ._compat import (
     unused_udp_port_factory,
 )
 from ._factories import _asyncio_loop_factory
-from ._state import NOTES, STATE, SessionState, state_of
+from ._state import NOTES, STATE, SessionState, forget, state_of
 from ._virtual import virtual_clock
 
 __all__ = [
@@ -89,9 +89,11 @@ def pytest_pycollect_makeitem(
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition, state = metafunc.definition, state_of(metafunc.config)
+    if _items.async_function(definition) is None:
+        return  # first: for a sync test this is cheaper than reading its markers
     every = _items.markers(definition)
     marks = [mark for mark in every if mark.name == "asyncio"]
-    if not (marks or state.settings.auto) or _items.async_function(definition) is None:
+    if not (marks or state.settings.auto):
         return
     if _factories.nothing_to_decide(metafunc, state, marks):
         return  # the common case, kept cheap: one factory, no hook, no overridden fixtures
@@ -110,8 +112,9 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
-    for warning in item.stash.get(NOTES, ()):
-        item.warn(warning)
+    if NOTES in item.stash:  # (a get() that misses raises and catches a KeyError)
+        for warning in item.stash[NOTES]:
+            item.warn(warning)
     state = state_of(item.config)
     state.current = item
     plan = state.plan_of(item)
@@ -165,5 +168,8 @@ def pytest_enter_pdb(config: pytest.Config) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _watch.finish(config)
+    state = config.stash.get(STATE, None)
+    if state is not None:  # None when pytest_configure failed: a usage error
+        _watch.finish(state)
     _recycling.close_spares()
+    forget(config)
