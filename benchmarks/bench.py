@@ -426,8 +426,12 @@ def full(stats: list[Stats | None]) -> list[Stats]:
     return [x for x in stats if x is not None]
 
 
+def side_index(sides: list[Side], name: str) -> int:
+    return [side.name for side in sides].index(name)
+
+
 def side_stats(every: Every, sides: list[Side], name: str, n: int, suite: str) -> Stats:
-    found = every[n][suite][[side.name for side in sides].index(name)]
+    found = every[n][suite][side_index(sides, name)]
     assert found is not None
     return found
 
@@ -465,20 +469,33 @@ def reference_floor(every: Every, sides: list[Side]) -> list[str]:
     return lines
 
 
-def paired(samples: dict[int, dict[str, list[Samples]]], clock: str, peer: bool) -> list[str]:
+def paired(
+    samples: dict[int, dict[str, list[Samples]]], sides: list[Side], clock: str
+) -> list[str]:
     """The floor and peer ratios taken round by round (runs minutes apart, not half an hour):
     on a machine whose speed drifts they scatter less than ratios of medians."""
     lines = ["the same ratios round by round (median, lowest-highest of the rounds):"]
+    names = [side.name for side in sides]
 
-    def spread(mine: list[Run], other: list[Run]) -> str:
-        ratios = [getattr(a, clock) / getattr(b, clock) for a, b in zip(mine, other, strict=True)]
+    def spread(
+        suites: dict[str, list[Samples]], mine: tuple[str, str], other: tuple[str, str]
+    ) -> str:
+        a = suites[mine[0]][side_index(sides, mine[1])].runs
+        b = suites[other[0]][side_index(sides, other[1])].runs
+        ratios = [getattr(x, clock) / getattr(y, clock) for x, y in zip(a, b, strict=True)]
         return f"{statistics.median(ratios):.3f} ({min(ratios):.3f}-{max(ratios):.3f})"
 
     for n, suites in samples.items():
-        cells = [f"floor {spread(suites['async'][0].runs, suites['sync'][0].runs)}"]
-        if peer:  # the peer is the second side
-            fixture = suites["async_fixture"]
-            cells.append(f"peer {spread(fixture[0].runs, fixture[1].runs)}")
+        cells = [f"floor {spread(suites, ('async', 'awaitest'), ('sync', 'awaitest'))}"]
+        if "pytest-asyncio" in names:
+            peer = spread(
+                suites, ("async_fixture", "awaitest"), ("async_fixture", "pytest-asyncio")
+            )
+            cells.append(f"peer {peer}")
+        if REFERENCE in names:
+            cells.append(
+                f"reference floor {spread(suites, ('async', REFERENCE), ('sync', REFERENCE))}"
+            )
         lines.append(f"  N={n}: " + ";  ".join(cells))
     return lines
 
@@ -508,7 +525,7 @@ def main() -> int:
     results = {n: {k: full(v[:cut]) for k, v in s.items()} for n, s in every.items()}
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
-    lines = targets(results) + paired(samples, args.clock, peer=not args.no_peer)
+    lines = targets(results) + paired(samples, sides, args.clock)
     if args.checks_side:
         lines += checks_cost(every, sides)
     if args.reference_side:
