@@ -128,6 +128,131 @@ def test_unawaited_note_is_added_when_the_test_fails_anyway(
 
 # -- leaked tasks --------------------------------------------------------------------------
 
+# -- sync tests that use async fixtures --------------------------------------------------------
+
+SYNC_USER = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+async def save(record):
+    await asyncio.sleep(0)
+
+@pytest_asyncio.fixture
+async def connection():
+    {in_setup}
+    yield "connection"
+    {in_teardown}
+
+def test_sync(connection):
+    {in_test}
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "code", "outcome", "lines"),
+    [
+        (
+            "in_setup",
+            "save('note')",
+            {"errors": 1},
+            [
+                "*ERROR at setup of test_sync*",
+                "coroutine save() was never awaited; dropped at test_sync.py:10 (in connection), "
+                "usually the line that called it.",
+            ],
+        ),
+        (
+            "in_teardown",
+            "save('note')",
+            {"passed": 1, "errors": 1},
+            [
+                "*ERROR at teardown of test_sync*",
+                "coroutine save() was never awaited; dropped at test_sync.py:12 (in connection), "
+                "usually the line that called it.",
+            ],
+        ),
+        (
+            "in_setup",
+            "asyncio.create_task(asyncio.sleep(60))",
+            {"passed": 1, "warnings": 1},
+            [
+                "  test_sync.py:14: TaskLeakWarning: test_sync left 1 task pending after its "
+                "teardown; awaitest cancelled it (asyncio_task_leaks = warn):",
+                "    Task 'Task-*' running sleep(), created at test_sync.py:10 (in connection), "
+                "waiting at *",
+            ],
+        ),
+        (
+            "in_setup",
+            "await asyncio.Event().wait()",
+            {"errors": 1},
+            [
+                "*ERROR at setup of test_sync*",
+                "timed out after 0.5 s (asyncio_timeout = 0.5); pending tasks at that moment:",
+                "Task 'Task-*' async fixture connection():",
+                '  File "*test_sync.py", line 10, in connection',
+            ],
+        ),
+        (
+            "in_teardown",
+            "await asyncio.Event().wait()",
+            {"passed": 1, "errors": 1},
+            [
+                "*ERROR at teardown of test_sync*",
+                "timed out after 0.5 s (asyncio_timeout = 0.5); pending tasks at that moment:",
+            ],
+        ),
+        (
+            # the call of a sync test is pytest's: what it drops is reported at its teardown
+            "in_test",
+            "save('note')",
+            {"passed": 1, "errors": 1},
+            [
+                "*ERROR at teardown of test_sync*",
+                "coroutine save() was never awaited; dropped at test_sync.py:15 (in test_sync), "
+                "usually the line that called it.",
+            ],
+        ),
+    ],
+    ids=["unawaited-setup", "unawaited-teardown", "leak", "hang-setup", "hang-teardown", "body"],
+)
+def test_sync_test_is_watched_from_its_first_async_fixture(
+    pytester: pytest.Pytester,
+    *,
+    mode: str,
+    where: str,
+    code: str,
+    outcome: dict[str, int],
+    lines: list[str],
+) -> None:
+    steps = dict.fromkeys(("in_setup", "in_teardown", "in_test"), "pass")
+    steps[where] = code
+    pytester.makepyfile(test_sync=SYNC_USER.format(**steps))
+    ini(pytester, mode, timeout="0.5")
+    result = pytester.runpytest()
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines(lines)
+
+
+def test_sync_test_without_async_fixtures_is_not_watched(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        test_sync="""
+        async def save(record):
+            pass
+
+        def test_plain():
+            save("note")
+        """
+    )
+    result = pytester.runpytest("-W", "default::RuntimeWarning")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*RuntimeWarning: coroutine 'save' was never awaited"])
+    result.stdout.no_fnmatch_line("*asyncio_unawaited*")
+
+
 LEAK = """
 import asyncio
 import pytest

@@ -1,7 +1,9 @@
 """The pytest side of the checks: one window per async test, findings turned into outcomes.
 
 A window opens when the test's setup starts and closes when its teardown ends (see
-``_checks.Window``). At the end of each phase its findings are reported on the test: an
+``_checks.Window``). A sync test gets one too, from the moment one of our async fixtures is set
+up for it (:func:`watch_sync_test`): that fixture's code is watched as an async test's would be.
+At the end of each phase its findings are reported on the test: an
 ``error`` finding fails that phase (``pytest.fail``), a ``warn`` finding becomes a warning on the
 test. When the phase failed anyway, error findings are added to its exception as notes, so the
 cause of a failure (often the missing ``await``) is printed with it.
@@ -71,11 +73,26 @@ def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]
     """Body of the ``pytest_runtest_setup`` wrapper: open the test's window, report setup."""
     __tracebackhide__ = True
     if plan is None:
-        return (yield)
+        return (yield from _reported(item, None))  # a sync test: see watch_sync_test
     monitor = monitor_of(item.config)
     window = monitor.open(item.name, deadline(item, plan, monitor))
     state_of(item.config).windows[item] = window
     return (yield from _reported(item, window))
+
+
+def watch_sync_test(item: pytest.Item | None) -> None:
+    """One of our async fixtures is about to be set up for ``item``: if it is a test we don't
+    run (a sync test) and has no window yet, open one, so the fixture's steps are watched
+    (deadline, missing awaits, leaked tasks, loop errors, blocking). Opened here rather than in
+    setup, a sync test that uses no async fixture costs nothing."""
+    if item is None:
+        return
+    state = state_of(item.config)
+    if item in state.windows or state.plan_of(item) is not None:
+        return
+    monitor = monitor_of(item.config)
+    found = None if _timeouts.debugger_active() else monitor.default_deadline
+    state.windows[item] = monitor.open(item.name, found)
 
 
 def call(item: pytest.Item, function: Callable[[], None]) -> None:
@@ -110,9 +127,10 @@ def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
 
 
 def _reported(
-    item: pytest.Item, window: _checks.Window, *, settle: bool = False
+    item: pytest.Item, window: _checks.Window | None, *, settle: bool = False
 ) -> Generator[None, Any, Any]:
-    """Around a phase: its findings fail it, or are notes on the exception it failed with."""
+    """Around a phase: its findings fail it, or are notes on the exception it failed with.
+    ``window`` None: a sync test's setup, whose window opens during it if at all."""
     __tracebackhide__ = True
     timed_out: str | None = None
     try:
@@ -120,9 +138,13 @@ def _reported(
     except _timeouts.StepTimeout as exc:
         timed_out, result = str(exc), None  # reported below, outside this except block
     except BaseException as exc:
-        _annotate(item, window, exc, settle=settle)
+        window = window or state_of(item.config).windows.get(item)
+        if window is not None:
+            _annotate(item, window, exc, settle=settle)
         raise
-    _finish(item, window, settle=settle, timed_out=timed_out)
+    window = window or state_of(item.config).windows.get(item)
+    if window is not None:
+        _finish(item, window, settle=settle, timed_out=timed_out)
     return result
 
 

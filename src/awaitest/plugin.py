@@ -150,6 +150,7 @@ def pytest_fixture_setup(
         return value
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
+    _watch.watch_sync_test(state.current)
     _factories.tie_to_variant(fixturedef, request, state.current)
     return (
         yield from _fixtures.around_setup(
