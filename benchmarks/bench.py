@@ -9,15 +9,17 @@ Run from the repository root (the full run behind docs/performance.md, then CI's
 For every N it writes four suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
 strict mode, explicit asyncio markers): sync, async, async_fixture (a function-scoped async
 generator fixture per test) and async_session (module-level loop_scope="session"). Whole
-`python -m pytest` runs are timed (wall clock; --clock cpu: the child's user + system time),
-interleaved (round, suite, side), and medians reported:
+`python -m pytest` runs are timed (wall clock; --clock cpu: the child's user + system time;
+--clock instructions: the instructions the run executes, counted by valgrind's callgrind, the same
+from run to run on a machine whose speed drifts, so one round is enough), interleaved (round,
+suite, side), and medians reported:
 
 * awaitest side: this Python (or --awaitest-python); pytest-asyncio must not be installed there.
 * peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
   pluggy versions plus pytest-asyncio --peer-version (skipped by --no-peer).
 * extra sides, reported after the targets: --checks-side (awaitest with every check on) and
-  --reference-side (benchmarks/reference_plugin.py on the sync and async suites: the least a
-  plugin can do to run each test on a new loop).
+  --reference-side (benchmarks/reference_plugin.py on the sync, async and async_fixture suites:
+  the least a plugin can do to run each test and its fixture on a new loop).
 
 Each side runs with plugin autoloading off and only its own plugin loaded by -p, so whatever
 else is installed costs neither side (--autoload keeps autoloading on); PYTHONDONTWRITEBYTECODE
@@ -41,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work"
@@ -63,12 +65,12 @@ TESTS = {
 CONFTEST = f"""import asyncio
 
 try:
-    import pytest_asyncio
-except ImportError:  # awaitest without its pytest_asyncio alias
-    import awaitest as pytest_asyncio
+    from pytest_asyncio import fixture  # pytest-asyncio, or awaitest's alias of it
+except ImportError:  # the reference plugin's side: it runs any async generator fixture
+    from pytest import fixture
 
 
-@pytest_asyncio.fixture
+@fixture
 async def resource():
 {AWAIT}    yield 45
 {AWAIT}"""
@@ -79,14 +81,23 @@ def version(dist):
 try: importlib.import_module(sys.argv[1]); error = None
 except Exception as exc: error = repr(exc)
 found = {n: version(n) for n in ("pytest", "pluggy", "pytest-asyncio", "awaitest")}
-print(json.dumps({"error": error, "python": sys.version.split()[0], **found}))
+print(json.dumps({"error": error, "python": sys.version.split()[0], "executable": sys.executable,
+                  **found}))
 """
-COLUMNS = (
-    "suite", "awaitest s", "peer s", "floor", "peer ratio", "ovh awaitest ms", "ovh peer ms",
-    "peak awaitest MB", "peak peer MB", "collect awaitest s", "collect peer s",
-)  # fmt: skip
+#: --clock -> the unit of a whole run and of the overhead per test (ovh: run unit / 1000)
+UNITS = {"wall": ("s", "ms"), "cpu": ("s", "ms"), "instructions": ("M instr", "k instr")}
 DROP_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONDONTWRITEBYTECODE")  # keep .pyc caches
 FORMATS = (".2f", ".2f", ".3f", ".3f", ".4f", ".4f", ".1f", ".1f", ".2f", ".2f")
+COUNTED = (".1f", ".1f", ".3f", ".3f", ".1f", ".1f", ".1f", ".1f", ".1f", ".1f")  # instructions
+
+
+def columns(clock: str) -> list[str]:
+    run, ovh = UNITS[clock]
+    return [
+        "suite", f"awaitest {run}", f"peer {run}", "floor", "peer ratio", f"ovh awaitest {ovh}",
+        f"ovh peer {ovh}", "peak awaitest MB", "peak peer MB", f"collect awaitest {run}",
+        f"collect peer {run}",
+    ]  # fmt: skip
 
 
 class BenchError(Exception):
@@ -128,6 +139,7 @@ class Run:  # one pytest process
     wall: float
     cpu: float  # user + system time
     peak_mb: float
+    instructions: float | None = None  # millions, with --clock instructions (another process)
 
 
 @dataclass
@@ -203,11 +215,16 @@ def write_suite(root: Path, suite: str, n: int) -> Path:
     return target
 
 
-def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> Run:
-    """One whole pytest run in a child process; fails unless it passed (collected) n tests."""
+def run_pytest(
+    side: Side, at: Path, n: int, autoload: bool, collect: bool, *, count: bool = False
+) -> Run:
+    """One whole pytest run in a child process; fails unless it passed (collected) n tests.
+    ``count``: under callgrind, for the instructions (its times and memory are valgrind's)."""
     args = [side.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", side.plugin, "."]
     args += side.options
     args += ["--collect-only"] if collect else []
+    if count:  # the profile itself is not wanted, only the total valgrind prints
+        args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args]
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
     if side.path is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.path, env.get("PYTHONPATH")]))
@@ -229,10 +246,26 @@ def run_pytest(side: Side, at: Path, n: int, autoload: bool, collect: bool) -> R
             f"{'collected' if collect else 'passed'}\n$ {shlex.join(args)}\n{tail}"
         )
     peak = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes vs KiB
-    return Run(wall, usage.ru_utime + usage.ru_stime, peak)
+    counted = re.findall(r"Collected : (\d+)", text) if count else None
+    if counted == []:
+        raise BenchError(f"valgrind printed no instruction count\n$ {shlex.join(args)}\n{text}")
+    instructions = int(counted[-1]) / 1e6 if counted else None
+    return Run(wall, usage.ru_utime + usage.ru_stime, peak, instructions)
 
 
-def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str, list[Samples]]:
+def sample(side: Side, at: Path, n: int, autoload: bool, collect: bool, *, count: bool) -> Run:
+    """A run's times and memory; with ``count`` also its instructions, from a second run."""
+    run = run_pytest(side, at, n, autoload, collect)
+    if not count:
+        return run
+    return replace(
+        run, instructions=run_pytest(side, at, n, autoload, collect, count=True).instructions
+    )
+
+
+def measure(
+    sides: list[Side], n: int, repeat: int, autoload: bool, count: bool
+) -> dict[str, list[Samples]]:
     """All runs for one N, interleaved round by round, suite by suite, side by side."""
     dirs = {suite: write_suite(WORK / f"n{n}", suite, n) for suite in SUITES}
     samples = {suite: [Samples() for _ in sides] for suite in SUITES}
@@ -245,11 +278,15 @@ def measure(sides: list[Side], n: int, repeat: int, autoload: bool) -> dict[str,
             for side, got in zip(sides, samples[suite], strict=True):
                 if suite not in side.suites:
                     continue
-                got.runs.append(run := run_pytest(side, dirs[suite], n, autoload, False))
-                got.collects.append(col := run_pytest(side, dirs[suite], n, autoload, True))
+                got.runs.append(run := sample(side, dirs[suite], n, autoload, False, count=count))
+                got.collects.append(
+                    col := sample(side, dirs[suite], n, autoload, True, count=count)
+                )
+                counted = f"  {run.instructions:9.1f} M instr" if count else ""
                 print(
                     f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {run.wall:7.2f} s"
-                    f" {run.peak_mb:6.1f} MB  cpu {run.cpu:6.2f} s  collect {col.wall:6.2f} s",
+                    f" {run.peak_mb:6.1f} MB  cpu {run.cpu:6.2f} s  collect {col.wall:6.2f} s"
+                    + counted,
                     flush=True,
                 )
     return samples
@@ -260,8 +297,9 @@ def overhead(suite: Stats, sync: Stats, n: int) -> float:
     return (suite.run - sync.run) / n * 1000
 
 
-def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
-    """Rows of COLUMNS for one N; peer cells are '-' when there is no peer side."""
+def table(n: int, stats: dict[str, list[Stats]], clock: str) -> list[list[str]]:
+    """Rows of columns() for one N; peer cells are '-' when there is no peer side."""
+    formats = COUNTED if clock == "instructions" else FORMATS
     sync, rows = stats["sync"], []
     for suite, (aw, *rest) in stats.items():
         peer = rest[0] if rest else None
@@ -272,12 +310,12 @@ def table(n: int, stats: dict[str, list[Stats]]) -> list[list[str]]:
         ratios = [aw.run / sync[0].run, None if peer is None else aw.run / peer.run]
         values = [mine[0], theirs[0], *ratios]
         values += [v for pair in zip(mine[1:], theirs[1:], strict=True) for v in pair]
-        cells = ["-" if v is None else format(v, f) for v, f in zip(values, FORMATS, strict=True)]
+        cells = ["-" if v is None else format(v, f) for v, f in zip(values, formats, strict=True)]
         rows.append([suite, *cells])
     return rows
 
 
-def targets(results: Results) -> list[str]:
+def targets(results: Results, clock: str) -> list[str]:
     """One line per target and N (the limit, the measured value, PASS/MISS), then scaling."""
     lines, w = [], len(str(max(results)))  # w: width of the largest N, to keep columns aligned
 
@@ -294,7 +332,10 @@ def targets(results: Results) -> list[str]:
         worst = max(ASYNC_SUITES, key=lambda s: stats[s][0].peak_mb)
         check(f"{at} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
         check(f"{at} collection: async / sync", stats["async"][0].collect / sync.collect, 1.05)
-    lines.append("per-test overhead over the sync suite (awaitest; pytest-asyncio), ms per test:")
+    lines.append(
+        "per-test overhead over the sync suite (awaitest; pytest-asyncio), "
+        f"{UNITS[clock][1]} per test:"
+    )
     for suite in ASYNC_SUITES:
         cells = []
         for n, stats in results.items():
@@ -306,27 +347,27 @@ def targets(results: Results) -> list[str]:
     return lines
 
 
-def render_text(rows: list[list[str]]) -> str:
-    rows = [list(COLUMNS), *rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+def render_text(rows: list[list[str]], clock: str) -> str:
+    rows = [columns(clock), *rows]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
 
 
-def render_markdown(results: Results, lines: list[str], head: str) -> str:
+def render_markdown(results: Results, lines: list[str], head: str, clock: str) -> str:
     out = [head, ""]
     for n, stats in results.items():
         out += [
             f"**N = {n:,}**",
             "",
-            "| " + " | ".join(COLUMNS) + " |",
-            "|---" * len(COLUMNS) + "|",
+            "| " + " | ".join(columns(clock)) + " |",
+            "|---" * len(columns(clock)) + "|",
         ]
-        out += ["| " + " | ".join(row) + " |" for row in table(n, stats)] + [""]
+        out += ["| " + " | ".join(row) + " |" for row in table(n, stats, clock)] + [""]
     return "\n".join([*out, "```", *lines, "```", ""])
 
 
 def chart(every: Every, sides: list[Side], path: Path, clock: str) -> None:
-    """Per N: median whole-run seconds (top) and ms per test over sync (bottom), per side
+    """Per N: median whole runs (top) and the overhead per test over sync (bottom), per side
     that runs every suite (not the reference side)."""
     shown = [i for i, side in enumerate(sides) if side.suites == SUITES]
     sides = [sides[i] for i in shown]
@@ -350,13 +391,14 @@ def chart(every: Every, sides: list[Side], path: Path, clock: str) -> None:
             top.bar_label(bars, fmt="%.2f", fontsize=7)
             ovh = [overhead(stats[s][i], stats["sync"][i], n) for s in ASYNC_SUITES]
             bars = bottom.bar([k + offset for k in range(len(ASYNC_SUITES))], ovh, width)
-            bottom.bar_label(bars, fmt="%.3f", fontsize=7)
+            bottom.bar_label(bars, fmt="%.1f" if clock == "instructions" else "%.3f", fontsize=7)
         top.set_xticks(range(len(SUITES)), SUITES)
         top.set_title(f"N = {n:,}: median whole pytest run")
-        top.set_ylabel(f"seconds ({clock} time)")
+        counted = clock == "instructions"
+        top.set_ylabel("millions of instructions" if counted else f"seconds ({clock} time)")
         bottom.set_xticks(range(len(ASYNC_SUITES)), ASYNC_SUITES)
         bottom.set_title(f"N = {n:,}: overhead over the sync suite")
-        bottom.set_ylabel("ms per test")
+        bottom.set_ylabel(("thousands of instructions" if counted else "ms") + " per test")
     fig.legend(*axes[0][0].get_legend_handles_labels(), loc="upper center", ncol=len(sides))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     fig.savefig(path, dpi=120)
@@ -374,7 +416,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--awaitest-python", default=sys.executable, help="awaitest side's Python")
     p.add_argument("--awaitest-plugin", default="awaitest", help="its -p plugin (awaitest)")
     p.add_argument(
-        "--clock", choices=("wall", "cpu"), default="wall", help="wall or child CPU time"
+        "--clock",
+        choices=tuple(UNITS),
+        default="wall",
+        help="wall or child CPU time, or instructions (needs valgrind; ~50x slower)",
     )
     p.add_argument("--autoload", action="store_true", help="leave plugin autoloading on")
     p.add_argument(
@@ -385,7 +430,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument(
         "--reference-side",
         action="store_true",
-        help="also time the sync and async suites under benchmarks/reference_plugin.py",
+        help="also time the sync, async and async_fixture suites under "
+        "benchmarks/reference_plugin.py",
     )
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
@@ -405,6 +451,15 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
         raise BenchError(f"{python} cannot import {module}: {versions['error']}", code=2)
     if plugin.startswith("awaitest") and versions["pytest-asyncio"]:
         raise BenchError(f"{python} has pytest-asyncio installed: uninstall it there", code=2)
+    if args.clock == "instructions" and shutil.which("valgrind") is None:
+        raise BenchError(
+            "--clock instructions counts with valgrind, which is not on PATH: install it "
+            "(Debian: apt install valgrind) or use --clock cpu",
+            code=2,
+        )
+    # The interpreter itself, not a launcher (a pyenv shim is a shell script valgrind would
+    # count); a venv's own python keeps its venv.
+    python = versions["executable"] or python
     sides = [Side("awaitest", python, plugin)]
     if not args.no_peer:
         peer_python = ensure_peer_venv(sides[0], versions, args.peer_version)
@@ -414,9 +469,7 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
         sides.append(Side(CHECKS, python, plugin, ALL_CHECKS))
     if args.reference_side:
         here = str(Path(__file__).resolve().parent)
-        sides.append(
-            Side(REFERENCE, python, "reference_plugin", suites=("sync", "async"), path=here)
-        )
+        sides.append(Side(REFERENCE, python, "reference_plugin", suites=SUITES[:3], path=here))
     return sides, versions
 
 
@@ -452,20 +505,29 @@ def checks_cost(every: Every, sides: list[Side]) -> list[str]:
 
 
 def reference_floor(every: Every, sides: list[Side]) -> list[str]:
-    """The floor of the plugin that does the least (reference_plugin.py), beside awaitest's."""
+    """The targets' ratios for the plugin that does the least (reference_plugin.py), beside
+    awaitest's: what no plugin giving each test and its fixture a new loop can go under."""
     lines = [
-        "floor of a plugin that only runs each test on a new loop (benchmarks/reference_plugin.py):"
+        "a plugin that only runs each test and its fixture on a new loop "
+        "(benchmarks/reference_plugin.py), beside awaitest:"
     ]
+    peer = "pytest-asyncio" in [side.name for side in sides]
     for n in every:
-        cells = []
         for name in (REFERENCE, "awaitest"):
-            sync = side_stats(every, sides, name, n, "sync")
-            run = side_stats(every, sides, name, n, "async")
-            cells.append(
-                f"{name} {run.run / sync.run:.3f} (memory {run.peak_mb / sync.peak_mb:.3f}, "
-                f"collection {run.collect / sync.collect:.3f})"
+            sync, run, fixture = (
+                side_stats(every, sides, name, n, suite)
+                for suite in ("sync", "async", "async_fixture")
             )
-        lines.append(f"  N={n} async / sync: " + ";  ".join(cells))
+            cells = [
+                f"floor {run.run / sync.run:.3f}",
+                f"async_fixture / sync {fixture.run / sync.run:.3f}",
+                f"memory {run.peak_mb / sync.peak_mb:.3f}",
+                f"collection {run.collect / sync.collect:.3f}",
+            ]
+            if peer:
+                theirs = side_stats(every, sides, "pytest-asyncio", n, "async_fixture")
+                cells.append(f"peer {fixture.run / theirs.run:.3f}")
+            lines.append(f"  N={n} {name:<9} " + ", ".join(cells))
     return lines
 
 
@@ -496,6 +558,9 @@ def paired(
             cells.append(
                 f"reference floor {spread(suites, ('async', REFERENCE), ('sync', REFERENCE))}"
             )
+        if REFERENCE in names and "pytest-asyncio" in names:
+            theirs = ("async_fixture", "pytest-asyncio")
+            cells.append(f"reference peer {spread(suites, ('async_fixture', REFERENCE), theirs)}")
         lines.append(f"  N={n}: " + ";  ".join(cells))
     return lines
 
@@ -505,16 +570,20 @@ def main() -> int:
     try:
         sides, versions = setup_sides(args)
         peer_version = "-" if args.no_peer else args.peer_version
+        measured = "instructions" if args.clock == "instructions" else f"{args.clock} time"
         head = (
             f"`python benchmarks/bench.py {shlex.join(sys.argv[1:])}`: "
             f"Python {versions['python']}, pytest {versions['pytest']}, "
             f"awaitest {versions['awaitest'] or 'not installed'}, pytest-asyncio {peer_version}, "
-            f"{os.cpu_count()} CPUs, {args.clock} time, medians of {args.repeat} interleaved runs"
+            f"{os.cpu_count()} CPUs, {measured}, medians of {args.repeat} interleaved runs"
         )
         if not args.awaitest_plugin.startswith("awaitest"):
             head += f"; STAND-IN: the 'awaitest' side runs plugin {args.awaitest_plugin!r}"
         print(head, flush=True)
-        samples = {n: measure(sides, n, args.repeat, args.autoload) for n in args.n or [2000]}
+        count = args.clock == "instructions"
+        samples = {
+            n: measure(sides, n, args.repeat, args.autoload, count) for n in args.n or [2000]
+        }
     except BenchError as exc:
         print(f"bench.py: {exc}", file=sys.stderr)
         return exc.code
@@ -524,15 +593,15 @@ def main() -> int:
     cut = 1 if args.no_peer else 2  # awaitest and the peer; the extra sides come after them
     results = {n: {k: full(v[:cut]) for k, v in s.items()} for n, s in every.items()}
     for n, stats in results.items():
-        print(f"\nN = {n:,}\n{render_text(table(n, stats))}")
-    lines = targets(results) + paired(samples, sides, args.clock)
+        print(f"\nN = {n:,}\n{render_text(table(n, stats, args.clock), args.clock)}")
+    lines = targets(results, args.clock) + paired(samples, sides, args.clock)
     if args.checks_side:
         lines += checks_cost(every, sides)
     if args.reference_side:
         lines += reference_floor(every, sides)
     print("\nTARGETS\n" + "\n".join(lines))
     if args.markdown:
-        args.markdown.write_text(render_markdown(results, lines, head))
+        args.markdown.write_text(render_markdown(results, lines, head, args.clock))
     if args.json:
         data = {n: {k: [asdict(x) for x in v] for k, v in s.items()} for n, s in samples.items()}
         args.json.write_text(json.dumps({"header": head, "results": data}, indent=2) + "\n")

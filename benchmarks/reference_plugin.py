@@ -1,19 +1,25 @@
 """The least a pytest plugin can do to run ``@pytest.mark.asyncio`` tests on a new loop each.
 
 Not awaitest and not for use: a yardstick for ``bench.py --reference-side``. Each marked
-``async def`` test gets ``asyncio.new_event_loop()``, one ``run_until_complete`` and
-``close()``: no current-loop bookkeeping, no leftover-task shutdown, no checks, no fixtures,
-no scopes. Whatever an async test costs under this plugin over a sync test is what asyncio
-and pytest's handling of the marker cost, and no plugin giving each test a new loop can
-avoid it.
+``async def`` test gets ``asyncio.new_event_loop()`` before its fixtures are set up and
+``close()`` after they are torn down; the test is one ``run_until_complete`` on it, and a
+function-scoped async generator fixture one before the test and one after (through pytest's
+own handling of a sync generator fixture). No current-loop bookkeeping, no leftover-task
+shutdown, no checks, no other fixture kinds, no scopes. Whatever an async test costs under
+this plugin over a sync test is what asyncio and pytest cost, and no plugin giving each test
+(and its fixtures) a new loop can avoid it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import Any
 
 import pytest
+
+_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,14 +32,58 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "asyncio: run on a new event loop (reference plugin)")
 
 
+def _is_async(item: pytest.Item) -> bool:
+    return isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
+    if _is_async(item):
+        item.stash[_LOOP] = asyncio.new_event_loop()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None]:
+    try:
+        return (yield)  # the fixtures' finalizers run in here
+    finally:
+        loop = item.stash.get(_LOOP, None)
+        if loop is not None:
+            loop.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Generator[Any]:
+    func = fixturedef.func
+    if not inspect.isasyncgenfunction(func):
+        return (yield)
+    loop = request.node.stash[_LOOP]  # the suites' async fixtures are function-scoped
+
+    def on_the_loop(**kwargs: Any) -> Generator[Any]:
+        agen: AsyncGenerator[Any] = func(**kwargs)
+        yield loop.run_until_complete(agen.__anext__())
+        try:
+            loop.run_until_complete(agen.__anext__())
+        except StopAsyncIteration:
+            pass
+
+    # pytest has no public way to run a fixture function differently; awaitest swaps it the
+    # same way (src/awaitest/_internals.py), and pytest types the attribute Final
+    fixturedef.func = on_the_loop  # type: ignore[misc]
+    try:
+        return (yield)
+    finally:
+        fixturedef.func = func  # type: ignore[misc]
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
-    function = pyfuncitem.obj
-    if not inspect.iscoroutinefunction(function):
+    loop = pyfuncitem.stash.get(_LOOP, None)
+    if loop is None:
         return None
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(function())  # the suites it runs (sync, async) take no arguments
-    finally:
-        loop.close()
+    function: Callable[..., Any] = pyfuncitem.obj
+    code = function.__code__
+    kwargs = {name: pyfuncitem.funcargs[name] for name in code.co_varnames[: code.co_argcount]}
+    loop.run_until_complete(function(**kwargs))
     return True
