@@ -50,6 +50,7 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None]:
     finally:
         loop = item.stash.get(_LOOP, None)
         if loop is not None:
+            del item.stash[_LOOP]  # the item lives to the end of the run; its loop need not
             loop.close()
 
 
