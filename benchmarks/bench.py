@@ -388,7 +388,7 @@ def chart(every: Every, sides: list[Side], path: Path, clock: str) -> None:
             offset = (i - (len(sides) - 1) / 2) * width
             walls = [stats[s][i].run for s in SUITES]
             bars = top.bar([k + offset for k in range(len(SUITES))], walls, width, label=side.name)
-            top.bar_label(bars, fmt="%.2f", fontsize=7)
+            top.bar_label(bars, fmt="%.0f" if clock == "instructions" else "%.2f", fontsize=7)
             ovh = [overhead(stats[s][i], stats["sync"][i], n) for s in ASYNC_SUITES]
             bars = bottom.bar([k + offset for k in range(len(ASYNC_SUITES))], ovh, width)
             bottom.bar_label(bars, fmt="%.1f" if clock == "instructions" else "%.3f", fontsize=7)
