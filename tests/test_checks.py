@@ -235,6 +235,29 @@ def test_sync_test_is_watched_from_its_first_async_fixture(
     result.stdout.fnmatch_lines(lines)
 
 
+def test_sync_test_body_does_not_count_against_the_deadline(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    pytester.makepyfile(
+        test_sync="""
+        import asyncio
+        import time
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture
+        async def connection():
+            yield "connection"
+            await asyncio.sleep(0.3)
+
+        def test_slow(connection):
+            time.sleep(0.6)
+        """
+    )
+    ini(pytester, mode, timeout="0.5")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+
+
 def test_sync_test_without_async_fixtures_is_not_watched(
     pytester: pytest.Pytester, mode: str
 ) -> None:

@@ -215,8 +215,9 @@ class Window:
         if _active is self:
             _active = self._outer
 
-    def timed_out(self) -> None:
-        """After an expiry, the rest of the test (its teardown) gets a fresh allowance."""
+    def restart_deadline(self) -> None:
+        """A fresh allowance from now: after an expiry, for the rest of the test (its teardown),
+        and for a sync test's teardown (its body is pytest's to run, not the deadline's)."""
         if self.deadline is not None:
             self.deadline_at = time.monotonic() + self.deadline.seconds
 
@@ -407,7 +408,7 @@ class Step:
             self._late_ping()
         window.tracking = False
         if expiry is not None and expiry.over:
-            window.timed_out()
+            window.restart_deadline()
             blocked = exc if isinstance(exc, LoopBlocked) else window._blocked_in_callback
             window._blocked_in_callback = None
             raise StepTimeout(expiry.message(blocked)) from None

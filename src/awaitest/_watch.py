@@ -117,9 +117,12 @@ def call(item: pytest.Item, function: Callable[[], None]) -> None:
 def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     """Body of the ``pytest_runtest_teardown`` wrapper: leaks, the last findings, close."""
     __tracebackhide__ = True
-    window = state_of(item.config).windows.pop(item, None)
+    state = state_of(item.config)
+    window = state.windows.pop(item, None)
     if window is None:
         return (yield)
+    if state.plan_of(item) is None:
+        window.restart_deadline()  # a sync test's body doesn't count against asyncio_timeout
     try:
         return (yield from _reported(item, window, settle=True))
     finally:
