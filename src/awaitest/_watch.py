@@ -55,11 +55,12 @@ def monitor_of(config: pytest.Config) -> _checks.Monitor:
 
 
 def deadline(
-    item: pytest.Item, plan: TestPlan, monitor: _checks.Monitor
+    item: pytest.Item, plan: TestPlan | None, monitor: _checks.Monitor
 ) -> _timeouts.Deadline | None:
-    """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini."""
+    """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini
+    (``plan`` None: a sync test, which has no marker of ours)."""
     found = monitor.default_deadline
-    if plan.marker.timeout is not None:
+    if plan is not None and plan.marker.timeout is not None:
         seconds = plan.marker.timeout
         found = None
         if seconds > 0:
@@ -74,10 +75,7 @@ def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]
     __tracebackhide__ = True
     if plan is None:
         return (yield from _reported(item, None))  # a sync test: see watch_sync_test
-    monitor = monitor_of(item.config)
-    window = monitor.open(item.name, deadline(item, plan, monitor))
-    state_of(item.config).windows[item] = window
-    return (yield from _reported(item, window))
+    return (yield from _reported(item, _open(item, plan)))
 
 
 def watch_sync_test(item: pytest.Item | None) -> None:
@@ -88,11 +86,15 @@ def watch_sync_test(item: pytest.Item | None) -> None:
     if item is None:
         return
     state = state_of(item.config)
-    if item in state.windows or state.plan_of(item) is not None:
-        return
+    if item not in state.windows and state.plan_of(item) is None:
+        _open(item, None)
+
+
+def _open(item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
     monitor = monitor_of(item.config)
-    found = None if _timeouts.debugger_active() else monitor.default_deadline
-    state.windows[item] = monitor.open(item.name, found)
+    window = monitor.open(item.name, deadline(item, plan, monitor))
+    state_of(item.config).windows[item] = window
+    return window
 
 
 def call(item: pytest.Item, function: Callable[[], None]) -> None:
@@ -121,7 +123,7 @@ def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
     window = state.windows.pop(item, None)
     if window is None:
         return (yield)
-    if state.plan_of(item) is None:
+    if window.deadline is not None and state.plan_of(item) is None:
         window.restart_deadline()  # a sync test's body doesn't count against asyncio_timeout
     try:
         return (yield from _reported(item, window, settle=True))
