@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-import sys
+import asyncio
+from typing import Any
 
 import pytest
 
 LOOP_SCOPES = ["function", "module", "session"]
 
-# What a task made by ``asyncio.create_task(coro)`` is called while awaitest's task factory is
-# installed: asyncio's "Task-N", except on CPython 3.13.0 to 3.13.2, where create_task renames
-# every task a task factory makes to "None" (python/cpython#130033, fixed in 3.13.3).
-CREATED_TASK = "None" if (3, 13) <= sys.version_info < (3, 13, 3) else "Task-*"
+
+def _unnamed_task_name() -> str:
+    """What asyncio names a task made by ``create_task(coro)`` on a loop with a task factory
+    (as awaitest's loops have): "Task-N", except where CPython renames it "None" (3.13.0 to
+    3.13.2 at least: python/cpython#130033)."""
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop = asyncio.SelectorEventLoop()
+    try:
+        loop.set_task_factory(factory)
+        task = loop.create_task(asyncio.sleep(0))
+        loop.run_until_complete(task)
+    finally:
+        loop.close()
+    name = task.get_name()
+    return "Task-*" if name.startswith("Task-") else name
+
+
+CREATED_TASK = _unnamed_task_name()
 
 
 def ini(pytester: pytest.Pytester, mode: str, **keys: str) -> None:
