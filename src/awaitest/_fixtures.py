@@ -22,8 +22,8 @@ import pytest
 
 from ._config import Settings
 from ._errors import quoted_choices
-from ._internals import swap_fixture_function
-from ._runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
+from ._loops.runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
+from ._pytest_private import swap_fixture_function
 from ._scopes import SCOPES, Scope, is_scope, wider, widest
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -19,7 +19,7 @@ import pytest
 
 from ._config import Settings
 from ._fixtures import AsyncFixture
-from ._loops import LoopFactory
+from ._loops.factories import LoopFactory
 from ._scopes import Scope
 from .clock import VirtualClock, VirtualClockError
 
@@ -150,7 +150,7 @@ def virtual_clock(request: pytest.FixtureRequest) -> VirtualClock:
     """The virtual clock of the requesting test's event loop: ``advance(seconds)``, ``time()``,
     ``autojump_threshold``."""
     __tracebackhide__ = True
-    from ._state import state_of  # _state resolves virtual loop names through us
+    from ._session import state_of  # _state resolves virtual loop names through us
 
     node = request.node
     plan = state_of(request.config).plan_of(node)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from . import _compat, _config, _factories, _fixtures, _items, _recycling, _watch
+from . import _collect, _compat, _config, _fixtures, _report, _variants
 from ._compat import (
     event_loop,
     event_loop_policy,
@@ -17,8 +17,9 @@ from ._compat import (
     unused_udp_port,
     unused_udp_port_factory,
 )
-from ._factories import _asyncio_loop_factory
-from ._state import NOTES, STATE, SessionState, forget, state_of
+from ._loops import recycling
+from ._session import NOTES, STATE, SessionState, forget, state_of
+from ._variants import _asyncio_loop_factory
 from ._virtual import virtual_clock
 
 __all__ = [
@@ -36,9 +37,9 @@ _compat.install_pytest_asyncio_alias()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    from . import _hooks
+    from . import _hookspec
 
-    pluginmanager.add_hookspecs(_hooks)
+    pluginmanager.add_hookspecs(_hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -77,11 +78,11 @@ def pytest_pycollect_makeitem(
     collector: pytest.Module | pytest.Class, name: str, obj: object
 ) -> Generator[None, Any, Any]:
     result = yield
-    if result and _items.is_async_generator_function(obj):
+    if result and _collect.is_async_generator_function(obj):
         items = result if isinstance(result, list) else [result]
-        if not any(_items.belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
-            return _items.reject_async_generator(collector, name)
-    if result and state_of(collector.config).settings.auto and _items.is_coroutine_function(obj):
+        if not any(_collect.belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
+            return _collect.reject_async_generator(collector, name)
+    if result and state_of(collector.config).settings.auto and _collect.is_coroutine_function(obj):
         _compat.mark_auto_mode_tests(result if isinstance(result, list) else [result])
     return result
 
@@ -89,25 +90,27 @@ def pytest_pycollect_makeitem(
 @pytest.hookimpl(tryfirst=True)
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     definition, state = metafunc.definition, state_of(metafunc.config)
-    if _items.async_function(definition) is None:
+    if _collect.async_function(definition) is None:
         return  # first: for a sync test this is cheaper than reading its markers
-    every = _items.markers(definition)
+    every = _collect.markers(definition)
     marks = [mark for mark in every if mark.name == "asyncio"]
     if not (marks or state.settings.auto):
         return
-    if _factories.nothing_to_decide(metafunc, state, marks):
+    if _variants.nothing_to_decide(metafunc, state, marks):
         return  # the common case, kept cheap: one factory, no hook, no overridden fixtures
-    if not _items.belongs_to_others(definition, every) and not _compat.request_user_loop(metafunc):
-        _factories.parametrize(metafunc, state, marks)
+    if not _collect.belongs_to_others(definition, every) and not _compat.request_user_loop(
+        metafunc
+    ):
+        _variants.parametrize(metafunc, state, marks)
 
 
-@pytest.hookimpl(trylast=True)  # after conftests that add markers (see _items.is_async_test)
+@pytest.hookimpl(trylast=True)  # after conftests that add markers (see _collect.is_async_test)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
     state = state_of(config)
     for item in items:
-        _items.plan(item, state)
+        _collect.plan(item, state)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -120,7 +123,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
     plan = state.plan_of(item)
     if plan is not None and plan.error is not None:
         pytest.fail(plan.error, pytrace=False)
-    return (yield from _watch.setup(item, plan))
+    return (yield from _report.setup(item, plan))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -128,10 +131,12 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     state = state_of(pyfuncitem.config)
     plan = state.plan_of(pyfuncitem)
     if plan is not None:
-        _items.run(pyfuncitem, plan, state)
+        _collect.run(pyfuncitem, plan, state)
         return True
-    if _items.async_function(pyfuncitem) is not None and not _items.belongs_to_others(pyfuncitem):
-        _items.fail_unclaimed(pyfuncitem)
+    if _collect.async_function(pyfuncitem) is not None and not _collect.belongs_to_others(
+        pyfuncitem
+    ):
+        _collect.fail_unclaimed(pyfuncitem)
     return None
 
 
@@ -150,8 +155,8 @@ def pytest_fixture_setup(
         return value
     if not spec.claimed:
         _fixtures.fail_unclaimed(spec, request)
-    _watch.watch_sync_test(state.current)
-    _factories.tie_to_variant(fixturedef, request, state.current)
+    _report.watch_sync_test(state.current)
+    _variants.tie_to_variant(fixturedef, request, state.current)
     return (
         yield from _fixtures.around_setup(
             fixturedef, request, spec, lambda s, r: state.fixture_runner(s, r, fixturedef)
@@ -161,16 +166,16 @@ def pytest_fixture_setup(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
-    return (yield from _watch.teardown(item))
+    return (yield from _report.teardown(item))
 
 
 def pytest_enter_pdb(config: pytest.Config) -> None:
-    _watch.debugger_entered(config)
+    _report.debugger_entered(config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE, None)
     if state is not None:  # None when pytest_configure failed: a usage error
-        _watch.finish(state)
-    _recycling.close_spares()
+        _report.finish(state)
+    recycling.close_spares()
     forget(config)

@@ -16,9 +16,10 @@ from typing import Any, Final
 
 import pytest
 
-from . import _checks, _timeouts
+from . import _checks
+from ._checks import deadlines as _timeouts
 from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
-from ._state import SessionState, TestPlan, state_of
+from ._session import SessionState, TestPlan, state_of
 
 _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
     "unawaited": UnawaitedCoroutineWarning,

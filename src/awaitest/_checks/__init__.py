@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
-from ._timeouts import (
+from .deadlines import (
     NOT_USER_CODE,
     Alarm,
     Deadline,

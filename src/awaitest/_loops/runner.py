@@ -18,8 +18,8 @@ import contextvars
 from collections.abc import AsyncGenerator, Coroutine
 from typing import Any, Final, Generic, TypeVar
 
-from . import _checks
-from ._loops import LoopFactory, restore_current_loop, shut_down, swap_current_loop
+from .. import _checks
+from .factories import LoopFactory, restore_current_loop, shut_down, swap_current_loop
 
 T = TypeVar("T")
 

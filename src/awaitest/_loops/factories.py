@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Callable
 from typing import Final
 
-from . import _recycling
+from . import recycling as _recycling
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 

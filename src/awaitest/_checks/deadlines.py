@@ -36,7 +36,7 @@ from typing import Any, Final
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
 _ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
 _SELECTORS_FILE: Final = os.path.splitext(selectors.__file__ or "selectors")[0]
-_HERE: Final = os.path.dirname(__file__)
+_HERE: Final = os.path.dirname(os.path.dirname(__file__))  # the awaitest package
 #: Where asyncio's and awaitest's own frames come from: never "the user's line".
 NOT_USER_CODE: Final = (_ASYNCIO_DIR, _HERE)
 

@@ -18,7 +18,7 @@ from . import _marker, _virtual
 from ._checks import Monitor, Window
 from ._config import Settings
 from ._fixtures import AsyncFixture, describe, requested_by_others
-from ._loops import (
+from ._loops.factories import (
     FactoryError,
     LoopFactory,
     load_factory,
@@ -26,7 +26,7 @@ from ._loops import (
     restore_policy,
     swap_policy,
 )
-from ._runner import Runner
+from ._loops.runner import Runner
 from ._scopes import Scope, scope_node, wider
 
 Node = pytest.Item | pytest.Collector

@@ -24,17 +24,17 @@ from typing import Any, Final
 
 import pytest
 
-from ._errors import AwaitestDeprecationWarning
-from ._fixtures import _DECLARED, AsyncFixture, requested_by_others
-from ._internals import (
+from .._errors import AwaitestDeprecationWarning
+from .._fixtures import _DECLARED, AsyncFixture, requested_by_others
+from .._loops.factories import current_policy, make_current, restore_current_loop, swap_current_loop
+from .._pytest_private import (
     only_ours,
     request_while_generating,
     visible_fixturedef,
     visible_fixturedefs,
 )
-from ._loops import current_policy, make_current, restore_current_loop, swap_current_loop
-from ._scopes import is_scope
-from ._state import USER_LOOP, SessionState, UserLoop, note, state_of
+from .._scopes import is_scope
+from .._session import USER_LOOP, SessionState, UserLoop, note, state_of
 
 PYTEST_ASYNCIO_VERSION: Final = "1.5.0"
 
@@ -49,7 +49,7 @@ def install_pytest_asyncio_alias() -> None:
             return
     except (ImportError, ValueError):
         return
-    from . import _fixtures, _items
+    from .. import _collect, _fixtures
 
     module = types.ModuleType(
         "pytest_asyncio",
@@ -58,7 +58,7 @@ def install_pytest_asyncio_alias() -> None:
         "awaitest's stand-in for pytest-asyncio's public API. PYTEST_DONT_REWRITE",
     )
     module.fixture = _fixtures.fixture  # type: ignore[attr-defined]
-    module.is_async_test = _items.is_async_test  # type: ignore[attr-defined]
+    module.is_async_test = _collect.is_async_test  # type: ignore[attr-defined]
     module.__version__ = PYTEST_ASYNCIO_VERSION  # type: ignore[attr-defined]
     module.__all__ = ["fixture", "is_async_test"]  # type: ignore[attr-defined]
     sys.modules["pytest_asyncio"] = module
@@ -156,7 +156,7 @@ def make_event_loop_current(
 def mark_auto_mode_tests(collected: list[Any]) -> None:
     """In auto mode, pytest-asyncio gives each async test it runs an ``asyncio`` marker, and
     conftests find them with ``item.get_closest_marker("asyncio")``: so do we."""
-    from ._items import belongs_to_others
+    from .._collect import belongs_to_others
 
     for item in collected:
         if (

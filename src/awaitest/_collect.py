@@ -18,12 +18,12 @@ from typing import Any, Final
 
 import pytest
 
-from . import _compat, _factories, _marker, _virtual, _watch
+from . import _compat, _marker, _report, _variants, _virtual
 from ._errors import AwaitestWarning
 from ._fixtures import AsyncFixture
-from ._internals import closure_fixturedefs, test_argnames
+from ._pytest_private import closure_fixturedefs, test_argnames
 from ._scopes import Scope, widest
-from ._state import FROM_FIXTURE, USER_LOOP, SessionState, TestPlan, note, state_of
+from ._session import FROM_FIXTURE, USER_LOOP, SessionState, TestPlan, note, state_of
 
 _OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
 
@@ -131,8 +131,8 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         return
     if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
         factory = parsed.loop_factories[0]
-    variant = _factories.chosen(item)
-    if isinstance(variant, _factories.Problem):
+    variant = _variants.chosen(item)
+    if isinstance(variant, _variants.Problem):
         state.planned[item] = state.shared_plan(
             "function", factory, test_argnames(item), parsed, variant.message
         )
@@ -204,7 +204,7 @@ def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope
 
 def run(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
     __tracebackhide__ = True
-    _watch.call(item, functools.partial(_call, item, test_plan, state))
+    _report.call(item, functools.partial(_call, item, test_plan, state))
 
 
 def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:

@@ -23,16 +23,16 @@ from typing import Any, Final
 import pytest
 
 from . import _marker
-from ._internals import (
+from ._loops.factories import FactoryError, LoopFactory
+from ._pytest_private import (
     active_fixturedef,
     closure_fixturedefs,
     finish_with,
     only_ours,
     visible_fixturedefs,
 )
-from ._loops import FactoryError, LoopFactory
 from ._scopes import Scope, widest
-from ._state import SessionState, state_of
+from ._session import SessionState, state_of
 
 FIXTURE: Final = "_asyncio_loop_factory"
 #: Fixtures users override to choose the loop the old way (see ``_compat``).
