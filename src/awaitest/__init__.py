@@ -8,7 +8,7 @@ from ._errors import (
     TaskLeakWarning,
     UnawaitedCoroutineWarning,
 )
-from ._fixtures import fixture
+from ._fixture_specs import fixture
 from .clock import VirtualClock
 
 __version__ = "0.1.0"

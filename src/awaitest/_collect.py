@@ -1,53 +1,25 @@
-"""Async tests: deciding at collection which are ours and how they run, then running them.
+"""Which async tests and fixtures are ours, and the tests we refuse.
 
-Everything that can be decided before the run (ours or not, marker, loop scope, factory, the
-test's argument names) is decided once in :func:`plan` and stored in ``item.stash``, so running
-a test is a stash lookup, a loop lookup and ``run_until_complete``.
+anyio, trio and unittest run async code of their own; :func:`owner` is the one rule that says
+whose a test, or a fixture requested for a node, is. Everything else async is awaitest's: in
+auto mode all of it, in strict mode what is marked or declared (``_plan`` decides how each test
+runs).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
-import sys
-import types
 import unittest
-import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 import pytest
 
-from . import _compat, _marker, _report, _variants, _virtual
-from ._errors import AwaitestWarning
-from ._fixtures import AsyncFixture
-from ._pytest_private import closure_fixturedefs, test_argnames
-from ._scopes import Scope, widest
-from ._session import FROM_FIXTURE, USER_LOOP, SessionState, TestPlan, note, state_of
+from ._loops.runner import is_coroutine_function
+from ._scopes import Node
+from ._session import STATE, SessionState
 
-_OTHER_ASYNC_MARKERS: Final = ("anyio", "trio")
-
-
-#: Before Python 3.12 (``inspect.markcoroutinefunction``) a plain function's code flags say
-#: whether ``inspect.iscoroutinefunction`` is true; from 3.12 a sync one may be marked.
-_FLAGS_DECIDE: Final = sys.version_info < (3, 12)
-
-
-def is_coroutine_function(obj: object) -> bool:
-    """``inspect.iscoroutinefunction``, with a shortcut for plain functions: the ``async def``
-    tests, and the sync ones every test suite is mostly made of (asked of every test)."""
-    if type(obj) is types.FunctionType:
-        if obj.__code__.co_flags & inspect.CO_COROUTINE:
-            return True
-        if _FLAGS_DECIDE:
-            return False
-    return inspect.iscoroutinefunction(obj)
-
-
-def is_async_generator_function(obj: object) -> bool:
-    if type(obj) is types.FunctionType:  # the shortcut: flags say it all for plain functions
-        return bool(obj.__code__.co_flags & inspect.CO_ASYNC_GENERATOR)
-    return inspect.isasyncgenfunction(obj)
+#: The libraries that run their own async tests and their fixtures.
+_ASYNC_LIBRARIES: Final = ("anyio", "trio")
 
 
 def async_function(item: pytest.Item) -> Callable[..., Any] | None:
@@ -66,7 +38,7 @@ def async_function(item: pytest.Item) -> Callable[..., Any] | None:
 def _hypothesis_inner(obj: object) -> Callable[..., Any] | None:
     handle = getattr(obj, "hypothesis", None)
     if handle is None:
-        return None  # not @given (a getattr on None that fails costs an exception)
+        return None  # not @given (perf: checked first, docs/performance.md)
     inner = getattr(handle, "inner_test", None)
     return inner if callable(inner) else None
 
@@ -77,166 +49,48 @@ def markers(node: pytest.Item) -> list[pytest.Mark]:
     return [mark for parent in node.iter_parents() for mark in parent.own_markers]
 
 
-def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None) -> bool:
-    """anyio, trio and unittest run their own async tests. ``marks``: every marker of the
-    item, when the caller already has them (one walk up the tree instead of two)."""
-    if marks is None:
-        marks = markers(item)
-    if any(mark.name in _OTHER_ASYNC_MARKERS for mark in marks):
-        return True
-    if "anyio_backend" in getattr(item, "fixturenames", ()):
-        return True
+def owner(
+    node: Node, fixturenames: Iterable[str], marks: list[pytest.Mark] | None = None
+) -> str | None:
+    """Who runs the async code of ``node`` (a test, or the node a fixture is requested for) if
+    not awaitest: ``anyio`` or ``trio`` (their marker on it or above it, or anyio's
+    ``anyio_backend`` fixture among ``fixturenames``), ``unittest`` (a ``TestCase``'s
+    test), or None. ``marks``: every marker of the node, when the caller has them already."""
+    if "anyio_backend" in fixturenames:
+        return "anyio"
+    if not isinstance(node, pytest.Item):
+        return None
+    for mark in markers(node) if marks is None else marks:
+        if mark.name in _ASYNC_LIBRARIES:
+            return mark.name
     # A test function's parent is its class or its module: no walk up the tree (``item.cls``).
-    parent = item.parent
+    parent = node.parent
     if not isinstance(parent, pytest.Class):
-        return False
+        return None
     cls = parent.obj
-    return isinstance(cls, type) and issubclass(cls, unittest.TestCase)
+    return "unittest" if isinstance(cls, type) and issubclass(cls, unittest.TestCase) else None
 
 
-def plan(item: pytest.Item, state: SessionState) -> None:
-    """Decide whether ``item`` is ours and how it runs; store the decision on the item."""
-    every = markers(item)
-    marks = [mark for mark in every if mark.name == "asyncio"]
-    if async_function(item) is None or belongs_to_others(item, every):
-        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item, every):
-            note(
-                item,
-                AwaitestWarning(
-                    f"{item.nodeid} is marked with '@pytest.mark.asyncio' but it is not an "
-                    "async function. The marker does nothing here: remove it, or if it comes "
-                    "from a class or module pytestmark, mark only the async tests."
-                ),
-            )
-        return
-    settings = state.settings
-    if not marks and not settings.auto:
-        return  # strict mode, unmarked: fails with the fix when called (see fail_unclaimed)
-    assert isinstance(item, pytest.Function)
-    if not any("scope" in mark.kwargs for mark in marks):
-        parsed = _marker.parse(item.nodeid, marks)  # the common case: nothing to warn about
-        caught = []
-    else:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            parsed = _marker.parse(item.nodeid, marks)
-    for warning in caught:
-        if isinstance(warning.message, Warning):
-            note(item, warning.message)
-    factory = state.default_factory()
-    if isinstance(parsed, _marker.MarkerError):
-        state.planned[item] = state.shared_plan(
-            "function", factory, test_argnames(item), _marker.EMPTY, parsed.message
-        )
-        return
-    if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
-        factory = parsed.loop_factories[0]
-    variant = _variants.chosen(item)
-    if isinstance(variant, _variants.Problem):
-        state.planned[item] = state.shared_plan(
-            "function", factory, test_argnames(item), parsed, variant.message
-        )
-        return
-    if variant is not None:
-        factory = variant
-    if _compat.plan_user_loop(item, state):
-        factory = FROM_FIXTURE
-    fixtures = [
-        spec
-        for spec in map(state.async_fixture, closure_fixturedefs(item))
-        if spec is not None and spec.claimed
-    ]
-    scope = _loop_scope(item, parsed, fixtures, state)
-    error = None
-    user_loop = item.stash[USER_LOOP].fixture if factory == FROM_FIXTURE else None
-    if _virtual.wants_clock(
-        item.fixturenames, scope, fixtures=fixtures, settings=settings, user_loop=user_loop
-    ):
-        error = _virtual.misplaced(
-            item.nodeid,
-            scope,
-            marker_scope=parsed.loop_scope,
-            fixtures=fixtures,
-            settings=settings,
-            user_loop=user_loop,
-        )
-        factory = _virtual.virtual_name(factory)
-    state.planned[item] = state.shared_plan(scope, factory, test_argnames(item), parsed, error)
+def belongs_to_others(item: pytest.Item, marks: list[pytest.Mark] | None = None) -> bool:
+    """An async test anyio, trio or unittest runs."""
+    return owner(item, getattr(item, "fixturenames", ()), marks) is not None
 
 
-def _loop_scope(
-    item: pytest.Function,
-    marker: _marker.MarkerSpec,
-    fixtures: list[AsyncFixture],
-    state: SessionState,
-) -> Scope:
-    """DESIGN 2.2: the widest loop among the test's default and its async fixtures' loops,
-    unless the marker names one; warn once when a fixture is left on another loop."""
-    settings = state.settings
-    if not fixtures:
-        return marker.loop_scope or settings.default_test_loop_scope
-    demands = [(spec, spec.demand(settings)) for spec in fixtures]
-    if marker.loop_scope is not None:
-        scope = marker.loop_scope
-    else:
-        scope = widest(settings.default_test_loop_scope, *(d for _, d in demands if d))
-    apart = [
-        (spec.name, demand)
-        for spec, demand in demands
-        if demand is not None and demand != scope and not spec.follows_test
-    ]
-    if apart:
-        note(item, AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
-    return scope
+def fixture_belongs_to_others(request: pytest.FixtureRequest, state: SessionState) -> bool:
+    """An async fixture anyio or trio runs, for the test being set up. (unittest runs no pytest
+    fixtures: an autouse async fixture of a ``TestCase`` test is still ours.)"""
+    current = state.current
+    if current is not None and current in state.planned:
+        return False  # planned at collection as ours: no anyio or trio marker or backend
+    return owner(request.node, request.fixturenames) in _ASYNC_LIBRARIES
 
 
-def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope]]) -> str:
-    listed = ", ".join(f"{name!r} on the {demand} loop" for name, demand in apart)
-    widest_fixture = widest(*(demand for _, demand in apart))
-    first = apart[0][0]
-    return (
-        f"{nodeid} runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
-        "Objects bound to one loop (connections, locks, tasks) fail on another. Fix: "
-        f'@pytest.mark.asyncio(loop_scope="{widest_fixture}") on the test, or '
-        f'loop_scope="{scope}" on fixture {first!r}'
-    )
-
-
-def run(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
+def fail_if_unclaimed(item: pytest.Function) -> None:
+    """Strict mode: an async test nobody ran (not ours, not anyio's, trio's or unittest's)
+    fails with both ways to fix it."""
     __tracebackhide__ = True
-    _report.call(item, functools.partial(_call, item, test_plan, state))
-
-
-def _call(item: pytest.Function, test_plan: TestPlan, state: SessionState) -> None:
-    __tracebackhide__ = True
-    runner = state.runner(item, test_plan.loop_scope, test_plan.factory)
-    funcargs = item.funcargs
-    kwargs = {name: funcargs[name] for name in test_plan.argnames}
-    function = item.obj
-    if is_coroutine_function(function):
-        runner.run(function(**kwargs))
+    if async_function(item) is None or belongs_to_others(item):
         return
-    # hypothesis: @given wraps the async test in a sync one that calls ``inner_test`` once per
-    # example; for this call, inner_test runs each example to completion on the test's loop.
-    raw = getattr(function, "__func__", function)
-    handle = raw.hypothesis
-    inner = handle.inner_test
-
-    @functools.wraps(inner)  # hypothesis reports failing examples under this name
-    def run_example(*args: Any, **example_kwargs: Any) -> None:
-        __tracebackhide__ = True
-        runner.run(inner(*args, **example_kwargs))
-
-    handle.inner_test = run_example
-    try:
-        function(**kwargs)
-    finally:
-        handle.inner_test = inner
-
-
-def fail_unclaimed(item: pytest.Function) -> None:
-    """Strict mode: an async test nobody ran fails with both ways to fix it."""
-    __tracebackhide__ = True
     pytest.fail(
         f"{item.nodeid} is an async def test but nothing ran it.\n"
         "Mark it with @pytest.mark.asyncio, or set asyncio_mode = auto "
@@ -256,7 +110,13 @@ class RejectedFunction(pytest.Collector):
         raise self.CollectError(self.message)
 
 
-def reject_async_generator(collector: pytest.Collector, name: str) -> RejectedFunction:
+def reject_async_generator(
+    collector: pytest.Collector, name: str, collected: object
+) -> RejectedFunction | None:
+    """An async generator test function, unless anyio, trio or unittest runs it."""
+    items = collected if isinstance(collected, list) else [collected]
+    if any(belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
+        return None
     return RejectedFunction.from_parent(
         collector,
         name=name,
@@ -274,7 +134,7 @@ def is_async_test(item: pytest.Item) -> bool:
     Also right before awaitest plans the test: a conftest's ``pytest_collection_modifyitems``
     that marks every async test (the pytest-asyncio recipe for one session loop) runs first.
     """
-    state = state_of(item.config)
+    state = item.config.stash[STATE]
     if item in state.planned:
         return True
     if async_function(item) is None or belongs_to_others(item):

@@ -2,24 +2,26 @@
 
 A window opens when the test's setup starts and closes when its teardown ends (see
 ``_checks.Window``). A sync test gets one too, from the moment one of our async fixtures is set
-up for it (:func:`watch_sync_test`): that fixture's code is watched as an async test's would be.
-At the end of each phase its findings are reported on the test: an
-``error`` finding fails that phase (``pytest.fail``), a ``warn`` finding becomes a warning on the
+up for it (:meth:`Checks.watch_sync_test`): that fixture's code is watched as an async test's
+would be. Each phase (setup, call, teardown) runs inside :class:`Phase`: at its end an
+``error`` finding fails it (``pytest.fail``) and a ``warn`` finding becomes a warning on the
 test. When the phase failed anyway, error findings are added to its exception as notes, so the
 cause of a failure (often the missing ``await``) is printed with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
-from typing import Any, Final
+from types import TracebackType
+from typing import Final
 
 import pytest
 
 from . import _checks
-from ._checks import deadlines as _timeouts
+from ._checks.deadlines import Deadline, StepTimeout, debugger_active
+from ._config import Settings
 from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
-from ._session import SessionState, TestPlan, state_of
+from ._pytest_private import debugging_requested
+from ._session import TestPlan
 
 _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
     "unawaited": UnawaitedCoroutineWarning,
@@ -29,35 +31,80 @@ _WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
 }
 
 
-def monitor_of(config: pytest.Config) -> _checks.Monitor:
-    state = state_of(config)
-    monitor = state.monitor
-    if monitor is None:
-        settings = state.settings
-        monitor = _checks.Monitor(
-            _checks.Policy(
-                unawaited=settings.unawaited,
-                task_leaks=settings.task_leaks,
-                loop_errors=settings.loop_errors,
-                blocking_threshold=settings.blocking_threshold,
+class Checks:
+    """The checks of one run: the monitor (made on first use) and each test's open window (one
+    at a time, two while Ctrl-C unwinds)."""
+
+    __slots__ = ("config", "monitor", "settings", "windows")
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.monitor: _checks.Monitor | None = None
+        self.windows: dict[pytest.Item, _checks.Window] = {}
+
+    def monitor_of_run(self) -> _checks.Monitor:
+        monitor = self.monitor
+        if monitor is None:
+            settings = self.settings
+            monitor = _checks.Monitor(
+                _checks.Policy(
+                    unawaited=settings.unawaited,
+                    task_leaks=settings.task_leaks,
+                    loop_errors=settings.loop_errors,
+                    blocking_threshold=settings.blocking_threshold,
+                )
             )
-        )
-        # pytest-timeout's rule: under --pdb / --trace a stop at a breakpoint is not a hang.
-        if config.getoption("usepdb", False) or config.getoption("trace", False):
-            monitor.timeouts_suppressed = True
-        if settings.timeout > 0:
-            cli = config.getoption("asyncio_timeout", None) is not None
-            source = "--asyncio-timeout=" if cli else "asyncio_timeout = "
-            monitor.default_deadline = _timeouts.Deadline(
-                settings.timeout, f"{source}{settings.timeout:g}"
-            )
-        state.monitor = monitor
-    return monitor
+            if debugging_requested(self.config):
+                monitor.timeouts_suppressed = True
+            if settings.timeout > 0:
+                cli = self.config.getoption("asyncio_timeout", None) is not None
+                source = "--asyncio-timeout=" if cli else "asyncio_timeout = "
+                monitor.default_deadline = Deadline(
+                    settings.timeout, f"{source}{settings.timeout:g}"
+                )
+            self.monitor = monitor
+        return monitor
+
+    def open(self, item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
+        """Open the window of ``item``'s test (``plan`` None: a sync test)."""
+        monitor = self.monitor_of_run()
+        window = monitor.open(item.name, _deadline(plan, monitor))
+        self.windows[item] = window
+        return window
+
+    def watch_sync_test(self, item: pytest.Item) -> None:
+        """One of our async fixtures is about to be set up for ``item``, a test we don't run (a
+        sync test): if it has no window yet, open one, so the fixture's steps are watched
+        (deadline, missing awaits, leaked tasks, loop errors, blocking). Opened here rather
+        than in setup, a sync test that uses no async fixture costs nothing."""
+        if item not in self.windows:
+            self.open(item, None)
+
+    def close(self, item: pytest.Item, planned: bool) -> _checks.Window | None:
+        """``item``'s teardown begins: its window, taken out of the open ones (closed by the
+        caller once teardown is over)."""
+        window = self.windows.pop(item, None)
+        if window is not None and window.deadline is not None and not planned:
+            window.restart_deadline()  # a sync test's body doesn't count against asyncio_timeout
+        return window
+
+    def debugger_entered(self) -> None:
+        """``pytest_enter_pdb``: from now on a pause is not a hang."""
+        self.monitor_of_run().timeouts_suppressed = True
+
+    def finish(self) -> None:
+        """At the end of the run: stop the watchdog, close a window Ctrl-C left open."""
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.stop()
+            window = _checks.active()
+            while window is not None and window.monitor is monitor:
+                window.close()
+                window = _checks.active()
 
 
-def deadline(
-    item: pytest.Item, plan: TestPlan | None, monitor: _checks.Monitor
-) -> _timeouts.Deadline | None:
+def _deadline(plan: TestPlan | None, monitor: _checks.Monitor) -> Deadline | None:
     """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini
     (``plan`` None: a sync test, which has no marker of ours)."""
     found = monitor.default_deadline
@@ -65,93 +112,57 @@ def deadline(
         seconds = plan.marker.timeout
         found = None
         if seconds > 0:
-            found = _timeouts.Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
-    if found is None or _timeouts.debugger_active():
+            found = Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
+    if found is None or debugger_active():
         return None
     return found
 
 
-def setup(item: pytest.Item, plan: TestPlan | None) -> Generator[None, Any, Any]:
-    """Body of the ``pytest_runtest_setup`` wrapper: open the test's window, report setup."""
-    __tracebackhide__ = True
-    if plan is None:
-        return (yield from _reported(item, None))  # a sync test: see watch_sync_test
-    return (yield from _reported(item, _open(item, plan)))
+class Phase:
+    """``with Phase(checks, item):`` around one phase of a test: its findings fail it, or are
+    notes on the exception it failed with. ``window`` None: the test's window, if it has one
+    by the end of the phase (a sync test's opens during its setup, if at all). ``settle``: the
+    teardown, after which tasks still pending are leaks.
 
+    A class, as pytest's own ``item_capture``: a generator-based context manager costs more,
+    and this runs three times per test.
+    """
 
-def watch_sync_test(item: pytest.Item | None) -> None:
-    """One of our async fixtures is about to be set up for ``item``: if it is a test we don't
-    run (a sync test) and has no window yet, open one, so the fixture's steps are watched
-    (deadline, missing awaits, leaked tasks, loop errors, blocking). Opened here rather than in
-    setup, a sync test that uses no async fixture costs nothing."""
-    if item is None:
-        return
-    state = state_of(item.config)
-    if item not in state.windows and state.plan_of(item) is None:
-        _open(item, None)
+    __slots__ = ("_checks", "_item", "_settle", "_window")
 
+    def __init__(
+        self,
+        checks: Checks,
+        item: pytest.Item,
+        window: _checks.Window | None = None,
+        *,
+        settle: bool = False,
+    ) -> None:
+        self._checks = checks
+        self._item = item
+        self._window = window
+        self._settle = settle
 
-def _open(item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
-    monitor = monitor_of(item.config)
-    window = monitor.open(item.name, deadline(item, plan, monitor))
-    state_of(item.config).windows[item] = window
-    return window
+    def __enter__(self) -> None:
+        pass
 
-
-def call(item: pytest.Item, function: Callable[[], None]) -> None:
-    """Run the test call (see ``_items.run``) and report what it did: ``_reported`` as plain
-    code, without a generator to drive per test."""
-    __tracebackhide__ = True
-    window = state_of(item.config).windows.get(item)
-    if window is None:
-        function()
-        return
-    timed_out: str | None = None
-    try:
-        function()
-    except _timeouts.StepTimeout as exc:
-        timed_out = str(exc)  # reported below, outside this except block
-    except BaseException as exc:
-        _annotate(item, window, exc, settle=False)
-        raise
-    _finish(item, window, settle=False, timed_out=timed_out)
-
-
-def teardown(item: pytest.Item) -> Generator[None, Any, Any]:
-    """Body of the ``pytest_runtest_teardown`` wrapper: leaks, the last findings, close."""
-    __tracebackhide__ = True
-    state = state_of(item.config)
-    window = state.windows.pop(item, None)
-    if window is None:
-        return (yield)
-    if window.deadline is not None and state.plan_of(item) is None:
-        window.restart_deadline()  # a sync test's body doesn't count against asyncio_timeout
-    try:
-        return (yield from _reported(item, window, settle=True))
-    finally:
-        window.close()
-
-
-def _reported(
-    item: pytest.Item, window: _checks.Window | None, *, settle: bool = False
-) -> Generator[None, Any, Any]:
-    """Around a phase: its findings fail it, or are notes on the exception it failed with.
-    ``window`` None: a sync test's setup, whose window opens during it if at all."""
-    __tracebackhide__ = True
-    timed_out: str | None = None
-    try:
-        result = yield
-    except _timeouts.StepTimeout as exc:
-        timed_out, result = str(exc), None  # reported below, outside this except block
-    except BaseException as exc:
-        window = window or state_of(item.config).windows.get(item)
-        if window is not None:
-            _annotate(item, window, exc, settle=settle)
-        raise
-    window = window or state_of(item.config).windows.get(item)
-    if window is not None:
-        _finish(item, window, settle=settle, timed_out=timed_out)
-    return result
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        item = self._item
+        window = self._window or self._checks.windows.get(item)
+        if window is None:
+            return
+        if exc is None:
+            _finish(item, window, settle=self._settle, timed_out=None)
+        elif isinstance(exc, StepTimeout):
+            _finish(item, window, settle=self._settle, timed_out=str(exc))
+        else:
+            _annotate(item, window, exc, settle=self._settle)
 
 
 def _annotate(
@@ -190,19 +201,3 @@ def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
         elif finding.severity == "error":
             errors.append(finding.message)
     return errors
-
-
-def debugger_entered(config: pytest.Config) -> None:
-    """``pytest_enter_pdb``: from now on a pause is not a hang."""
-    monitor_of(config).timeouts_suppressed = True
-
-
-def finish(state: SessionState) -> None:
-    """``pytest_unconfigure``: stop the watchdog, close a window Ctrl-C left open."""
-    monitor = state.monitor
-    if monitor is not None:
-        monitor.stop()
-        window = _checks.active()
-        while window is not None and window.monitor is monitor:
-            window.close()
-            window = _checks.active()

@@ -1,51 +1,71 @@
-"""Where event loops come from, and how one is put in place and taken down.
+"""Where event loops come from: loop factories by name, and loops with a virtual clock.
 
 A loop factory is a zero-argument callable returning a new loop. Names are resolved once per
 run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths; the
-``event_loop_policy`` ini key makes a factory out of a policy class.
+``event_loop_policy`` ini key makes a factory out of a policy class. A :class:`LoopKey` names
+a factory in the run's registry (``_registry``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
-import sys
-import warnings
 from collections.abc import Callable
-from typing import Final
+from typing import Final, NamedTuple
 
-from . import recycling as _recycling
+from ..clock import VirtualClock, VirtualClockError
+from . import recycling
+from .current import DEFAULT_POLICY, current_policy
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+class LoopKey(NamedTuple):
+    """Which factory a loop comes from, as the run's registry (``_registry``) keys it.
+
+    A NamedTuple, not a dataclass: it is part of the keys of dicts looked up for every test,
+    and a tuple hashes in C.
+    """
+
+    #: As users name it: an ini or marker name (``asyncio``, ``uvloop``, ``module:callable``)
+    #: or a name a ``pytest_asyncio_loop_factories`` hook offered.
+    name: str
+    #: The loops come from the ini ``event_loop_policy`` (see :data:`POLICY`).
+    policy: bool = False
+    #: The n-th different factory registered under ``name`` (two conftests' hooks may offer
+    #: different factories under one name).
+    n: int = 1
+    #: Each loop gets a fresh :class:`~awaitest.clock.VirtualClock` (a test's own loop only).
+    virtual: bool = False
+
+    @property
+    def label(self) -> str:
+        """The factory's name in messages."""
+        return self.name if self.n == 1 else f"{self.name}#{self.n}"
+
+    @property
+    def real(self) -> LoopKey:
+        """The same factory's loops with a real clock."""
+        return self._replace(virtual=False) if self.virtual else self
+
+    def with_clock(self) -> LoopKey:
+        return self._replace(virtual=True)
+
+
+#: The loops of the ini key ``event_loop_policy``, which replaces the ``asyncio`` factory.
+POLICY: Final = LoopKey("policy", policy=True)
 
 
 class FactoryError(Exception):
     """A loop factory name that can't be turned into a callable; the message says why."""
 
 
-if sys.version_info < (3, 14):
-    current_policy = asyncio.get_event_loop_policy
-else:
-
-    def current_policy() -> asyncio.AbstractEventLoopPolicy:
-        """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+
-        (the current-loop bookkeeping below has no other way to the thread's current loop)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return asyncio.get_event_loop_policy()
-
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    _DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
-
-
 def _asyncio_loop() -> asyncio.AbstractEventLoop:
-    """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``_recycling``)
+    """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``recycling``)
     unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
     replaced asyncio's default one."""
-    if type(current_policy()) is _DEFAULT_POLICY:
-        return _recycling.new_event_loop()
+    if type(current_policy()) is DEFAULT_POLICY:
+        return recycling.new_event_loop()
     return asyncio.new_event_loop()
 
 
@@ -98,120 +118,29 @@ def _import(path: str, module_name: str, hint: str) -> object:  # -> module
         raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
 
 
-#: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
-#: called (a plain tuple: one is made per test, and a frozen dataclass's ``__init__`` is slow).
-_CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
+def clocked(factory: LoopFactory, label: str) -> LoopFactory:
+    """``factory`` with a fresh :class:`VirtualClock` attached to every loop it makes; a loop
+    that can't take one is closed and :class:`VirtualClockError` says why."""
 
-
-def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | None:
-    """Make ``loop`` the current loop; return what was current so it can be put back exactly.
-
-    asyncio offers no public way to read the current loop without creating one (and warning),
-    so this reads the default policy's thread-local state. Policies without it get ``None``
-    back and are only reset with ``set_event_loop(None)`` on restore.
-    """
-    policy = current_policy()
-    local = getattr(policy, "_local", None)
-    previous = None
-    if local is not None:
-        previous = (getattr(local, "_loop", None), getattr(local, "_set_called", False))
-    policy.set_event_loop(loop)
-    return previous
-
-
-def make_current(loop: asyncio.AbstractEventLoop) -> None:
-    """Make ``loop`` current again if something (``asyncio.run`` in a sync test, a test that
-    called ``set_event_loop``) replaced it, without touching what a later restore puts back."""
-    policy = current_policy()
-    local = getattr(policy, "_local", None)
-    if local is not None and getattr(local, "_loop", None) is loop:
-        return
-    policy.set_event_loop(loop)
-
-
-def restore_current_loop(previous: _CurrentLoop | None) -> None:
-    policy = current_policy()
-    if previous is None:
-        policy.set_event_loop(None)
-        return
-    loop, set_called = previous
-    policy.set_event_loop(None if loop is not None and loop.is_closed() else loop)
-    local = getattr(policy, "_local", None)
-    if local is not None and hasattr(local, "_set_called"):
-        local._set_called = set_called
-
-
-def swap_policy(policy: object) -> object:
-    """Install an event loop policy (a user's ``event_loop_policy`` fixture); return the old one.
-
-    Policies are deprecated from Python 3.14 on; users who still hand us one were warned when
-    their fixture was found, so these calls don't warn again.
-    """
-    previous = current_policy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        asyncio.set_event_loop_policy(policy)  # type: ignore[arg-type]
-    return previous
-
-
-def restore_policy(previous: object) -> None:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        asyncio.set_event_loop_policy(previous)  # type: ignore[arg-type]
-
-
-def shut_down(loop: asyncio.AbstractEventLoop) -> None:
-    """Cancel and await what is left, shut down async generators and the executor, close.
-
-    The same steps ``asyncio.run`` takes, so ``finally`` blocks of leftover tasks run.
-    """
-    if loop.is_closed():
-        return
-    try:
-        if loop.is_running():
-            return  # closed from inside a callback: nothing can be awaited here
-        _cancel_all(loop)
-        has_asyncgens, has_executor = _leftovers(loop)
-        if has_asyncgens:
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        if has_executor:
-            loop.run_until_complete(loop.shutdown_default_executor())
-    finally:
-        if not loop.is_running():
-            _recycling.reclaim(loop)
+    def new_virtual_loop() -> asyncio.AbstractEventLoop:
+        loop = factory()
+        try:
+            VirtualClock().attach(loop, factory_name=label)
+        except VirtualClockError:
             loop.close()
+            raise
+        return loop
+
+    return new_virtual_loop
 
 
-def _leftovers(loop: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
-    """Whether the loop has live async generators, and a default executor, to shut down.
-
-    Each shutdown is a trip around the loop; with a fresh loop per test, skipping the ones
-    that have nothing to do is a third of awaitest's per-test cost. asyncio keeps both in
-    private attributes of ``BaseEventLoop``; for any other loop class we assume both exist.
-    """
-    if isinstance(loop, asyncio.BaseEventLoop):
-        return bool(getattr(loop, "_asyncgens", True)), (
-            getattr(loop, "_default_executor", True) is not None
-        )
-    return True, True
+def clock_of(loop: asyncio.AbstractEventLoop) -> VirtualClock | None:
+    owner = getattr(loop.time, "__self__", None)
+    return owner if isinstance(owner, VirtualClock) else None
 
 
-def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
-    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
-    if not tasks:
-        return
-    for task in tasks:
-        task.cancel()
-    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-    for task in tasks:
-        if task.cancelled():
-            continue
-        exc = task.exception()
-        if exc is not None:
-            loop.call_exception_handler(
-                {
-                    "message": "unhandled exception in a task cancelled at loop teardown",
-                    "exception": exc,
-                    "task": task,
-                }
-            )
+def detach(loop: asyncio.AbstractEventLoop) -> None:
+    """Give a closed (or closing) loop its real clock back; nothing for real-time loops."""
+    clock = clock_of(loop)
+    if clock is not None:
+        clock.detach()

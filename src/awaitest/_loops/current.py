@@ -1,0 +1,147 @@
+"""The thread's current event loop and policy: put a runner's loop in place, give back exactly
+what was there before, and take a loop down the way ``asyncio.run`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import warnings
+from typing import Final
+
+from . import recycling
+
+if sys.version_info < (3, 14):
+    current_policy = asyncio.get_event_loop_policy
+else:
+
+    def current_policy() -> asyncio.AbstractEventLoopPolicy:
+        """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+
+        (the current-loop bookkeeping below has no other way to the thread's current loop)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return asyncio.get_event_loop_policy()
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
+
+
+#: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
+#: called (a plain tuple: one is made per test, and a frozen dataclass's ``__init__`` is slow).
+_CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
+
+
+def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | None:
+    """Make ``loop`` the current loop; return what was current so it can be put back exactly.
+
+    asyncio offers no public way to read the current loop without creating one (and warning),
+    so this reads the default policy's thread-local state. Policies without it get ``None``
+    back and are only reset with ``set_event_loop(None)`` on restore.
+    """
+    policy = current_policy()
+    local = getattr(policy, "_local", None)
+    previous = None
+    if local is not None:
+        previous = (getattr(local, "_loop", None), getattr(local, "_set_called", False))
+    policy.set_event_loop(loop)
+    return previous
+
+
+def make_current(loop: asyncio.AbstractEventLoop) -> None:
+    """Make ``loop`` current again if something (``asyncio.run`` in a sync test, a test that
+    called ``set_event_loop``) replaced it, without touching what a later restore puts back."""
+    policy = current_policy()
+    local = getattr(policy, "_local", None)
+    if local is not None and getattr(local, "_loop", None) is loop:
+        return
+    policy.set_event_loop(loop)
+
+
+def restore_current_loop(previous: _CurrentLoop | None) -> None:
+    policy = current_policy()
+    if previous is None:
+        policy.set_event_loop(None)
+        return
+    loop, set_called = previous
+    policy.set_event_loop(None if loop is not None and loop.is_closed() else loop)
+    local = getattr(policy, "_local", None)
+    if local is not None and hasattr(local, "_set_called"):
+        local._set_called = set_called
+
+
+def swap_policy(policy: object) -> object:
+    """Install an event loop policy (a user's ``event_loop_policy`` fixture); return the old one.
+
+    Policies are deprecated from Python 3.14 on; users who still hand us one were warned when
+    their fixture was found, so these calls don't warn again.
+    """
+    previous = current_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(policy)  # type: ignore[arg-type]
+    return previous
+
+
+def restore_policy(previous: object) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        asyncio.set_event_loop_policy(previous)  # type: ignore[arg-type]
+
+
+def shut_down(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await what is left, shut down async generators and the executor, close.
+
+    The same steps ``asyncio.run`` takes, so ``finally`` blocks of leftover tasks run.
+    """
+    if loop.is_closed():
+        return
+    try:
+        if loop.is_running():
+            return  # closed from inside a callback: nothing can be awaited here
+        _cancel_all(loop)
+        has_asyncgens, has_executor = _leftovers(loop)
+        if has_asyncgens:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        if has_executor:
+            loop.run_until_complete(loop.shutdown_default_executor())
+    finally:
+        if not loop.is_running():
+            recycling.reclaim(loop)
+            loop.close()
+
+
+def _leftovers(loop: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
+    """Whether the loop has live async generators, and a default executor, to shut down.
+
+    Each shutdown is a trip around the loop; with a fresh loop per test, skipping the ones
+    that have nothing to do is a third of awaitest's per-test cost. asyncio keeps both in
+    private attributes of ``BaseEventLoop``; for any other loop class we assume both exist.
+    """
+    if isinstance(loop, asyncio.BaseEventLoop):
+        return bool(getattr(loop, "_asyncgens", True)), (
+            getattr(loop, "_default_executor", True) is not None
+        )
+    return True, True
+
+
+def _cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    if not tasks:
+        return
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+    for task in tasks:
+        if task.cancelled():
+            continue
+        exc = task.exception()
+        if exc is not None:
+            loop.call_exception_handler(
+                {
+                    "message": "unhandled exception in a task cancelled at loop teardown",
+                    "exception": exc,
+                    "task": task,
+                }
+            )
