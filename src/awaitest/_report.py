@@ -93,7 +93,7 @@ class Checks:
         """``pytest_enter_pdb``: from now on a pause is not a hang."""
         self.monitor_of_run().timeouts_suppressed = True
 
-    def finish(self) -> None:
+    def end_of_run(self) -> None:
         """At the end of the run: stop the watchdog, close a window Ctrl-C left open."""
         monitor = self.monitor
         if monitor is not None:

@@ -189,4 +189,4 @@ class AwaitestSession:
         self.checks.debugger_entered()
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
-        self.checks.finish()
+        self.checks.end_of_run()
