@@ -47,7 +47,7 @@ def only_ours(node: pytest.Item, names: tuple[str, ...]) -> bool:
     every = getattr(node.session._fixturemanager, "_arg2fixturedefs", None)
     if every is None:
         return False
-    for name in names:  # noqa: SIM110 - perf: a plain loop, see docs/performance.md
+    for name in names:  # noqa: SIM110 - perf: a plain loop
         if len(every.get(name, ())) > 1:
             return False
     return True
@@ -143,8 +143,7 @@ def swap_fixture_function(
     fixturedef: pytest.FixtureDef[Any], func: Callable[..., Any]
 ) -> Callable[..., Any]:
     """Let pytest's own ``pytest_fixture_setup`` call ``func`` instead of the fixture function;
-    return the function to put back (a plain swap: a context manager per fixture setup costs
-    more than the rest of the swap).
+    return the function to put back (perf: a plain swap, not a context manager).
 
     pytest offers no public way to run a fixture function differently, only to replace
     ``pytest_fixture_setup`` whole -- and with it the caching, skip locations and finalizer

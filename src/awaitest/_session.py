@@ -111,7 +111,7 @@ class SessionState:
     ) -> TestPlan:
         """A test's plan, shared by every test planned alike: thousands of tests hold a few
         plans between them (memory is one of the targets, see benchmarks/)."""
-        # perf: keyed by a tuple of plain values (docs/performance.md)
+        # perf: a tuple of plain values
         key: tuple[object, ...] = (loop_scope, loop, argnames, marker.loop_scope)
         key += (marker.loop_factories, marker.timeout, user_loop, error)
         found = self.plans.get(key)
@@ -123,7 +123,7 @@ class SessionState:
         """``item`` is being set up: its collection-time warnings are issued, it becomes the
         current test, and a plan that holds an error fails it. Returns its plan."""
         __tracebackhide__ = True
-        if NOTES in item.stash:  # perf: not stash.get() (docs/performance.md)
+        if NOTES in item.stash:  # perf: not stash.get()
             for warning in item.stash[NOTES]:
                 item.warn(warning)
         self.current = item

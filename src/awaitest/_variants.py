@@ -28,7 +28,7 @@ from ._loops.factories import FactoryError, LoopFactory, LoopKey
 from ._pytest_private import active_fixturedef, also_request, finish_at, set_up_first
 from ._session import STATE, SessionState
 
-FIXTURE: Final = "_asyncio_loop_factory"
+VARIANT_FIXTURE: Final = "_asyncio_loop_factory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +80,10 @@ def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pyte
             params, ids = list(keys), [key.name for key in keys]
     if len(ids) == 1:
         ids = [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
-    also_request(metafunc, FIXTURE)
+    also_request(metafunc, VARIANT_FIXTURE)
     # pytest groups the variants of tests that share a loop, so each factory's loop is made once
     scope = test_loop_scope(parsed.loop_scope, state.async_fixtures_of(definition), state.settings)
-    metafunc.parametrize(FIXTURE, params, ids=ids, indirect=True, scope=scope)
+    metafunc.parametrize(VARIANT_FIXTURE, params, ids=ids, indirect=True, scope=scope)
 
 
 def _from_hook(
@@ -137,13 +137,13 @@ def _check_names(nodeid: str, state: SessionState, keys: tuple[LoopKey, ...]) ->
 def chosen(item: pytest.Item) -> LoopKey | Problem | None:
     """The factory the variant ``item`` was generated for, if it was parametrized."""
     callspec = getattr(item, "callspec", None)
-    if callspec is None or FIXTURE not in callspec.params:
+    if callspec is None or VARIANT_FIXTURE not in callspec.params:
         return None
-    param: object = callspec.params[FIXTURE]
+    param: object = callspec.params[VARIANT_FIXTURE]
     if isinstance(param, LoopKey | Problem):
         # Set up first, so a change of variant tears down the fixtures made on the old loop
         # before any of them is taken from pytest's cache.
-        set_up_first(item, FIXTURE)
+        set_up_first(item, VARIANT_FIXTURE)
         return param
     return None
 
@@ -155,8 +155,8 @@ def tie_to_variant(
     if item is None or fixturedef.scope == "function":
         return
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and FIXTURE in callspec.params:
-        finish_at(active_fixturedef(request, FIXTURE), fixturedef, request)
+    if callspec is not None and VARIANT_FIXTURE in callspec.params:
+        finish_at(active_fixturedef(request, VARIANT_FIXTURE), fixturedef, request)
 
 
 @pytest.fixture(scope="session")

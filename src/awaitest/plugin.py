@@ -92,8 +92,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 class AwaitestSession:
     """One run of awaitest: its state, and the hooks that use it.
 
-    Nothing here depends on the name it is registered under: the hooks read ``self``, and
-    fixtures and public functions find the state in ``config.stash[STATE]``.
+    Nothing here depends on the name it is registered under: the hooks read ``self`` (perf:
+    an attribute, not a stash lookup per hook), and fixtures and public functions find the
+    state in ``config.stash[STATE]``.
     """
 
     def __init__(self, state: SessionState, checks: Checks) -> None:
@@ -122,7 +123,7 @@ class AwaitestSession:
     def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
         definition, state = metafunc.definition, self.state
         if _collect.async_function(definition) is None:
-            return  # perf: first (docs/performance.md)
+            return  # a sync test (perf: asked before its markers)
         every = _collect.markers(definition)
         marks = [mark for mark in every if mark.name == "asyncio"]
         if not (marks or state.settings.auto) or _variants.nothing_to_decide(

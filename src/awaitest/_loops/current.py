@@ -29,7 +29,7 @@ with warnings.catch_warnings():
 
 
 #: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
-#: called (a plain tuple: one is made per test, and a frozen dataclass's ``__init__`` is slow).
+#: called (perf: a plain tuple, one per test).
 _CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
 
 

@@ -23,8 +23,7 @@ LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 class LoopKey(NamedTuple):
     """Which factory a loop comes from, as the run's registry (``_registry``) keys it.
 
-    A NamedTuple, not a dataclass: it is part of the keys of dicts looked up for every test,
-    and a tuple hashes in C.
+    perf: a NamedTuple, not a dataclass (it is in keys looked up for every test).
     """
 
     #: As users name it: an ini or marker name (``asyncio``, ``uvloop``, ``module:callable``)

@@ -208,7 +208,7 @@ class GeneratorHost(Generic[T]):
         self._task = task
         self._runner.hosts[task] = self._agen
         # If the task ends before yielding a value (it raised), stop waiting for the value.
-        # A callback, not asyncio.wait(): that costs a task and a waiter per fixture.
+        # perf: a callback, not asyncio.wait().
         task.add_done_callback(lambda _: produced.done() or produced.cancel())
         try:
             with self._runner.step(task, tracked=self._tracked):
