@@ -77,7 +77,7 @@ def fixture_runner(
     test_plan = state.plan_of(current)
     loops = state.loops
     if current is None or test_plan is None or test_plan.error is not None:
-        runner = loops.runner(node, scope, loops.default_key())
+        runner = loops.runner(node, scope, loops.default_key)
     elif test_plan.user_loop is not None:
         runner = loops.user_runner(current, node, scope, spec.cache_scope, test_plan.user_loop)
     else:

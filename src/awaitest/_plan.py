@@ -61,7 +61,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     parsed = state.parse_marker(marks)
     for text in parsed.notes:
         note(item, AwaitestDeprecationWarning(f"{item.nodeid}: {text}"))
-    key = state.loops.default_key()
+    key = state.loops.default_key
     argnames = test_argnames(item)
     if isinstance(parsed, MarkerError):
         problem = f"{item.nodeid}: {parsed.problem}"

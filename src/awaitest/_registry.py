@@ -41,28 +41,24 @@ class UserLoop:
 
 
 class LoopRegistry:
-    __slots__ = ("borrowed", "factories", "runners", "settings")
+    __slots__ = ("borrowed", "default_key", "factories", "ini_keys", "runners", "settings")
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        names = settings.loop_factories
+        #: The factories async tests run on when no hook decides (``event_loop_policy``
+        #: replaces ``asyncio``), and the first of them.
+        self.ini_keys: tuple[LoopKey, ...] = tuple(
+            POLICY if name == "asyncio" and settings.event_loop_policy else LoopKey(name)
+            for name in names
+        )
+        self.default_key = POLICY if settings.event_loop_policy is not None else LoopKey(names[0])
         self.factories: dict[LoopKey, LoopFactory] = {}
         self.runners: dict[tuple[Node, LoopKey], Runner] = {}
         #: Runners around loops users' fixtures own, by loop; never closed by us.
         self.borrowed: dict[asyncio.AbstractEventLoop, Runner] = {}
 
     # -- factories -----------------------------------------------------------------------------
-
-    def default_key(self) -> LoopKey:
-        if self.settings.event_loop_policy is not None:
-            return POLICY
-        return LoopKey(self.settings.loop_factories[0])
-
-    def ini_keys(self) -> tuple[LoopKey, ...]:
-        """The factories async tests run on when no hook decides."""
-        names = self.settings.loop_factories
-        if self.settings.event_loop_policy is None:
-            return tuple(map(LoopKey, names))
-        return tuple(POLICY if name == "asyncio" else LoopKey(name) for name in names)
 
     def register(self, name: str, factory: LoopFactory) -> LoopKey:
         """The key of a factory a hook returned; names from different conftests may clash."""
@@ -126,7 +122,7 @@ class LoopRegistry:
         if wider(cache_scope, user.scope):
             # The user's loop (or policy) ends before this fixture does; pytest-asyncio refused
             # this with a ScopeMismatch. Run it on a loop of its own scope instead.
-            return self.runner(node, scope, self.default_key())
+            return self.runner(node, scope, self.default_key)
         value: Any = item.funcargs[user.fixture]  # type: ignore[attr-defined]
         if user.fixture == "event_loop":
             return self.borrow(value)

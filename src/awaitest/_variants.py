@@ -46,7 +46,7 @@ def nothing_to_decide(
     """
     return (
         not metafunc.config.hook.pytest_asyncio_loop_factories.get_hookimpls()
-        and len(state.loops.ini_keys()) == 1
+        and len(state.loops.ini_keys) == 1
         and not any("loop_factories" in mark.kwargs for mark in marks)
         and no_user_loop(metafunc.definition)
     )
@@ -68,7 +68,7 @@ def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pyte
         else:
             params, ids = _from_hook(state, offered, parsed.loop_factories)
     else:
-        keys = state.loops.ini_keys()
+        keys = state.loops.ini_keys
         if parsed.loop_factories is not None:
             keys = tuple(map(LoopKey, parsed.loop_factories))
         problem = _check_names(definition.nodeid, state, keys)

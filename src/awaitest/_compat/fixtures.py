@@ -24,7 +24,7 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
     if plan is not None:
         return state.test_runner(node, plan).loop
     scope = state.settings.default_fixture_loop_scope or "function"
-    return state.loops.runner(node, scope, state.loops.default_key()).loop
+    return state.loops.runner(node, scope, state.loops.default_key).loop
 
 
 @pytest.fixture(scope="session")
