@@ -1,4 +1,5 @@
-"""Which loop each test and fixture runs on (DESIGN 2.2), and what a loop's end cleans up (2.3)."""
+"""Which loop each test and fixture runs on, and what a loop's end cleans up (the rules in
+docs/how-to/several-loops.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The public surface is exactly what DESIGN.md lists; anything new is a deliberate change."""
+"""The public surface is exactly what docs/configuration.md lists; anything new is a deliberate
+change."""
 
 from __future__ import annotations
 

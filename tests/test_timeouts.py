@@ -246,7 +246,7 @@ def _tracer(frame: object, event: str, arg: object) -> None:
 def test_debugger_is_recognised_by_its_trace_function(
     monkeypatch: pytest.MonkeyPatch, module: str, debugging: bool
 ) -> None:
-    from awaitest import _timeouts
+    from awaitest._checks import deadlines as _timeouts
 
     monkeypatch.setattr(_tracer, "__module__", module)
     monkeypatch.setattr("sys.gettrace", lambda: _tracer)

@@ -1,5 +1,6 @@
 """awaitest: run async tests and fixtures with pytest, and catch the mistakes async code makes."""
 
+from ._collect import is_async_test
 from ._errors import (
     AwaitestDeprecationWarning,
     AwaitestWarning,
@@ -7,8 +8,7 @@ from ._errors import (
     TaskLeakWarning,
     UnawaitedCoroutineWarning,
 )
-from ._fixtures import fixture
-from ._items import is_async_test
+from ._fixture_specs import fixture
 from .clock import VirtualClock
 
 __version__ = "0.1.0"

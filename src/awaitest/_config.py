@@ -12,12 +12,12 @@ from typing import Final, Literal, TypeVar
 
 import pytest
 
+from ._checks import Severity
 from ._errors import bad_value
 from ._scopes import SCOPES, Scope, is_scope
 
 _T = TypeVar("_T", bound=str)
 Mode = Literal["strict", "auto"]
-Severity = Literal["error", "warn", "ignore"]
 Clock = Literal["real", "virtual"]
 
 MODES: Final = ("strict", "auto")

@@ -1,9 +1,10 @@
-"""Async fixtures: declaring them, deciding their loop, and running them.
+"""Async fixtures at setup: which loop each runs on, and running it there.
 
 pytest calls fixture functions itself and only knows sync ones. For an async fixture we hand
-pytest a sync stand-in for the duration of its setup (see ``_internals``): a function that runs
-the coroutine on the fixture's loop, or a one-yield generator that starts the async generator in
-a host task and finishes it at teardown. pytest keeps doing the caching and finalizing.
+pytest a sync stand-in for the duration of its setup (see ``_pytest_private``): a function that
+runs the coroutine on the fixture's loop, or a one-yield generator that starts the async
+generator in a host task and finishes it at teardown. pytest keeps doing the caching and
+finalizing.
 
 contextvars: each fixture runs in a copy of the current context; whatever it set is then set in
 the current context too (so tests and later fixtures see it) and reset when the fixture ends.
@@ -12,141 +13,98 @@ the current context too (so tests and later fixtures see it) and reset when the 
 from __future__ import annotations
 
 import contextvars
-import inspect
-import weakref
-from collections.abc import Callable, Generator, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast, overload
+from collections.abc import Callable, Generator
+from typing import Any, Final
 
 import pytest
 
-from ._config import Settings
-from ._errors import quoted_choices
-from ._internals import swap_fixture_function
-from ._runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
-from ._scopes import SCOPES, Scope, is_scope, wider, widest
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-@dataclass(frozen=True, slots=True)
-class _Declared:
-    loop_scope: Scope | None
+from . import _variants
+from ._collect import fixture_belongs_to_others
+from ._fixture_specs import AsyncFixture, declared
+from ._loops.current import make_current
+from ._loops.runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
+from ._pytest_private import finish_at, swap_fixture_function
+from ._report import Checks
+from ._scopes import Scope, fixture_scope, scope_node
+from ._session import SessionState
 
 
-# Functions declared with awaitest.fixture. Keyed weakly by the function itself: a decorator
-# has no config to store it in, and we never set attributes on users' functions.
-_DECLARED: Final[weakref.WeakKeyDictionary[Callable[..., Any], _Declared]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-@overload
-def fixture(
-    fixture_function: F,
-    *,
-    scope: Any = "function",
-    loop_scope: Scope | None = None,
-    params: Iterable[object] | None = None,
-    autouse: bool = False,
-    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
-    name: str | None = None,
-) -> F: ...
-
-
-@overload
-def fixture(
-    fixture_function: None = None,
-    *,
-    scope: Any = "function",
-    loop_scope: Scope | None = None,
-    params: Iterable[object] | None = None,
-    autouse: bool = False,
-    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
-    name: str | None = None,
-) -> Callable[[F], F]: ...
-
-
-def fixture(
-    fixture_function: F | None = None,
-    *,
-    scope: Any = "function",
-    loop_scope: Scope | None = None,
-    params: Iterable[object] | None = None,
-    autouse: bool = False,
-    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
-    name: str | None = None,
-) -> F | Callable[[F], F]:
-    """``pytest.fixture`` that also marks an async fixture as awaitest's in strict mode.
-
-    ``loop_scope`` names the loop it runs on (default: ``asyncio_default_fixture_loop_scope``,
-    else its own scope); it may be wider than ``scope`` but not narrower.
-    """
-    if loop_scope is not None and not is_scope(loop_scope):
-        raise ValueError(
-            f"awaitest.fixture(loop_scope={loop_scope!r}) is not valid; "
-            f"use {quoted_choices(SCOPES)}"
-        )
-    if loop_scope is not None and is_scope(scope) and wider(scope, loop_scope):
-        raise ValueError(
-            f"awaitest.fixture(scope={scope!r}, loop_scope={loop_scope!r}): the loop would "
-            f"close while the fixture is still alive; use loop_scope={scope!r} or wider"
-        )
-
-    def decorate(function: F) -> F:
-        _DECLARED[function] = _Declared(loop_scope)
-        result: Any = pytest.fixture(
-            function, scope=scope, params=params, autouse=autouse, ids=ids, name=name
-        )
-        return cast(F, result)
-
-    return decorate if fixture_function is None else decorate(fixture_function)
-
-
-@dataclass(frozen=True, slots=True)
-class AsyncFixture:
-    """What awaitest knows about one async fixture definition."""
-
-    name: str
-    generator: bool
-    cache_scope: Scope
-    loop_scope: Scope | None  # set explicitly with awaitest.fixture(loop_scope=...)
-    claimed: bool  # ours to run: declared with awaitest.fixture, or auto mode
-
-    def demand(self, settings: Settings) -> Scope | None:
-        """The loop scope this fixture needs, or None when it follows the test's loop."""
-        if self.loop_scope is not None:
-            return self.loop_scope
-        default = settings.default_fixture_loop_scope
-        if self.cache_scope == "function":
-            return default
-        return widest(default or self.cache_scope, self.cache_scope)
-
-    @property
-    def per_test(self) -> bool:
-        """Set up and torn down with each test: tasks it leaves pending are the test's."""
-        return self.cache_scope == "function"
-
-    @property
-    def follows_test(self) -> bool:
-        return self.loop_scope is None and self.cache_scope == "function"
-
-
-def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFixture | None:
-    func = fixturedef.func
-    raw = getattr(func, "__func__", func)
-    generator = inspect.isasyncgenfunction(raw)
-    if not generator and not inspect.iscoroutinefunction(raw):
-        return None
-    declared = _DECLARED.get(raw)
-    scope = fixturedef.scope
-    return AsyncFixture(
-        name=fixturedef.argname,
-        generator=generator,
-        cache_scope=scope if is_scope(scope) else "function",
-        loop_scope=declared.loop_scope if declared else None,
-        claimed=declared is not None or settings.auto,
+def setup(
+    fixturedef: pytest.FixtureDef[Any],
+    request: pytest.FixtureRequest,
+    spec: AsyncFixture,
+    state: SessionState,
+    checks: Checks,
+) -> Generator[None, Any, Any]:
+    """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
+    if not spec.claimed:
+        fail_unclaimed(spec, request)
+    current = state.current
+    if current is not None and current not in state.planned:
+        checks.watch_sync_test(current)  # a sync test: its async fixtures are watched too
+    _variants.tie_to_variant(fixturedef, request, current)
+    stand_in = _generator_stand_in if spec.generator else _coroutine_stand_in
+    original = swap_fixture_function(
+        fixturedef,
+        stand_in(spec, bound_function(fixturedef.func, request), fixturedef, request, state),
     )
+    try:
+        return (yield)
+    finally:
+        swap_fixture_function(fixturedef, original)
+
+
+def fixture_runner(
+    state: SessionState,
+    spec: AsyncFixture,
+    request: pytest.FixtureRequest,
+    fixturedef: pytest.FixtureDef[Any] | None = None,
+) -> Runner:
+    """The loop an async fixture runs on, for the test (or scope) requesting it."""
+    node = request.node
+    plan = state.plan_of(node)
+    if spec.follows_test and plan is not None:
+        scope: Scope = plan.loop_scope
+    else:
+        scope = spec.demand(state.settings) or "function"
+    current = state.current
+    package = None
+    if scope == "package" and isinstance(node, pytest.Session) and current is not None:
+        # pytest caches a package-scoped fixture at the session when its conftest's
+        # directory is no package node (a rootdir with an __init__.py). It still runs on
+        # the package loop of the test being set up, and ends with that package.
+        package = node = scope_node(current, "package")
+    test_plan = state.plan_of(current)
+    loops = state.loops
+    if current is None or test_plan is None or test_plan.error is not None:
+        runner = loops.runner(node, scope, loops.default_key)
+    elif test_plan.user_loop is not None:
+        runner = loops.user_runner(current, node, scope, spec.cache_scope, test_plan.user_loop)
+    else:
+        runner = loops.runner(node, scope, test_plan.loop)
+    if package is not None and package is not request.node and fixturedef is not None:
+        # Registered after the loop's own finalizer, so it runs first (last in, first out).
+        finish_at(package, fixturedef, request)
+    return runner
+
+
+def enter_loop_of_declared_sync_fixture(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, state: SessionState
+) -> None:
+    """A sync fixture declared with ``pytest_asyncio.fixture`` runs with the loop of its loop
+    scope current (for a function-scoped one, the test's loop), as pytest-asyncio runs it: so
+    ``asyncio.get_event_loop()`` in it, at setup and teardown, is the loop the test runs on."""
+    found = declared(fixturedef)
+    if found is None or fixture_belongs_to_others(request, state):
+        return
+    spec = AsyncFixture(
+        name=fixturedef.argname,
+        generator=False,
+        cache_scope=fixture_scope(fixturedef),
+        loop_scope=found.loop_scope,
+        claimed=True,
+    )
+    make_current(fixture_runner(state, spec, request).loop)
 
 
 def bound_function(func: Callable[..., Any], request: pytest.FixtureRequest) -> Callable[..., Any]:
@@ -159,35 +117,16 @@ def bound_function(func: Callable[..., Any], request: pytest.FixtureRequest) -> 
     return func
 
 
-RunnerFor = Callable[[AsyncFixture, pytest.FixtureRequest], Runner]
-
-
-def around_setup(
-    fixturedef: pytest.FixtureDef[Any],
-    request: pytest.FixtureRequest,
-    spec: AsyncFixture,
-    runner_for: RunnerFor,
-) -> Generator[None, Any, Any]:
-    """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
-    stand_in = _generator_stand_in if spec.generator else _coroutine_stand_in
-    original = swap_fixture_function(
-        fixturedef, stand_in(spec, bound_function(fixturedef.func, request), request, runner_for)
-    )
-    try:
-        return (yield)
-    finally:
-        swap_fixture_function(fixturedef, original)
-
-
 def _coroutine_stand_in(
     spec: AsyncFixture,
     func: Callable[..., Any],
+    fixturedef: pytest.FixtureDef[Any],
     request: pytest.FixtureRequest,
-    runner_for: RunnerFor,
+    state: SessionState,
 ) -> Callable[..., Any]:
     def run_async_fixture(**kwargs: Any) -> Any:
         __tracebackhide__ = True
-        runner = _checked_runner(spec, request, runner_for)
+        runner = _checked_runner(spec, fixturedef, request, state)
         context = contextvars.copy_context()
         value = runner.run(func(**kwargs), context=context, tracked=spec.per_test)
         _adopt(context, request)
@@ -199,12 +138,13 @@ def _coroutine_stand_in(
 def _generator_stand_in(
     spec: AsyncFixture,
     func: Callable[..., Any],
+    fixturedef: pytest.FixtureDef[Any],
     request: pytest.FixtureRequest,
-    runner_for: RunnerFor,
+    state: SessionState,
 ) -> Callable[..., Any]:
     def run_async_generator_fixture(**kwargs: Any) -> Generator[Any, None, None]:
         __tracebackhide__ = True
-        runner = _checked_runner(spec, request, runner_for)
+        runner = _checked_runner(spec, fixturedef, request, state)
         context = contextvars.copy_context()
         try:
             host = runner.start_generator(func(**kwargs), context=context, tracked=spec.per_test)
@@ -235,7 +175,10 @@ def _generator_stand_in(
 
 
 def _checked_runner(
-    spec: AsyncFixture, request: pytest.FixtureRequest, runner_for: RunnerFor
+    spec: AsyncFixture,
+    fixturedef: pytest.FixtureDef[Any],
+    request: pytest.FixtureRequest,
+    state: SessionState,
 ) -> Runner:
     __tracebackhide__ = True
     try:
@@ -247,7 +190,7 @@ def _checked_runner(
             "inside an async test or fixture); request it as an argument instead",
             pytrace=False,
         )
-    return runner_for(spec, request)
+    return fixture_runner(state, spec, request, fixturedef)
 
 
 _MISSING: Final = object()
@@ -269,16 +212,6 @@ def _undo(changed: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any
             var.reset(token)
         except ValueError:  # set in another context: nothing of ours to undo there
             pass
-
-
-def requested_by_others(request: pytest.FixtureRequest) -> bool:
-    """anyio and trio run the async fixtures of their own tests."""
-    if "anyio_backend" in request.fixturenames:
-        return True
-    node = request.node
-    return isinstance(node, pytest.Item) and any(
-        node.get_closest_marker(name) is not None for name in ("anyio", "trio")
-    )
 
 
 def fail_unclaimed(spec: AsyncFixture, request: pytest.FixtureRequest) -> None:

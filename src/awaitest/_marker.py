@@ -1,80 +1,89 @@
-"""``@pytest.mark.asyncio(...)``: parsed and validated once per item into a :class:`MarkerSpec`.
+"""``@pytest.mark.asyncio(...)``: parsed and validated into a :class:`MarkerSpec`.
 
 Markers are read closest first (function, then class, then module ``pytestmark``); for each
 keyword the closest marker that sets it wins. A bad marker never stops collection: it becomes a
-:class:`MarkerError` that fails only the test it is on, with the test's id in the message.
+:class:`MarkerError` that fails only the test it is on. Parsing is pure: it warns about nothing
+and names no test. Deprecations come back in :attr:`MarkerSpec.notes` and problems in
+:attr:`MarkerError.problem`, each to be put after ``"{nodeid}: "`` by the caller
+(``_plan``), so one parse serves every test that shares the same marker objects.
+
+Some messages keep pytest-asyncio's wording, for suites (and its conformance tests) that
+match on it: the "defines both" and the "unexpected loop scope value" ones.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Final
 
 import pytest
 
-from ._errors import AwaitestDeprecationWarning, quoted_choices
+from ._errors import quoted_choices
 from ._scopes import SCOPES, Scope, is_scope
 
 KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout")
 _USAGE: Final = "use @pytest.mark.asyncio(loop_scope=..., loop_factories=[...], timeout=...)"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MarkerSpec:
     loop_scope: Scope | None = None
     loop_factories: tuple[str, ...] | None = None
     timeout: float | None = None
+    #: Deprecated spellings found, one message each, without the test id.
+    notes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class MarkerError:
-    message: str
+    problem: str  # without the test id
+    notes: tuple[str, ...] = ()  # as in MarkerSpec: deprecations found before the problem
 
 
 EMPTY: Final = MarkerSpec()
 
 
-def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError:
+def parse(marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError:
+    notes: list[str] = []
+    parsed = _parse(marks, notes)
+    return dataclasses.replace(parsed, notes=tuple(notes)) if notes else parsed
+
+
+def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | MarkerError:
     loop_scope: Scope | None = None
     factories: tuple[str, ...] | None = None
     timeout: float | None = None
     for mark in marks:
         if not mark.args and not mark.kwargs:
             continue  # a bare @pytest.mark.asyncio: nearly every test
-        where = f"{nodeid}: mark.asyncio"
+
         if mark.args:
             return MarkerError(
-                f"{where} accepts only keyword arguments, but got positional argument "
+                f"mark.asyncio accepts only keyword arguments, but got positional argument "
                 f"{mark.args[0]!r}; {_USAGE}"
             )
         kwargs = dict(mark.kwargs)
         if "scope" in kwargs:
             if "loop_scope" in kwargs:
                 return MarkerError(
-                    f'{nodeid}: An asyncio pytest marker defines both "scope" and "loop_scope", '
+                    'An asyncio pytest marker defines both "scope" and "loop_scope", '
                     'but it should only use "loop_scope". ("scope" is its old name.)'
                 )
-            warnings.warn(
-                AwaitestDeprecationWarning(
-                    f"{where}(scope=...) is deprecated; write loop_scope= instead"
-                ),
-                stacklevel=2,
-            )
+            notes.append("mark.asyncio(scope=...) is deprecated; write loop_scope= instead")
             kwargs["loop_scope"] = kwargs.pop("scope")
         unknown = sorted(set(kwargs) - set(KEYWORDS))
         if unknown:
             return MarkerError(
-                f"{where} accepts only keyword arguments {quoted_choices(KEYWORDS)}, "
+                f"mark.asyncio accepts only keyword arguments {quoted_choices(KEYWORDS)}, "
                 f"but got {unknown[0]!r}; {_USAGE}"
             )
         if loop_scope is None and "loop_scope" in kwargs:
             value = kwargs["loop_scope"]
             if not is_scope(value):
                 return MarkerError(
-                    f"{where} got an unexpected loop scope value {value!r}. "
+                    f"mark.asyncio got an unexpected loop scope value {value!r}. "
                     f"Valid scopes are: {', '.join(SCOPES)}."
                 )
             loop_scope = value
@@ -82,7 +91,7 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
             value = kwargs["loop_factories"]
             if isinstance(value, str) or not _all_names(value) or not value:
                 return MarkerError(
-                    f"{where} 'loop_factories' must be a non-empty sequence of factory names, "
+                    f"mark.asyncio 'loop_factories' must be a non-empty sequence of factory names, "
                     f"e.g. loop_factories=['asyncio'], but got {value!r}"
                 )
             factories = tuple(value)
@@ -95,7 +104,7 @@ def parse(nodeid: str, marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError
                 or math.isnan(value)
             ):
                 return MarkerError(
-                    f"{where} 'timeout' must be a number of seconds >= 0 (0 turns the limit "
+                    f"mark.asyncio 'timeout' must be a number of seconds >= 0 (0 turns the limit "
                     f"off), but got {value!r}"
                 )
             timeout = float(value)

@@ -7,7 +7,7 @@ test is a plain function), ``function`` to the test item itself.
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeGuard, get_args
+from typing import Any, Final, Literal, TypeGuard, get_args
 
 import pytest
 
@@ -33,6 +33,14 @@ def widest(first: Scope, *others: Scope) -> Scope:
     return best
 
 
+def fixture_scope(fixturedef: pytest.FixtureDef[Any]) -> Scope:
+    """A fixture's cache scope as a loop scope (``function`` for anything pytest doesn't name
+    with one of ours)."""
+    scope = fixturedef.scope
+    return scope if is_scope(scope) else "function"
+
+
+#: A test item or a collector: what owns a loop, and what a fixture is requested from.
 Node = pytest.Item | pytest.Collector
 
 

@@ -22,23 +22,17 @@ breakpoint must not fail the test.
 from __future__ import annotations
 
 import asyncio
-import os
-import selectors
 import signal
 import sys
 import threading
-import traceback
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from .frames import in_loop_machinery, pending_stacks, user_frames
+
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
-_ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
-_SELECTORS_FILE: Final = os.path.splitext(selectors.__file__ or "selectors")[0]
-_HERE: Final = os.path.dirname(__file__)
-#: Where asyncio's and awaitest's own frames come from: never "the user's line".
-NOT_USER_CODE: Final = (_ASYNCIO_DIR, _HERE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,67 +67,6 @@ def debugger_active() -> bool:
         return False
     owner = getattr(tracer, "__module__", None) or type(tracer).__module__
     return any(part.startswith(KNOWN_DEBUGGERS) for part in str(owner).split("."))
-
-
-def pending_stacks(
-    loop: asyncio.AbstractEventLoop, hosts: Mapping[asyncio.Task[Any], object]
-) -> str:
-    """Every pending task on ``loop`` with the await chain it is suspended in, innermost last;
-    a generator fixture's host task is shown as its async generator."""
-    blocks = []
-    for task in sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name()):
-        inner = hosts.get(task) or task.get_coro()
-        name = getattr(inner, "__qualname__", repr(inner))
-        kind = "async fixture" if task in hosts else "running"
-        chain = [f for f in _await_chain(inner) if not f.filename.startswith(NOT_USER_CODE)]
-        if not chain:
-            continue  # asyncio's or awaitest's own helper task (asyncio.wait, gather)
-        frames = "".join(traceback.format_list(chain))
-        blocks.append(f"Task {task.get_name()!r} {kind} {name}():\n{frames}".rstrip())
-    return "\n".join(blocks) if blocks else "(no pending tasks of the test's own)"
-
-
-def _await_chain(awaitable: object) -> Iterator[traceback.FrameSummary]:
-    """Frames of a suspended coroutine and of everything it is awaiting, outermost first."""
-    seen = 0
-    while awaitable is not None and seen < 100:
-        seen += 1
-        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
-        frame = frame or getattr(awaitable, "ag_frame", None)
-        if frame is None:
-            return
-        yield traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
-        awaitable = (
-            getattr(awaitable, "cr_await", None)
-            or getattr(awaitable, "gi_yieldfrom", None)
-            or getattr(awaitable, "ag_await", None)
-        )
-
-
-def user_frames(tb: types.TracebackType | None) -> str:
-    """A traceback without asyncio's, selectors' and awaitest's own frames."""
-    summary = [
-        entry
-        for entry in traceback.extract_tb(tb)
-        if not entry.filename.startswith((_ASYNCIO_DIR, _HERE, _SELECTORS_FILE))
-    ]
-    return "".join(traceback.format_list(summary)).rstrip()
-
-
-def user_stack(frame: types.FrameType | None) -> str:
-    """The stack of a running frame, from the code the loop called into (not the loop's)."""
-    entries = traceback.extract_stack(frame)
-    start = 0
-    for index, entry in enumerate(entries):
-        if entry.filename.startswith((_ASYNCIO_DIR, _SELECTORS_FILE)):
-            start = index + 1
-    kept = [e for e in entries[start:] if not e.filename.startswith(_HERE)]
-    return "".join(traceback.format_list(kept or entries[-3:])).rstrip()
-
-
-def _in_loop_machinery(frame: types.FrameType | None) -> bool:
-    filename = frame.f_code.co_filename if frame is not None else ""
-    return filename.startswith((_ASYNCIO_DIR, _SELECTORS_FILE, _HERE))
 
 
 class Expiry:
@@ -197,7 +130,7 @@ class Expiry:
             return
         if self.task.done() or debugger_active():
             return
-        if _in_loop_machinery(frame):
+        if in_loop_machinery(frame):
             return  # the loop is alive after all; the soft expiry will run
         self.blocked = True
         raise LoopBlocked

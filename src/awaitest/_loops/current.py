@@ -1,27 +1,15 @@
-"""Where event loops come from, and how one is put in place and taken down.
-
-A loop factory is a zero-argument callable returning a new loop. Names are resolved once per
-run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths; the
-``event_loop_policy`` ini key makes a factory out of a policy class.
+"""The thread's current event loop and policy: put a runner's loop in place, give back exactly
+what was there before, and take a loop down the way ``asyncio.run`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
 import sys
 import warnings
-from collections.abc import Callable
 from typing import Final
 
-from . import _recycling
-
-LoopFactory = Callable[[], asyncio.AbstractEventLoop]
-
-
-class FactoryError(Exception):
-    """A loop factory name that can't be turned into a callable; the message says why."""
-
+from . import recycling
 
 if sys.version_info < (3, 14):
     current_policy = asyncio.get_event_loop_policy
@@ -37,69 +25,11 @@ else:
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)
-    _DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
-
-
-def _asyncio_loop() -> asyncio.AbstractEventLoop:
-    """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``_recycling``)
-    unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
-    replaced asyncio's default one."""
-    if type(current_policy()) is _DEFAULT_POLICY:
-        return _recycling.new_event_loop()
-    return asyncio.new_event_loop()
-
-
-def load_factory(name: str) -> LoopFactory:
-    if name == "asyncio":
-        return _asyncio_loop
-    if name == "uvloop":
-        module = _import(name, "uvloop", "install it with 'pip install uvloop'")
-        factory: LoopFactory = getattr(module, "new_event_loop")  # noqa: B009 - untyped module
-        return factory
-    target = _import_object(name)
-    if not callable(target):
-        raise FactoryError(f"loop factory {name!r} is not callable")
-    return target
-
-
-def policy_factory(path: str) -> LoopFactory:
-    """Loops from an event loop policy class, the form older tutorials teach."""
-    policy_class = _import_object(path)
-    if not callable(policy_class):
-        raise FactoryError(f"event loop policy {path!r} is not a class")
-    try:
-        policy = policy_class()
-        make: LoopFactory = policy.new_event_loop
-    except Exception as exc:
-        raise FactoryError(f"can't create event loop policy {path!r}: {exc!r}") from exc
-    return make
-
-
-def _import_object(path: str) -> object:
-    module_name, sep, attribute = path.replace(":", ".").rpartition(".")
-    if not sep or not module_name or not attribute:
-        raise FactoryError(
-            f"{path!r} is not a known loop factory; use 'asyncio', 'uvloop' or a "
-            "'module:callable' path"
-        )
-    module = _import(path, module_name, "check the spelling and that it is installed")
-    try:
-        return getattr(module, attribute)
-    except AttributeError:
-        raise FactoryError(
-            f"can't import {path!r}: module {module_name!r} has no attribute {attribute!r}"
-        ) from None
-
-
-def _import(path: str, module_name: str, hint: str) -> object:  # -> module
-    try:
-        return importlib.import_module(module_name)
-    except ImportError as exc:
-        raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
+    DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
 
 
 #: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
-#: called (a plain tuple: one is made per test, and a frozen dataclass's ``__init__`` is slow).
+#: called (perf: a plain tuple, one per test).
 _CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
 
 
@@ -178,7 +108,7 @@ def shut_down(loop: asyncio.AbstractEventLoop) -> None:
             loop.run_until_complete(loop.shutdown_default_executor())
     finally:
         if not loop.is_running():
-            _recycling.reclaim(loop)
+            recycling.reclaim(loop)
             loop.close()
 
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from ._loops import LoopFactory
+from ._loops.factories import LoopFactory
 
 
 @pytest.hookspec(firstresult=True)

@@ -15,15 +15,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-from collections.abc import AsyncGenerator, Coroutine
+import functools
+import inspect
+import sys
+import types
+from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any, Final, Generic, TypeVar
 
-from . import _checks
-from ._loops import LoopFactory, restore_current_loop, shut_down, swap_current_loop
+from .. import _checks
+from .current import restore_current_loop, shut_down, swap_current_loop
+from .factories import LoopFactory
 
 T = TypeVar("T")
 
 _UNWATCHED: Final = contextlib.nullcontext()
+
+
+#: Before Python 3.12 (``inspect.markcoroutinefunction``) a plain function's code flags say
+#: whether ``inspect.iscoroutinefunction`` is true; from 3.12 a sync one may be marked.
+_FLAGS_DECIDE: Final = sys.version_info < (3, 12)
+
+
+def is_coroutine_function(obj: object) -> bool:
+    """``inspect.iscoroutinefunction``, with a shortcut for plain functions: the ``async def``
+    tests, and the sync ones every test suite is mostly made of (asked of every test)."""
+    if type(obj) is types.FunctionType:
+        if obj.__code__.co_flags & inspect.CO_COROUTINE:
+            return True
+        if _FLAGS_DECIDE:
+            return False
+    return inspect.iscoroutinefunction(obj)
+
+
+def is_async_generator_function(obj: object) -> bool:
+    if type(obj) is types.FunctionType:  # the shortcut: flags say it all for plain functions
+        return bool(obj.__code__.co_flags & inspect.CO_ASYNC_GENERATOR)
+    return inspect.isasyncgenfunction(obj)
 
 
 class ReentrantRunError(RuntimeError):
@@ -88,6 +115,29 @@ class Runner:
                 except BaseException:
                     pass
             raise
+
+    def run_test(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+        """Run an async test function with its arguments. A hypothesis ``@given`` test is a sync
+        function that calls its ``inner_test`` once per example: for this call, inner_test runs
+        each example to completion on this loop."""
+        __tracebackhide__ = True
+        if is_coroutine_function(function):
+            self.run(function(**kwargs))
+            return
+        raw: Any = getattr(function, "__func__", function)
+        handle = raw.hypothesis
+        inner = handle.inner_test
+
+        @functools.wraps(inner)  # hypothesis reports failing examples under this name
+        def run_example(*args: Any, **example_kwargs: Any) -> None:
+            __tracebackhide__ = True
+            self.run(inner(*args, **example_kwargs))
+
+        handle.inner_test = run_example
+        try:
+            function(**kwargs)
+        finally:
+            handle.inner_test = inner
 
     def start_generator(
         self,
@@ -158,7 +208,7 @@ class GeneratorHost(Generic[T]):
         self._task = task
         self._runner.hosts[task] = self._agen
         # If the task ends before yielding a value (it raised), stop waiting for the value.
-        # A callback, not asyncio.wait(): that costs a task and a waiter per fixture.
+        # perf: a callback, not asyncio.wait().
         task.add_done_callback(lambda _: produced.done() or produced.cancel())
         try:
             with self._runner.step(task, tracked=self._tracked):

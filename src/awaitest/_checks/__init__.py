@@ -26,7 +26,6 @@ What each check costs, and why it is cheap:
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import threading
 import time
@@ -35,19 +34,18 @@ import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Any, Final, Literal
 
-from ._timeouts import (
-    NOT_USER_CODE,
+from .deadlines import (
     Alarm,
     Deadline,
     Expiry,
     LoopBlocked,
     StepTimeout,
     interrupt_main_thread,
-    user_stack,
 )
+from .frames import frame_site, origin_site, user_frame, user_stack
 
 #: The runner's generator-fixture tasks (pending on purpose) and their async generators.
 Hosts = Mapping[asyncio.Task[Any], object]
@@ -226,12 +224,12 @@ class Window:
     def _on_unawaited(self, coro: Any) -> None:
         try:
             name = getattr(coro, "__qualname__", None) or repr(coro)
-            origin = _site(getattr(coro, "cr_origin", None))  # when the user tracks origins
+            origin = origin_site(getattr(coro, "cr_origin", None))  # when the user tracks origins
             if origin is not None:
                 site = f"created at {origin}"
             else:
-                dropped = _user_frame(sys._getframe(1))
-                where = _frame_site(dropped) if dropped is not None else "an unknown line"
+                dropped = user_frame(sys._getframe(1))
+                where = frame_site(dropped) if dropped is not None else "an unknown line"
                 site = f"dropped at {where}, usually the line that called it"
             key = (name, site)
             self._unawaited[key] = self._unawaited.get(key, 0) + 1
@@ -535,8 +533,8 @@ class _TaskFactory:
         window = _active
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
-            creator = _user_frame(sys._getframe(1))
-            site = _frame_site(creator) if creator is not None else None
+            creator = user_frame(sys._getframe(1))
+            site = frame_site(creator) if creator is not None else None
             window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
         return task
 
@@ -594,36 +592,5 @@ def describe_task(task: asyncio.Task[Any], site: str | None) -> str:
         text += f", created at {site}"
     frame = getattr(coro, "cr_frame", None)
     if frame is not None:
-        text += f", waiting at {_frame_site(frame)}"
+        text += f", waiting at {frame_site(frame)}"
     return text
-
-
-def _site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
-    """The first creation frame outside asyncio and awaitest, as ``file:line (in func)``."""
-    if not origin:
-        return None
-    for filename, lineno, function in origin:
-        if not filename.startswith(NOT_USER_CODE):
-            return f"{_shown(filename)}:{lineno} (in {function})"
-    filename, lineno, function = origin[0]
-    return f"{_shown(filename)}:{lineno} (in {function})"
-
-
-def _user_frame(frame: FrameType | None) -> FrameType | None:
-    """The innermost frame, from ``frame`` outwards, that is not asyncio's or awaitest's."""
-    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
-        frame = frame.f_back
-    return frame
-
-
-def _frame_site(frame: Any) -> str:
-    return f"{_shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
-
-
-def _shown(filename: str) -> str:
-    """A path as pytest shows it: relative to the working directory when inside it."""
-    try:
-        relative = os.path.relpath(filename)
-    except ValueError:  # another drive on Windows
-        return filename
-    return filename if relative.startswith("..") else relative

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from ._scopes import Node
+
 
 def closure_fixturedefs(item: pytest.Function) -> Iterator[pytest.FixtureDef[Any]]:
     """The fixture definitions a test will use, the closest override of each name.
@@ -45,7 +47,7 @@ def only_ours(node: pytest.Item, names: tuple[str, ...]) -> bool:
     every = getattr(node.session._fixturemanager, "_arg2fixturedefs", None)
     if every is None:
         return False
-    for name in names:  # noqa: SIM110 - all() and its generator cost twice this, per test
+    for name in names:  # noqa: SIM110 - perf: a plain loop
         if len(every.get(name, ())) > 1:
             return False
     return True
@@ -80,21 +82,55 @@ def request_while_generating(
     it found for the test's own closure, kept in a private mapping.
     """
     if name not in metafunc.fixturenames:
-        metafunc.fixturenames.append(name)
+        also_request(metafunc, name)
     metafunc._arg2fixturedefs.setdefault(name, defs)
 
 
-def finish_with(
-    upstream: pytest.FixtureDef[Any],
+def finish_at(
+    owner: pytest.FixtureDef[Any] | Node,
     fixturedef: pytest.FixtureDef[Any],
     request: pytest.FixtureRequest,
 ) -> None:
-    """Tear ``fixturedef`` down whenever ``upstream`` is, as if it depended on it.
+    """Tear ``fixturedef`` down whenever ``owner`` (another fixture's definition, or a node) is
+    torn down, as if it depended on it.
 
     pytest only does this for fixtures a fixture requests by name; ``FixtureDef.finish`` and
-    ``addfinalizer`` are what it uses itself, and not promised API.
+    ``FixtureDef.addfinalizer`` are what it uses itself, and not promised API. (The request
+    ``pytest_fixture_setup`` gets is always a ``SubRequest``, a type pytest keeps private.)
     """
-    upstream.addfinalizer(functools.partial(fixturedef.finish, request))  # type: ignore[arg-type]
+    owner.addfinalizer(functools.partial(fixturedef.finish, request))  # type: ignore[arg-type]
+
+
+def set_up_first(item: pytest.Item, name: str) -> None:
+    """Make fixture ``name`` the first one pytest sets up for ``item``.
+
+    ``Function.fixturenames`` is the private ``FuncFixtureInfo.names_closure`` list, and pytest
+    sets a test's fixtures up in its order (``_fillfixtures``); reordering it is the only way to
+    choose what is set up first.
+    """
+    names = item.fixturenames  # type: ignore[attr-defined]
+    if name in names:
+        names.remove(name)
+    names.insert(0, name)
+
+
+def also_request(metafunc: pytest.Metafunc, name: str) -> None:
+    """Make the test being generated request fixture ``name``, which its own closure has (it is
+    one of awaitest's), so that ``metafunc.parametrize(name, indirect=True)`` accepts it.
+
+    ``metafunc.fixturenames`` is a plain list and pytest reads it after generation, but changing
+    it is not documented use.
+    """
+    metafunc.fixturenames.append(name)
+
+
+def debugging_requested(config: pytest.Config) -> bool:
+    """``--pdb`` or ``--trace`` on the command line: a stop at a breakpoint is not a hang.
+
+    ``usepdb`` and ``trace`` are the option names of pytest's own debugging plugin, not
+    documented ones (pytest-timeout reads them the same way).
+    """
+    return bool(config.getoption("usepdb", False) or config.getoption("trace", False))
 
 
 def test_argnames(item: pytest.Function) -> tuple[str, ...]:
@@ -107,8 +143,7 @@ def swap_fixture_function(
     fixturedef: pytest.FixtureDef[Any], func: Callable[..., Any]
 ) -> Callable[..., Any]:
     """Let pytest's own ``pytest_fixture_setup`` call ``func`` instead of the fixture function;
-    return the function to put back (a plain swap: a context manager per fixture setup costs
-    more than the rest of the swap).
+    return the function to put back (perf: a plain swap, not a context manager).
 
     pytest offers no public way to run a fixture function differently, only to replace
     ``pytest_fixture_setup`` whole -- and with it the caching, skip locations and finalizer

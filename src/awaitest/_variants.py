@@ -7,15 +7,14 @@ default). A marker's ``loop_factories=[...]`` selects names in its own order. A 
 doesn't offer becomes a skipped variant that says which are available.
 
 A test with more than one factory, or any test under the hook, is parametrized over the
-``_asyncio_loop_factory`` fixture, ids being the names. The parameter is a key into
-``SessionState.factories``; ``_items.plan`` reads it back from the callspec, so running a test
+``_asyncio_loop_factory`` fixture, ids being the names. The parameter is a :class:`LoopKey` of
+the run's loop registry; ``_plan.plan`` reads it back from the callspec, so running a test
 still needs no fixture lookup. Async fixtures of a wider cache scope are torn down when that
 parameter changes (see :func:`tie_to_variant`), so each variant gets fixtures made on its loop.
 """
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -23,20 +22,13 @@ from typing import Any, Final
 import pytest
 
 from . import _marker
-from ._internals import (
-    active_fixturedef,
-    closure_fixturedefs,
-    finish_with,
-    only_ours,
-    visible_fixturedefs,
-)
-from ._loops import FactoryError, LoopFactory
-from ._scopes import Scope, widest
-from ._state import SessionState, state_of
+from ._compat.user_loop import no_user_loop
+from ._fixture_specs import test_loop_scope
+from ._loops.factories import FactoryError, LoopFactory, LoopKey
+from ._pytest_private import active_fixturedef, also_request, finish_at, set_up_first
+from ._session import STATE, SessionState
 
-FIXTURE: Final = "_asyncio_loop_factory"
-#: Fixtures users override to choose the loop the old way (see ``_compat``).
-USER_FIXTURES: Final = ("event_loop", "event_loop_policy")
+VARIANT_FIXTURE: Final = "_asyncio_loop_factory"
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,22 +46,17 @@ def nothing_to_decide(
     """
     return (
         not metafunc.config.hook.pytest_asyncio_loop_factories.get_hookimpls()
-        and len(state.ini_factories()) == 1
+        and len(state.loops.ini_keys) == 1
         and not any("loop_factories" in mark.kwargs for mark in marks)
-        and (
-            only_ours(metafunc.definition, USER_FIXTURES)
-            or not any(visible_fixturedefs(metafunc.definition, name) for name in USER_FIXTURES)
-        )
+        and no_user_loop(metafunc.definition)
     )
 
 
 def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pytest.Mark]) -> None:
     definition = metafunc.definition
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # _items.plan parses again and reports them
-        parsed = _marker.parse(definition.nodeid, marks)
+    parsed = state.parse_marker(marks)
     if isinstance(parsed, _marker.MarkerError):
-        return  # _items.plan fails the test with the marker's message
+        return  # _plan.plan fails the test with the marker's message
     hook = definition.ihook.pytest_asyncio_loop_factories
     params: list[object]
     ids: list[str]
@@ -81,26 +68,28 @@ def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pyte
         else:
             params, ids = _from_hook(state, offered, parsed.loop_factories)
     else:
-        names = parsed.loop_factories or state.ini_factories()
-        problem = _check_names(definition.nodeid, state, names)
+        keys = state.loops.ini_keys
+        if parsed.loop_factories is not None:
+            keys = tuple(map(LoopKey, parsed.loop_factories))
+        problem = _check_names(definition.nodeid, state, keys)
         if problem is not None:
             params, ids = [problem], [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
-        elif len(names) == 1:
-            return  # the common case: no variants, _items.plan takes the one name
+        elif len(keys) == 1:
+            return  # the common case: no variants, _plan.plan takes the one factory
         else:
-            params, ids = list(names), list(names)
+            params, ids = list(keys), [key.name for key in keys]
     if len(ids) == 1:
         ids = [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
-    metafunc.fixturenames.append(FIXTURE)
-    metafunc.parametrize(
-        FIXTURE, params, ids=ids, indirect=True, scope=_grouping_scope(definition, parsed, state)
-    )
+    also_request(metafunc, VARIANT_FIXTURE)
+    # pytest groups the variants of tests that share a loop, so each factory's loop is made once
+    scope = test_loop_scope(parsed.loop_scope, state.async_fixtures_of(definition), state.settings)
+    metafunc.parametrize(VARIANT_FIXTURE, params, ids=ids, indirect=True, scope=scope)
 
 
 def _from_hook(
     state: SessionState, offered: Mapping[str, LoopFactory], selected: tuple[str, ...] | None
 ) -> tuple[list[object], list[str]]:
-    keys = {name: state.register_factory(name, factory) for name, factory in offered.items()}
+    keys = {name: state.loops.register(name, factory) for name, factory in offered.items()}
     if selected is None:
         return list(keys.values()), list(keys)
     available = ", ".join(repr(name) for name in keys)
@@ -132,48 +121,29 @@ def _check_hook_result(nodeid: str, offered: object) -> Problem | None:
     )
 
 
-def _check_names(nodeid: str, state: SessionState, names: tuple[str, ...]) -> Problem | None:
-    for name in names:
+def _check_names(nodeid: str, state: SessionState, keys: tuple[LoopKey, ...]) -> Problem | None:
+    for key in keys:
         try:
-            state.factory(name)
+            state.loops.factory(key)
         except FactoryError as exc:
             return Problem(
                 f"{nodeid}: mark.asyncio 'loop_factories' requires at least one "
                 "pytest_asyncio_loop_factories hook implementation.\n"
-                f"No hook offers {name!r}, and awaitest can't load it itself: {exc}"
+                f"No hook offers {key.name!r}, and awaitest can't load it itself: {exc}"
             )
     return None
 
 
-def _grouping_scope(
-    definition: pytest.Function, marker: _marker.MarkerSpec, state: SessionState
-) -> Scope:
-    """The loop scope the test will most likely run at (``_items.plan`` decides for real);
-    pytest groups the variants of tests sharing that loop, so each factory's loop is made once."""
-    if marker.loop_scope is not None:
-        return marker.loop_scope
-    settings = state.settings
-    demands = [
-        demand
-        for spec in map(state.async_fixture, closure_fixturedefs(definition))
-        if spec is not None and spec.claimed and (demand := spec.demand(settings)) is not None
-    ]
-    return widest(settings.default_test_loop_scope, *demands)
-
-
-def chosen(item: pytest.Item) -> str | Problem | None:
-    """The factory key the variant ``item`` was generated for, if it was parametrized."""
+def chosen(item: pytest.Item) -> LoopKey | Problem | None:
+    """The factory the variant ``item`` was generated for, if it was parametrized."""
     callspec = getattr(item, "callspec", None)
-    if callspec is None or FIXTURE not in callspec.params:
+    if callspec is None or VARIANT_FIXTURE not in callspec.params:
         return None
-    param: object = callspec.params[FIXTURE]
-    if isinstance(param, str | Problem):
+    param: object = callspec.params[VARIANT_FIXTURE]
+    if isinstance(param, LoopKey | Problem):
         # Set up first, so a change of variant tears down the fixtures made on the old loop
         # before any of them is taken from pytest's cache.
-        names = item.fixturenames  # type: ignore[attr-defined]
-        if FIXTURE in names:
-            names.remove(FIXTURE)
-        names.insert(0, FIXTURE)
+        set_up_first(item, VARIANT_FIXTURE)
         return param
     return None
 
@@ -185,12 +155,12 @@ def tie_to_variant(
     if item is None or fixturedef.scope == "function":
         return
     callspec = getattr(item, "callspec", None)
-    if callspec is not None and FIXTURE in callspec.params:
-        finish_with(active_fixturedef(request, FIXTURE), fixturedef, request)
+    if callspec is not None and VARIANT_FIXTURE in callspec.params:
+        finish_at(active_fixturedef(request, VARIANT_FIXTURE), fixturedef, request)
 
 
 @pytest.fixture(scope="session")
 def _asyncio_loop_factory(request: pytest.FixtureRequest) -> LoopFactory | None:
     """The loop factory of this test variant (pytest-asyncio has a fixture of this name)."""
     key = getattr(request, "param", None)
-    return state_of(request.config).factory(key) if isinstance(key, str) else None
+    return request.config.stash[STATE].loops.factory(key) if isinstance(key, LoopKey) else None

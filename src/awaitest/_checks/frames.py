@@ -1,0 +1,110 @@
+"""The user's line: which frames are asyncio's or awaitest's own, and how a frame, a pending
+task's await chain or a traceback is shown without them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import selectors
+import traceback
+import types
+from collections.abc import Iterator, Mapping
+from typing import Any, Final
+
+ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
+SELECTORS_FILE: Final = os.path.splitext(selectors.__file__ or "selectors")[0]
+AWAITEST_DIR: Final = os.path.dirname(os.path.dirname(__file__))  # the awaitest package
+#: Where asyncio's and awaitest's own frames come from: never "the user's line".
+NOT_USER_CODE: Final = (ASYNCIO_DIR, AWAITEST_DIR)
+
+
+def pending_stacks(
+    loop: asyncio.AbstractEventLoop, hosts: Mapping[asyncio.Task[Any], object]
+) -> str:
+    """Every pending task on ``loop`` with the await chain it is suspended in, innermost last;
+    a generator fixture's host task is shown as its async generator."""
+    blocks = []
+    for task in sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name()):
+        inner = hosts.get(task) or task.get_coro()
+        name = getattr(inner, "__qualname__", repr(inner))
+        kind = "async fixture" if task in hosts else "running"
+        chain = [f for f in _await_chain(inner) if not f.filename.startswith(NOT_USER_CODE)]
+        if not chain:
+            continue  # asyncio's or awaitest's own helper task (asyncio.wait, gather)
+        frames = "".join(traceback.format_list(chain))
+        blocks.append(f"Task {task.get_name()!r} {kind} {name}():\n{frames}".rstrip())
+    return "\n".join(blocks) if blocks else "(no pending tasks of the test's own)"
+
+
+def _await_chain(awaitable: object) -> Iterator[traceback.FrameSummary]:
+    """Frames of a suspended coroutine and of everything it is awaiting, outermost first."""
+    seen = 0
+    while awaitable is not None and seen < 100:
+        seen += 1
+        frame = getattr(awaitable, "cr_frame", None) or getattr(awaitable, "gi_frame", None)
+        frame = frame or getattr(awaitable, "ag_frame", None)
+        if frame is None:
+            return
+        yield traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name)
+        awaitable = (
+            getattr(awaitable, "cr_await", None)
+            or getattr(awaitable, "gi_yieldfrom", None)
+            or getattr(awaitable, "ag_await", None)
+        )
+
+
+def user_frames(tb: types.TracebackType | None) -> str:
+    """A traceback without asyncio's, selectors' and awaitest's own frames."""
+    summary = [
+        entry
+        for entry in traceback.extract_tb(tb)
+        if not entry.filename.startswith((ASYNCIO_DIR, AWAITEST_DIR, SELECTORS_FILE))
+    ]
+    return "".join(traceback.format_list(summary)).rstrip()
+
+
+def user_stack(frame: types.FrameType | None) -> str:
+    """The stack of a running frame, from the code the loop called into (not the loop's)."""
+    entries = traceback.extract_stack(frame)
+    start = 0
+    for index, entry in enumerate(entries):
+        if entry.filename.startswith((ASYNCIO_DIR, SELECTORS_FILE)):
+            start = index + 1
+    kept = [e for e in entries[start:] if not e.filename.startswith(AWAITEST_DIR)]
+    return "".join(traceback.format_list(kept or entries[-3:])).rstrip()
+
+
+def in_loop_machinery(frame: types.FrameType | None) -> bool:
+    filename = frame.f_code.co_filename if frame is not None else ""
+    return filename.startswith((ASYNCIO_DIR, SELECTORS_FILE, AWAITEST_DIR))
+
+
+def origin_site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
+    """The first creation frame outside asyncio and awaitest, as ``file:line (in func)``."""
+    if not origin:
+        return None
+    for filename, lineno, function in origin:
+        if not filename.startswith(NOT_USER_CODE):
+            return f"{_shown(filename)}:{lineno} (in {function})"
+    filename, lineno, function = origin[0]
+    return f"{_shown(filename)}:{lineno} (in {function})"
+
+
+def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    """The innermost frame, from ``frame`` outwards, that is not asyncio's or awaitest's."""
+    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
+        frame = frame.f_back
+    return frame
+
+
+def frame_site(frame: Any) -> str:
+    return f"{_shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+
+
+def _shown(filename: str) -> str:
+    """A path as pytest shows it: relative to the working directory when inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive on Windows
+        return filename
+    return filename if relative.startswith("..") else relative

@@ -1,0 +1,164 @@
+"""Async fixtures before they run: ``awaitest.fixture``, what awaitest knows about each async
+fixture definition (:class:`AsyncFixture`), and the rule that picks a test's loop from them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar, cast, overload
+
+import pytest
+
+from ._config import Settings
+from ._errors import quoted_choices
+from ._scopes import SCOPES, Scope, fixture_scope, is_scope, wider, widest
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    loop_scope: Scope | None
+
+
+# Functions declared with awaitest.fixture. Keyed weakly by the function itself: a decorator
+# has no config to store it in, and we never set attributes on users' functions.
+DECLARED: Final[weakref.WeakKeyDictionary[Callable[..., Any], Declared]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@overload
+def fixture(
+    fixture_function: F,
+    *,
+    scope: Any = "function",
+    loop_scope: Scope | None = None,
+    params: Iterable[object] | None = None,
+    autouse: bool = False,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
+    name: str | None = None,
+) -> F: ...
+
+
+@overload
+def fixture(
+    fixture_function: None = None,
+    *,
+    scope: Any = "function",
+    loop_scope: Scope | None = None,
+    params: Iterable[object] | None = None,
+    autouse: bool = False,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
+    name: str | None = None,
+) -> Callable[[F], F]: ...
+
+
+def fixture(
+    fixture_function: F | None = None,
+    *,
+    scope: Any = "function",
+    loop_scope: Scope | None = None,
+    params: Iterable[object] | None = None,
+    autouse: bool = False,
+    ids: Sequence[object | None] | Callable[[Any], object | None] | None = None,
+    name: str | None = None,
+) -> F | Callable[[F], F]:
+    """``pytest.fixture`` that also marks an async fixture as awaitest's in strict mode.
+
+    ``loop_scope`` names the loop it runs on (default: ``asyncio_default_fixture_loop_scope``,
+    else its own scope); it may be wider than ``scope`` but not narrower.
+    """
+    if loop_scope is not None and not is_scope(loop_scope):
+        raise ValueError(
+            f"awaitest.fixture(loop_scope={loop_scope!r}) is not valid; "
+            f"use {quoted_choices(SCOPES)}"
+        )
+    if loop_scope is not None and is_scope(scope) and wider(scope, loop_scope):
+        raise ValueError(
+            f"awaitest.fixture(scope={scope!r}, loop_scope={loop_scope!r}): the loop would "
+            f"close while the fixture is still alive; use loop_scope={scope!r} or wider"
+        )
+
+    def decorate(function: F) -> F:
+        DECLARED[function] = Declared(loop_scope)
+        result: Any = pytest.fixture(
+            function, scope=scope, params=params, autouse=autouse, ids=ids, name=name
+        )
+        return cast(F, result)
+
+    return decorate if fixture_function is None else decorate(fixture_function)
+
+
+@dataclass(frozen=True, slots=True)
+class AsyncFixture:
+    """What awaitest knows about one async fixture definition."""
+
+    name: str
+    generator: bool
+    cache_scope: Scope
+    loop_scope: Scope | None  # set explicitly with awaitest.fixture(loop_scope=...)
+    claimed: bool  # ours to run: declared with awaitest.fixture, or auto mode
+
+    def demand(self, settings: Settings) -> Scope | None:
+        """The loop scope this fixture needs, or None when it follows the test's loop."""
+        if self.loop_scope is not None:
+            return self.loop_scope
+        default = settings.default_fixture_loop_scope
+        if self.cache_scope == "function":
+            return default
+        return widest(default or self.cache_scope, self.cache_scope)
+
+    @property
+    def per_test(self) -> bool:
+        """Set up and torn down with each test: tasks it leaves pending are the test's."""
+        return self.cache_scope == "function"
+
+    @property
+    def follows_test(self) -> bool:
+        return self.loop_scope is None and self.cache_scope == "function"
+
+
+def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFixture | None:
+    func = fixturedef.func
+    raw = getattr(func, "__func__", func)
+    generator = inspect.isasyncgenfunction(raw)
+    if not generator and not inspect.iscoroutinefunction(raw):
+        return None
+    declared = DECLARED.get(raw)
+    return AsyncFixture(
+        name=fixturedef.argname,
+        generator=generator,
+        cache_scope=fixture_scope(fixturedef),
+        loop_scope=declared.loop_scope if declared else None,
+        claimed=declared is not None or settings.auto,
+    )
+
+
+def declared(fixturedef: pytest.FixtureDef[Any]) -> Declared | None:
+    """How ``fixturedef``'s function was declared with ``awaitest.fixture``, if it was."""
+    func = fixturedef.func
+    try:
+        return DECLARED.get(getattr(func, "__func__", func))
+    except TypeError:  # a callable that can't be weakly referenced: not declared by us
+        return None
+
+
+def test_loop_scope(
+    marker_scope: Scope | None, fixtures: Sequence[AsyncFixture], settings: Settings
+) -> Scope:
+    """The loop a test runs on: the one its marker names, else the widest of the default test
+    loop scope and the loops its async fixtures need (the rule docs/how-to/several-loops.md states).
+
+    The one place this is decided: generation groups a test's variants by it (``_variants``),
+    planning runs the test on it (``_plan``).
+    """
+    if marker_scope is not None:
+        return marker_scope
+    default = settings.default_test_loop_scope
+    if not fixtures:
+        return default
+    return widest(default, *(d for spec in fixtures if (d := spec.demand(settings)) is not None))

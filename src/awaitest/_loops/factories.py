@@ -1,0 +1,145 @@
+"""Where event loops come from: loop factories by name, and loops with a virtual clock.
+
+A loop factory is a zero-argument callable returning a new loop. Names are resolved once per
+run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths; the
+``event_loop_policy`` ini key makes a factory out of a policy class. A :class:`LoopKey` names
+a factory in the run's registry (``_registry``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from typing import Final, NamedTuple
+
+from ..clock import VirtualClock, VirtualClockError
+from . import recycling
+from .current import DEFAULT_POLICY, current_policy
+
+LoopFactory = Callable[[], asyncio.AbstractEventLoop]
+
+
+class LoopKey(NamedTuple):
+    """Which factory a loop comes from, as the run's registry (``_registry``) keys it.
+
+    perf: a NamedTuple, not a dataclass (it is in keys looked up for every test).
+    """
+
+    #: As users name it: an ini or marker name (``asyncio``, ``uvloop``, ``module:callable``)
+    #: or a name a ``pytest_asyncio_loop_factories`` hook offered.
+    name: str
+    #: The loops come from the ini ``event_loop_policy`` (see :data:`POLICY`).
+    policy: bool = False
+    #: The n-th different factory registered under ``name`` (two conftests' hooks may offer
+    #: different factories under one name).
+    n: int = 1
+    #: Each loop gets a fresh :class:`~awaitest.clock.VirtualClock` (a test's own loop only).
+    virtual: bool = False
+
+    @property
+    def label(self) -> str:
+        """The factory's name in messages."""
+        return self.name if self.n == 1 else f"{self.name}#{self.n}"
+
+    @property
+    def real(self) -> LoopKey:
+        """The same factory's loops with a real clock."""
+        return self._replace(virtual=False) if self.virtual else self
+
+    def with_clock(self) -> LoopKey:
+        return self._replace(virtual=True)
+
+
+#: The loops of the ini key ``event_loop_policy``, which replaces the ``asyncio`` factory.
+POLICY: Final = LoopKey("policy", policy=True)
+
+
+class FactoryError(Exception):
+    """A loop factory name that can't be turned into a callable; the message says why."""
+
+
+def _asyncio_loop() -> asyncio.AbstractEventLoop:
+    """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``recycling``)
+    unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
+    replaced asyncio's default one."""
+    if type(current_policy()) is DEFAULT_POLICY:
+        return recycling.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def load_factory(name: str) -> LoopFactory:
+    if name == "asyncio":
+        return _asyncio_loop
+    if name == "uvloop":
+        module = _import(name, "uvloop", "install it with 'pip install uvloop'")
+        factory: LoopFactory = getattr(module, "new_event_loop")  # noqa: B009 - untyped module
+        return factory
+    target = _import_object(name)
+    if not callable(target):
+        raise FactoryError(f"loop factory {name!r} is not callable")
+    return target
+
+
+def policy_factory(path: str) -> LoopFactory:
+    """Loops from an event loop policy class, the form older tutorials teach."""
+    policy_class = _import_object(path)
+    if not callable(policy_class):
+        raise FactoryError(f"event loop policy {path!r} is not a class")
+    try:
+        policy = policy_class()
+        make: LoopFactory = policy.new_event_loop
+    except Exception as exc:
+        raise FactoryError(f"can't create event loop policy {path!r}: {exc!r}") from exc
+    return make
+
+
+def _import_object(path: str) -> object:
+    module_name, sep, attribute = path.replace(":", ".").rpartition(".")
+    if not sep or not module_name or not attribute:
+        raise FactoryError(
+            f"{path!r} is not a known loop factory; use 'asyncio', 'uvloop' or a "
+            "'module:callable' path"
+        )
+    module = _import(path, module_name, "check the spelling and that it is installed")
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise FactoryError(
+            f"can't import {path!r}: module {module_name!r} has no attribute {attribute!r}"
+        ) from None
+
+
+def _import(path: str, module_name: str, hint: str) -> object:  # -> module
+    try:
+        return importlib.import_module(module_name)
+    except ImportError as exc:
+        raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
+
+
+def clocked(factory: LoopFactory, label: str) -> LoopFactory:
+    """``factory`` with a fresh :class:`VirtualClock` attached to every loop it makes; a loop
+    that can't take one is closed and :class:`VirtualClockError` says why."""
+
+    def new_virtual_loop() -> asyncio.AbstractEventLoop:
+        loop = factory()
+        try:
+            VirtualClock().attach(loop, factory_name=label)
+        except VirtualClockError:
+            loop.close()
+            raise
+        return loop
+
+    return new_virtual_loop
+
+
+def clock_of(loop: asyncio.AbstractEventLoop) -> VirtualClock | None:
+    owner = getattr(loop.time, "__self__", None)
+    return owner if isinstance(owner, VirtualClock) else None
+
+
+def detach(loop: asyncio.AbstractEventLoop) -> None:
+    """Give a closed (or closing) loop its real clock back; nothing for real-time loops."""
+    clock = clock_of(loop)
+    if clock is not None:
+        clock.detach()

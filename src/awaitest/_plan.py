@@ -1,0 +1,231 @@
+"""How each of our async tests runs, decided once at collection into a :class:`TestPlan`.
+
+Everything that can be decided before the run (marker, loop scope, loop factory, the test's
+argument names, whether its loop has a virtual clock) is decided in :func:`plan` and kept in
+``SessionState.planned``, so running a test is a dict lookup, a loop lookup and
+``run_until_complete``.
+
+Virtual time: a clock must be attached to its loop before anything is scheduled there, and it
+belongs to that one loop. So whether a test gets one is decided here (:func:`wants_clock`,
+:func:`misplaced`), and its plan's :class:`LoopKey` says ``virtual``: the loop registry makes
+that loop with a clock attached, and the test, its function-loop async fixtures and
+``event_loop`` all find that same loop without knowing it is virtual. Only function-scoped
+loops are virtual: a wider loop outlives the test, and its other users would see time jump
+under them.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from ._collect import async_function, belongs_to_others, markers
+from ._compat.user_loop import plan_user_loop
+from ._config import Settings
+from ._errors import AwaitestDeprecationWarning, AwaitestWarning
+from ._fixture_specs import AsyncFixture, test_loop_scope
+from ._loops.factories import LoopKey, clock_of
+from ._marker import EMPTY, MarkerError
+from ._pytest_private import test_argnames
+from ._scopes import Scope, widest
+from ._session import STATE, SessionState, note
+from ._variants import Problem, chosen
+from .clock import VirtualClock
+
+#: The fixture a test requests for virtual time.
+CLOCK_FIXTURE: Final = "virtual_clock"
+
+
+def plan(item: pytest.Item, state: SessionState) -> None:
+    """Decide whether ``item`` is ours and how it runs; keep the decision in ``state.planned``."""
+    every = markers(item)
+    marks = [mark for mark in every if mark.name == "asyncio"]
+    if async_function(item) is None:
+        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item, every):
+            note(
+                item,
+                AwaitestWarning(
+                    f"{item.nodeid} is marked with '@pytest.mark.asyncio' but it is not an "
+                    "async function. The marker does nothing here: remove it, or if it comes "
+                    "from a class or module pytestmark, mark only the async tests."
+                ),
+            )
+        return
+    if belongs_to_others(item, every):
+        return
+    settings = state.settings
+    if not marks and not settings.auto:
+        return  # strict mode, unmarked: fails with the fix when called (see fail_if_unclaimed)
+    assert isinstance(item, pytest.Function)
+    parsed = state.parse_marker(marks)
+    for text in parsed.notes:
+        note(item, AwaitestDeprecationWarning(f"{item.nodeid}: {text}"))
+    key = state.loops.default_key
+    argnames = test_argnames(item)
+    if isinstance(parsed, MarkerError):
+        problem = f"{item.nodeid}: {parsed.problem}"
+        state.planned[item] = state.shared_plan("function", key, argnames, EMPTY, error=problem)
+        return
+    if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
+        key = LoopKey(parsed.loop_factories[0])
+    variant = chosen(item)
+    if isinstance(variant, Problem):
+        problem = variant.message
+        state.planned[item] = state.shared_plan("function", key, argnames, parsed, error=problem)
+        return
+    if variant is not None:
+        key = variant
+    user_loop = plan_user_loop(item, state)
+    fixtures = state.async_fixtures_of(item)
+    scope = test_loop_scope(parsed.loop_scope, fixtures, settings)
+    if fixtures:
+        _note_mixed_loops(item, scope, fixtures, settings)
+    error: str | None = None
+    user_fixture = user_loop.fixture if user_loop is not None else None
+    if wants_clock(
+        item.fixturenames, scope, fixtures=fixtures, settings=settings, user_loop=user_fixture
+    ):
+        error = misplaced(
+            item.nodeid,
+            scope,
+            marker_scope=parsed.loop_scope,
+            fixtures=fixtures,
+            settings=settings,
+            user_loop=user_fixture,
+        )
+        key = key.with_clock()
+    state.planned[item] = state.shared_plan(
+        scope, key, argnames, parsed, user_loop=user_loop, error=error
+    )
+
+
+def _note_mixed_loops(
+    item: pytest.Function, scope: Scope, fixtures: list[AsyncFixture], settings: Settings
+) -> None:
+    """Warn once when one of the test's async fixtures is left on another loop."""
+    apart = [
+        (spec.name, demand)
+        for spec in fixtures
+        if not spec.follows_test
+        and (demand := spec.demand(settings)) is not None
+        and demand != scope
+    ]
+    if apart:
+        note(item, AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
+
+
+def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope]]) -> str:
+    listed = ", ".join(f"{name!r} on the {demand} loop" for name, demand in apart)
+    widest_fixture = widest(*(demand for _, demand in apart))
+    first = apart[0][0]
+    return (
+        f"{nodeid} runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
+        "Objects bound to one loop (connections, locks, tasks) fail on another. Fix: "
+        f'@pytest.mark.asyncio(loop_scope="{widest_fixture}") on the test, or '
+        f'loop_scope="{scope}" on fixture {first!r}'
+    )
+
+
+def wants_clock(
+    fixturenames: list[str],
+    scope: Scope,
+    *,
+    fixtures: list[AsyncFixture],
+    settings: Settings,
+    user_loop: str | None,
+) -> bool:
+    """Requested by name, or by ``asyncio_clock = virtual`` for a test on a function loop of
+    ours whose async fixtures all run there too. ``user_loop``: the user's fixture
+    (``event_loop``, ``event_loop_policy``) the test's loop comes from, if any."""
+    if CLOCK_FIXTURE in fixturenames:
+        return True
+    return (
+        settings.clock == "virtual"
+        and scope == "function"
+        and user_loop is None
+        and _wider_fixture(scope, fixtures, settings) is None
+    )
+
+
+def misplaced(
+    nodeid: str,
+    scope: Scope,
+    *,
+    marker_scope: Scope | None,
+    fixtures: list[AsyncFixture],
+    settings: Settings,
+    user_loop: str | None,
+) -> str | None:
+    """Why a test that requests ``virtual_clock`` can't have one, with the fix; None if it can."""
+    if user_loop is not None:
+        return (
+            f"{nodeid} requests virtual_clock but its event loop comes from the user-defined "
+            f"{user_loop} fixture, whose clock awaitest can't replace. Fix: remove that "
+            f"fixture override for this test, or don't request virtual_clock."
+        )
+    pinned = marker_scope is not None or settings.default_test_loop_scope != "function"
+    wider = _wider_fixture(scope, fixtures, settings)
+    if scope != "function" and (pinned or wider is None):
+        return (
+            f"{nodeid} requests virtual_clock but runs on the {scope}-scoped event loop, "
+            "which outlives the test; time can only be virtual on the test's own loop. "
+            'Fix: @pytest.mark.asyncio(loop_scope="function") on the test, '
+            "or don't request virtual_clock."
+        )
+    if wider is None:
+        return None
+    spec, demand = wider
+    if spec.cache_scope == "function":
+        fix = (
+            f'loop_scope="function" on fixture {spec.name!r} so it runs on the test\'s '
+            "virtual loop, or don't request virtual_clock."
+        )
+    else:
+        fix = (
+            f"don't request virtual_clock in tests that use {spec.name!r}, or make "
+            f"{spec.name!r} function-scoped."
+        )
+    return (
+        f"{nodeid} requests virtual_clock but its async fixture {spec.name!r} runs on the "
+        f"{demand}-scoped event loop, where time is real, so the two would disagree. Fix: {fix}"
+    )
+
+
+def _wider_fixture(
+    scope: Scope, fixtures: list[AsyncFixture], settings: Settings
+) -> tuple[AsyncFixture, Scope] | None:
+    """The first async fixture of the test that runs on a loop wider than function."""
+    for spec in fixtures:
+        if spec.follows_test and scope == "function":
+            continue
+        demand = spec.demand(settings)
+        if demand is not None and demand != "function":
+            return spec, demand
+    return None
+
+
+@pytest.fixture
+def virtual_clock(request: pytest.FixtureRequest) -> VirtualClock:
+    """The virtual clock of the requesting test's event loop: ``advance(seconds)``, ``time()``,
+    ``autojump_threshold``."""
+    __tracebackhide__ = True
+    node = request.node
+    state = request.config.stash[STATE]
+    test_plan = state.plan_of(node)
+    if test_plan is None:
+        pytest.fail(
+            f"{node.nodeid} requests virtual_clock, which only works in async tests that "
+            "awaitest runs. Make it an async def test marked with @pytest.mark.asyncio "
+            "(or set asyncio_mode = auto).",
+            pytrace=False,
+        )
+    clock = clock_of(state.test_runner(node, test_plan).loop)
+    if clock is None:
+        pytest.fail(
+            f"{node.nodeid} requests virtual_clock but its event loop has a real clock: "
+            "it was not made by awaitest (a user-defined event_loop fixture?). "
+            "Remove the event_loop override from this test's scope.",
+            pytrace=False,
+        )
+    return clock

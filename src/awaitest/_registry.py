@@ -1,0 +1,152 @@
+"""The run's loops: which factory a :class:`LoopKey` names, and the runner of each live loop.
+
+Loops are keyed by the node that bounds their scope and by their :class:`LoopKey`. A loop is
+made on first use and closed by a finalizer registered on that node at creation, so it closes
+after every fixture that used it (pytest runs a node's finalizers last-in, first-out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ._config import Settings
+from ._loops.current import restore_policy, swap_policy
+from ._loops.factories import (
+    POLICY,
+    FactoryError,
+    LoopFactory,
+    LoopKey,
+    clocked,
+    detach,
+    load_factory,
+    policy_factory,
+)
+from ._loops.runner import Runner
+from ._scopes import Node, Scope, scope_node, wider
+from .clock import VirtualClockError
+
+
+@dataclass(frozen=True, slots=True)
+class UserLoop:
+    """A user's own ``event_loop`` (the loop) or ``event_loop_policy`` (the policy loops come
+    from) fixture is visible to a test: the old pytest-asyncio ways to choose the loop."""
+
+    fixture: str
+    scope: Scope
+
+
+class LoopRegistry:
+    __slots__ = ("borrowed", "default_key", "factories", "ini_keys", "runners", "settings")
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        names = settings.loop_factories
+        #: The factories async tests run on when no hook decides (``event_loop_policy``
+        #: replaces ``asyncio``), and the first of them.
+        self.ini_keys: tuple[LoopKey, ...] = tuple(
+            POLICY if name == "asyncio" and settings.event_loop_policy else LoopKey(name)
+            for name in names
+        )
+        self.default_key = POLICY if settings.event_loop_policy is not None else LoopKey(names[0])
+        self.factories: dict[LoopKey, LoopFactory] = {}
+        self.runners: dict[tuple[Node, LoopKey], Runner] = {}
+        #: Runners around loops users' fixtures own, by loop; never closed by us.
+        self.borrowed: dict[asyncio.AbstractEventLoop, Runner] = {}
+
+    # -- factories -----------------------------------------------------------------------------
+
+    def register(self, name: str, factory: LoopFactory) -> LoopKey:
+        """The key of a factory a hook returned; names from different conftests may clash."""
+        key = LoopKey(name)
+        while self.factories.setdefault(key, factory) != factory:
+            key = key._replace(n=key.n + 1)
+        return key
+
+    def factory(self, key: LoopKey) -> LoopFactory:
+        factory = self.factories.get(key)
+        if factory is None:
+            if key.virtual:
+                factory = clocked(self.factory(key.real), key.label)
+            elif key.policy:
+                assert self.settings.event_loop_policy is not None
+                factory = policy_factory(self.settings.event_loop_policy)
+            else:  # a name from the ini or a marker: registered ones are found above
+                factory = load_factory(key.name)
+            self.factories[key] = factory
+        return factory
+
+    def check_factories(self) -> None:
+        """Import every configured factory now, so a typo is a usage error, not 500 failures."""
+        keys = list(map(LoopKey, self.settings.loop_factories))
+        if self.settings.event_loop_policy is not None:
+            keys.append(POLICY)
+        for key in keys:
+            try:
+                self.factory(key)
+            except FactoryError as exc:
+                ini = "event_loop_policy" if key.policy else "asyncio_loop_factories"
+                raise pytest.UsageError(f"{ini}: {exc}") from None
+
+    # -- runners -------------------------------------------------------------------------------
+
+    def runner(self, node: Node, scope: Scope, key: LoopKey) -> Runner:
+        """The runner of the ``scope`` loop from ``key``'s factory, seen from ``node``."""
+        __tracebackhide__ = True
+        if scope != "function" and key.virtual:
+            key = key.real  # only a test's own loop is virtual
+        owner = scope_node(node, scope)
+        runner = self.runners.get((owner, key))
+        if runner is None:
+            problem = None
+            try:
+                runner = Runner.open(self.factory(key), debug=self.settings.debug)
+            except VirtualClockError as exc:
+                problem = str(exc)  # failed below, outside this except block
+            if problem is not None:
+                pytest.fail(problem, pytrace=False)
+            assert runner is not None
+            self.runners[owner, key] = runner
+            owner.addfinalizer(functools.partial(self._close, (owner, key), runner))
+        return runner
+
+    def user_runner(
+        self, item: pytest.Item, node: Node, scope: Scope, cache_scope: Scope, user: UserLoop
+    ) -> Runner:
+        """The loop of ``item`` (or of a fixture it sets up, cached at ``cache_scope``) when a
+        user's fixture chooses it. That fixture is set up first (``_compat.user_loop``)."""
+        if wider(cache_scope, user.scope):
+            # The user's loop (or policy) ends before this fixture does; pytest-asyncio refused
+            # this with a ScopeMismatch. Run it on a loop of its own scope instead.
+            return self.runner(node, scope, self.default_key)
+        value: Any = item.funcargs[user.fixture]  # type: ignore[attr-defined]
+        if user.fixture == "event_loop":
+            return self.borrow(value)
+        key = self.register(f"policy {type(value).__qualname__}", value.new_event_loop)
+        owner = scope_node(node, scope)
+        if (owner, key) not in self.runners:
+            # Loops of this policy run with it installed, as pytest-asyncio ran them; registered
+            # before the runner's own finalizer, the old policy comes back after the loop closed.
+            owner.addfinalizer(functools.partial(restore_policy, swap_policy(value)))
+        return self.runner(node, scope, key)
+
+    def borrow(self, loop: asyncio.AbstractEventLoop) -> Runner:
+        """A runner around a loop a user's ``event_loop`` fixture owns: we never close it."""
+        runner = self.borrowed.get(loop)
+        if runner is None:
+            for old in [old for old in self.borrowed if old.is_closed()]:
+                del self.borrowed[old]
+            runner = self.borrowed[loop] = Runner(loop, owned=False)
+        return runner
+
+    def _close(self, key: tuple[Node, LoopKey], runner: Runner) -> None:
+        if self.runners.get(key) is runner:
+            del self.runners[key]
+        try:
+            runner.close()
+        finally:
+            detach(runner.loop)

@@ -1,0 +1,202 @@
+"""The pytest side of the checks: one window per async test, findings turned into outcomes.
+
+A window opens when the test's setup starts and closes when its teardown ends (see
+``_checks.Window``). A sync test gets one too, from the moment one of our async fixtures is set
+up for it (:meth:`Checks.watch_sync_test`): that fixture's code is watched as an async test's
+would be. Each phase (setup, call, teardown) runs inside :class:`Phase`: at its end an
+``error`` finding fails it (``pytest.fail``) and a ``warn`` finding becomes a warning on the
+test. When the phase failed anyway, error findings are added to its exception as notes, so the
+cause of a failure (often the missing ``await``) is printed with it.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Final
+
+import pytest
+
+from . import _checks
+from ._checks.deadlines import Deadline, StepTimeout, debugger_active
+from ._config import Settings
+from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
+from ._pytest_private import debugging_requested
+from ._session import TestPlan
+
+_WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
+    "unawaited": UnawaitedCoroutineWarning,
+    "leak": TaskLeakWarning,
+    "loop_error": LoopErrorWarning,
+    "blocking": AwaitestWarning,
+}
+
+
+class Checks:
+    """The checks of one run: the monitor (made on first use) and each test's open window (one
+    at a time, two while Ctrl-C unwinds)."""
+
+    __slots__ = ("config", "monitor", "settings", "windows")
+
+    def __init__(self, config: pytest.Config, settings: Settings) -> None:
+        self.config = config
+        self.settings = settings
+        self.monitor: _checks.Monitor | None = None
+        self.windows: dict[pytest.Item, _checks.Window] = {}
+
+    def monitor_of_run(self) -> _checks.Monitor:
+        monitor = self.monitor
+        if monitor is None:
+            settings = self.settings
+            monitor = _checks.Monitor(
+                _checks.Policy(
+                    unawaited=settings.unawaited,
+                    task_leaks=settings.task_leaks,
+                    loop_errors=settings.loop_errors,
+                    blocking_threshold=settings.blocking_threshold,
+                )
+            )
+            if debugging_requested(self.config):
+                monitor.timeouts_suppressed = True
+            if settings.timeout > 0:
+                cli = self.config.getoption("asyncio_timeout", None) is not None
+                source = "--asyncio-timeout=" if cli else "asyncio_timeout = "
+                monitor.default_deadline = Deadline(
+                    settings.timeout, f"{source}{settings.timeout:g}"
+                )
+            self.monitor = monitor
+        return monitor
+
+    def open(self, item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
+        """Open the window of ``item``'s test (``plan`` None: a sync test)."""
+        monitor = self.monitor_of_run()
+        window = monitor.open(item.name, _deadline(plan, monitor))
+        self.windows[item] = window
+        return window
+
+    def watch_sync_test(self, item: pytest.Item) -> None:
+        """One of our async fixtures is about to be set up for ``item``, a test we don't run (a
+        sync test): if it has no window yet, open one, so the fixture's steps are watched
+        (deadline, missing awaits, leaked tasks, loop errors, blocking). Opened here rather
+        than in setup, a sync test that uses no async fixture costs nothing."""
+        if item not in self.windows:
+            self.open(item, None)
+
+    def close(self, item: pytest.Item, planned: bool) -> _checks.Window | None:
+        """``item``'s teardown begins: its window, taken out of the open ones (closed by the
+        caller once teardown is over)."""
+        window = self.windows.pop(item, None)
+        if window is not None and window.deadline is not None and not planned:
+            window.restart_deadline()  # a sync test's body doesn't count against asyncio_timeout
+        return window
+
+    def debugger_entered(self) -> None:
+        """``pytest_enter_pdb``: from now on a pause is not a hang."""
+        self.monitor_of_run().timeouts_suppressed = True
+
+    def end_of_run(self) -> None:
+        """At the end of the run: stop the watchdog, close a window Ctrl-C left open."""
+        monitor = self.monitor
+        if monitor is not None:
+            monitor.stop()
+            window = _checks.active()
+            while window is not None and window.monitor is monitor:
+                window.close()
+                window = _checks.active()
+
+
+def _deadline(plan: TestPlan | None, monitor: _checks.Monitor) -> Deadline | None:
+    """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini
+    (``plan`` None: a sync test, which has no marker of ours)."""
+    found = monitor.default_deadline
+    if plan is not None and plan.marker.timeout is not None:
+        seconds = plan.marker.timeout
+        found = None
+        if seconds > 0:
+            found = Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
+    if found is None or debugger_active():
+        return None
+    return found
+
+
+class Phase:
+    """``with Phase(checks, item):`` around one phase of a test: its findings fail it, or are
+    notes on the exception it failed with. ``window`` None: the test's window, if it has one
+    by the end of the phase (a sync test's opens during its setup, if at all). ``settle``: the
+    teardown, after which tasks still pending are leaks.
+
+    perf: a class with slots, not ``contextlib.contextmanager`` (three per test).
+    """
+
+    __slots__ = ("_checks", "_item", "_settle", "_window")
+
+    def __init__(
+        self,
+        checks: Checks,
+        item: pytest.Item,
+        window: _checks.Window | None = None,
+        *,
+        settle: bool = False,
+    ) -> None:
+        self._checks = checks
+        self._item = item
+        self._window = window
+        self._settle = settle
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        __tracebackhide__ = True
+        item = self._item
+        window = self._window or self._checks.windows.get(item)
+        if window is None:
+            return
+        if exc is None:
+            _finish(item, window, settle=self._settle, timed_out=None)
+        elif isinstance(exc, StepTimeout):
+            _finish(item, window, settle=self._settle, timed_out=str(exc))
+        else:
+            _annotate(item, window, exc, settle=self._settle)
+
+
+def _annotate(
+    item: pytest.Item, window: _checks.Window, exc: BaseException, *, settle: bool
+) -> None:
+    """The phase failed: its error findings become notes on the exception."""
+    if settle and not isinstance(exc, KeyboardInterrupt):
+        window.settle()
+    for message in _warn(item, window.take()):
+        exc.add_note(message)
+
+
+def _finish(
+    item: pytest.Item, window: _checks.Window, *, settle: bool, timed_out: str | None
+) -> None:
+    """The phase passed (or a step timed out): error findings fail it, warnings are issued."""
+    __tracebackhide__ = True
+    if settle:
+        window.settle()
+    if timed_out is None and window.quiet():
+        return  # nearly always: nothing found
+    errors = _warn(item, window.take())
+    if timed_out is not None:
+        errors.insert(0, timed_out)
+    if errors:
+        # from None: when a step timed out we are still inside the handling of StepTimeout
+        raise pytest.fail.Exception("\n\n".join(errors), pytrace=False) from None
+
+
+def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
+    """Issue the ``warn`` findings as warnings on the test; return the ``error`` ones."""
+    errors = []
+    for finding in findings:
+        if finding.severity == "warn":
+            item.warn(_WARNINGS[finding.kind](finding.message))
+        elif finding.severity == "error":
+            errors.append(finding.message)
+    return errors

@@ -1,0 +1,148 @@
+"""The run's data: settings, the loop registry, each async test's plan, the fixtures described.
+
+One :class:`SessionState` per run, held by the run's plugin object (``plugin.AwaitestSession``)
+and kept in ``config.stash[STATE]`` for the fixtures and public functions that only have a
+config to start from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import pytest
+
+from . import _marker
+from ._config import Settings
+from ._fixture_specs import AsyncFixture, describe
+from ._loops.factories import LoopKey
+from ._loops.runner import Runner
+from ._pytest_private import closure_fixturedefs
+from ._registry import LoopRegistry, UserLoop
+from ._scopes import Node, Scope
+
+
+@dataclass(frozen=True, slots=True)
+class TestPlan:
+    """How one async test runs, decided at collection."""
+
+    loop_scope: Scope
+    loop: LoopKey
+    argnames: tuple[str, ...]
+    marker: _marker.MarkerSpec
+    #: Set when a user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop.
+    user_loop: UserLoop | None = None
+    error: str | None = None  # a bad marker: fails this test at setup
+
+
+#: Warnings decided at collection, emitted when the test is set up: there a warning filter
+#: (``-W error``, a ``filterwarnings`` mark) applies to that one test instead of aborting the
+#: whole collection.
+NOTES: Final = pytest.StashKey[list[Warning]]()
+
+
+def note(item: pytest.Item, warning: Warning) -> None:
+    item.stash.setdefault(NOTES, []).append(warning)
+
+
+_Parsed = _marker.MarkerSpec | _marker.MarkerError
+
+
+@dataclass(slots=True)
+class SessionState:
+    settings: Settings
+    loops: LoopRegistry
+    fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
+    #: The test being set up, run or torn down: wider fixtures take its loop factory.
+    current: pytest.Item | None = None
+    #: The user-loop fixtures whose deprecation was reported (once per run).
+    deprecations: set[str] = field(default_factory=set)
+    #: Markers with arguments, parsed: by the ids of the marker objects (kept alive here).
+    markers: dict[tuple[int, ...], tuple[tuple[pytest.Mark, ...], _Parsed]] = field(
+        default_factory=dict
+    )
+    plans: dict[tuple[object, ...], TestPlan] = field(default_factory=dict)
+    #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
+    #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
+    planned: dict[pytest.Item, TestPlan] = field(default_factory=dict)
+
+    def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
+        try:
+            return self.fixtures[fixturedef]
+        except KeyError:
+            spec = self.fixtures[fixturedef] = describe(fixturedef, self.settings)
+            return spec
+
+    def async_fixtures_of(self, item: pytest.Function) -> list[AsyncFixture]:
+        """The async fixtures awaitest runs for ``item``, of every fixture it will use."""
+        return [
+            spec
+            for spec in map(self.async_fixture, closure_fixturedefs(item))
+            if spec is not None and spec.claimed
+        ]
+
+    def parse_marker(self, marks: list[pytest.Mark]) -> _Parsed:
+        """The test's ``asyncio`` markers parsed once: generating and planning a test ask alike,
+        and the tests of a module's ``pytestmark`` share its marker objects."""
+        for mark in marks:
+            if mark.args or mark.kwargs:
+                break
+        else:
+            return _marker.EMPTY  # bare markers: nearly every test, nothing to keep
+        key = tuple(map(id, marks))
+        found = self.markers.get(key)
+        if found is None:
+            found = self.markers[key] = (tuple(marks), _marker.parse(marks))
+        return found[1]
+
+    def plan_of(self, node: Node | None) -> TestPlan | None:
+        """The plan of an async test awaitest runs; None for anything else."""
+        return self.planned.get(node) if isinstance(node, pytest.Item) else None
+
+    def shared_plan(
+        self,
+        loop_scope: Scope,
+        loop: LoopKey,
+        argnames: tuple[str, ...],
+        marker: _marker.MarkerSpec,
+        *,
+        user_loop: UserLoop | None = None,
+        error: str | None = None,
+    ) -> TestPlan:
+        """A test's plan, shared by every test planned alike: thousands of tests hold a few
+        plans between them (memory is one of the targets, see benchmarks/)."""
+        # perf: a tuple of plain values
+        key: tuple[object, ...] = (loop_scope, loop, argnames, marker.loop_scope)
+        key += (marker.loop_factories, marker.timeout, user_loop, error)
+        found = self.plans.get(key)
+        if found is None:
+            found = self.plans[key] = TestPlan(loop_scope, loop, argnames, marker, user_loop, error)
+        return found
+
+    def begin(self, item: pytest.Item) -> TestPlan | None:
+        """``item`` is being set up: its collection-time warnings are issued, it becomes the
+        current test, and a plan that holds an error fails it. Returns its plan."""
+        __tracebackhide__ = True
+        if NOTES in item.stash:  # perf: not stash.get()
+            for warning in item.stash[NOTES]:
+                item.warn(warning)
+        self.current = item
+        plan = self.planned.get(item)
+        if plan is not None and plan.error is not None:
+            pytest.fail(plan.error, pytrace=False)
+        return plan
+
+    def test_runner(self, item: pytest.Item, plan: TestPlan) -> Runner:
+        """The runner of the loop ``item`` runs on."""
+        if plan.user_loop is None:
+            return self.loops.runner(item, plan.loop_scope, plan.loop)
+        return self.loops.user_runner(item, item, plan.loop_scope, "function", plan.user_loop)
+
+    def run_test(self, item: pytest.Function, plan: TestPlan) -> None:
+        __tracebackhide__ = True
+        runner = self.test_runner(item, plan)
+        funcargs = item.funcargs
+        runner.run_test(item.obj, {name: funcargs[name] for name in plan.argnames})
+
+
+STATE: Final = pytest.StashKey[SessionState]()
