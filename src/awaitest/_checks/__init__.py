@@ -21,6 +21,9 @@ What each check costs, and why it is cheap:
 * *Blocking* and *timeouts*: one watchdog thread per run, started only when one of them is on.
   It pings the loop with ``call_soon_threadsafe``; a ping answered late means one step held the
   loop, and the main thread's stack sampled while it was late shows where.
+
+Every duration here is read from the monitor's clock, real time by default (``_realtime``): a
+test that freezes or shifts time (freezegun, time-machine) must not make a check lie.
 """
 
 from __future__ import annotations
@@ -28,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 import traceback
 import warnings
 import weakref
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from .._realtime import REAL_TIME
 from .deadlines import (
     Alarm,
     Deadline,
@@ -56,6 +59,8 @@ Kind = Literal["unawaited", "leak", "loop_error", "blocking"]
 WATCH_PERIOD: Final = 0.05
 #: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
 LEAK_GRACE: Final = 1.0
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +90,14 @@ def active() -> Window | None:
 
 
 class Monitor:
-    """Per run: the policy and the watchdog thread, started the first time it is needed."""
+    """Per run: the policy and the watchdog thread, started the first time it is needed.
 
-    def __init__(self, policy: Policy) -> None:
+    ``clock`` is what every duration is measured with (tests pass one they control).
+    """
+
+    def __init__(self, policy: Policy, *, clock: Clock | None = None) -> None:
         self.policy = policy
+        self.clock: Clock = clock or REAL_TIME.monotonic
         self.timeouts_suppressed = False  # set once a debugger was entered
         self.alarm = Alarm()
         self.default_deadline: Deadline | None = None  # from the ini or the command line
@@ -107,7 +116,7 @@ class Monitor:
             period = WATCH_PERIOD
             if self.policy.blocking_threshold > 0:
                 period = min(period, self.policy.blocking_threshold / 4)
-            self._watchdog = Watchdog(period, self.alarm)
+            self._watchdog = Watchdog(period, self.alarm, self.clock)
         return self._watchdog
 
     def stop(self) -> None:
@@ -131,7 +140,7 @@ class Window:
         self.policy = policy = monitor.policy
         self.name = name
         self.deadline = deadline
-        self.deadline_at = time.monotonic() + deadline.seconds if deadline else None
+        self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
@@ -217,7 +226,7 @@ class Window:
         """A fresh allowance from now: after an expiry, for the rest of the test (its teardown),
         and for a sync test's teardown (its body is pytest's to run, not the deadline's)."""
         if self.deadline is not None:
-            self.deadline_at = time.monotonic() + self.deadline.seconds
+            self.deadline_at = self.monitor.clock() + self.deadline.seconds
 
     # -- missing await -----------------------------------------------------------------------
 
@@ -292,7 +301,7 @@ class Window:
         tasks = [task for task, _ in leaked]
         for task in tasks:
             task.cancel()
-        loop.run_until_complete(asyncio.wait(tasks, timeout=LEAK_GRACE))
+        let_finish(loop, tasks, LEAK_GRACE)
         severity = self.policy.task_leaks
         count = f"{len(leaked)} task" + ("s" if len(leaked) > 1 else "")
         self.findings.append(
@@ -344,6 +353,7 @@ class Step:
     """One ``run_until_complete`` of a watched test, with its deadline and pings."""
 
     __slots__ = (
+        "_clock",
         "_expiry",
         "_hosts",
         "_loop",
@@ -366,6 +376,7 @@ class Step:
         tracked: bool,
     ) -> None:
         self._window = window
+        self._clock = window.monitor.clock
         self._loop = loop
         self._hosts = hosts
         self._tracked = tracked
@@ -385,7 +396,7 @@ class Step:
             if self._expiry is not None:
                 monitor.alarm.install()
                 monitor.alarm.expiry = self._expiry
-            self._started = time.monotonic()
+            self._started = self._clock()
             self._watchdog = monitor.watchdog()
             self._watchdog.watch(self)
         return self
@@ -443,7 +454,7 @@ class Step:
     def _ack(self, token: object) -> None:
         if token is not self._ping_token or self._ping_at is None:
             return
-        late = time.monotonic() - self._ping_at
+        late = self._clock() - self._ping_at
         self._report_blocking(late)
         self._ping_token = None
         self._sampled = None
@@ -452,7 +463,7 @@ class Step:
 
     def _late_ping(self) -> None:
         if self._ping_at is not None and self._ping_token is not None:
-            self._report_blocking(time.monotonic() - self._ping_at)
+            self._report_blocking(self._clock() - self._ping_at)
         self._ping_token = None
         self._ping_at = None
 
@@ -473,6 +484,41 @@ class Step:
         )
 
 
+def let_finish(
+    loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]], seconds: float
+) -> None:
+    """Run ``loop`` until every one of ``tasks`` is done, or for ``seconds`` of real time.
+
+    Not ``asyncio.wait(tasks, timeout=...)``: that timeout is on the loop's clock, which a test
+    may have frozen (freezegun without ``real_asyncio``) or made virtual.
+    """
+    pending = {task for task in tasks if not task.done()}
+    if not pending:
+        return
+    finished: asyncio.Future[None] = loop.create_future()
+
+    def stop_waiting(_: object = None) -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    def one_done(task: asyncio.Task[Any]) -> None:
+        pending.discard(task)
+        if not pending:
+            stop_waiting()
+
+    for task in list(pending):
+        task.add_done_callback(one_done)
+    timer = threading.Timer(seconds, _post, (loop, stop_waiting))
+    timer.daemon = True
+    timer.start()
+    try:
+        loop.run_until_complete(finished)
+    finally:
+        timer.cancel()
+        for task in tasks:
+            task.remove_done_callback(one_done)
+
+
 def _post(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
     try:
         loop.call_soon_threadsafe(callback)
@@ -487,9 +533,10 @@ class Watchdog:
     write, so the many steps that end within a period cost nothing more.
     """
 
-    def __init__(self, period: float, alarm: Alarm) -> None:
+    def __init__(self, period: float, alarm: Alarm, clock: Clock) -> None:
         self._period = period
         self._alarm = alarm
+        self._clock = clock
         self._step: Step | None = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
@@ -510,7 +557,7 @@ class Watchdog:
         while not self._stopping.wait(self._period):
             step = self._step
             if step is not None:
-                step.tick(time.monotonic(), self._alarm)
+                step.tick(self._clock(), self._alarm)
 
 
 class _TaskFactory:
