@@ -14,6 +14,10 @@ import pytest
 from awaitest import _checks
 from awaitest._checks.deadlines import Deadline, StepTimeout
 
+#: A regression that hangs fails the test (and ends its process) instead of hanging the
+#: suite; a timer thread, not SIGALRM, so the runs inside keep SIGALRM free for awaitest.
+HANG_GUARD = pytest.mark.timeout(60, method="thread")
+
 #: The body of a ``mocked_clock()`` context manager, one per way suites move time.
 MOCKED_CLOCKS = {
     "freezegun-tick": """
@@ -85,7 +89,7 @@ def line(lines: list[str], text: str, after: str = "") -> int:
     return next(n for n, found in enumerate(lines) if n >= start and text in found) + 1
 
 
-@pytest.mark.timeout(60)  # the bug this guards against once hung the run
+@HANG_GUARD
 @pytest.mark.parametrize("clock", MOCKED_CLOCKS)
 def test_mocked_clock_gives_no_false_finding(pytester: pytest.Pytester, clock: str) -> None:
     pytester.makeini("[pytest]\nasyncio_blocking_threshold = 0.5\nasyncio_timeout = 5\n")
@@ -116,15 +120,15 @@ def test_mocked_clock_gives_no_false_finding(pytester: pytest.Pytester, clock: s
     result.stdout.no_fnmatch_line("*timed out*")
 
 
-@pytest.mark.timeout(60)
+@HANG_GUARD
 @pytest.mark.parametrize("clock", MOCKED_CLOCKS)
 def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
     pytester: pytest.Pytester, clock: str
 ) -> None:
     """The short sleep ends before the deadline and the endless wait doesn't: the deadline fired
-    after 0.3 real seconds and before forever. The teardown's deadline (a fresh allowance, set
+    after 0.2 real seconds and before forever. The teardown's deadline (a fresh allowance, set
     while the clock is mocked) fires too."""
-    pytester.makeini("[pytest]\nasyncio_timeout = 0.6\n")
+    pytester.makeini("[pytest]\nasyncio_timeout = 1\n")
     lines = write_suite(
         pytester,
         clock,
@@ -136,7 +140,7 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
 
         @pytest.mark.asyncio
         async def test_waits(mocked, resource):
-            await asyncio.sleep(0.3)
+            await asyncio.sleep(0.2)
             await asyncio.Event().wait()
 
         @pytest.mark.asyncio
@@ -151,12 +155,12 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_waits _*",
-            "timed out after 0.6 s (asyncio_timeout = 0.6); pending tasks at that moment:",
+            "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:",
             "Task * async fixture resource():",
             f'  File "*test_clocks.py", line {yielded + 1}, in resource',
             "    await asyncio.Event().wait()",
             "*_ test_waits _*",
-            "timed out after 0.6 s (asyncio_timeout = 0.6); pending tasks at that moment:",
+            "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:",
             "Task * async fixture resource():",
             f'  File "*test_clocks.py", line {yielded}, in resource',
             "    yield",
@@ -167,7 +171,7 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
     )
 
 
-@pytest.mark.timeout(60)
+@HANG_GUARD
 @pytest.mark.parametrize("clock", MOCKED_CLOCKS)
 def test_blocking_under_a_mocked_clock_reports_the_real_duration(
     pytester: pytest.Pytester, clock: str
