@@ -36,7 +36,7 @@ import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
 from .._realtime import REAL_TIME
@@ -45,6 +45,7 @@ from .deadlines import (
     Deadline,
     Expiry,
     LoopBlocked,
+    Outside,
     StepTimeout,
     interrupt_main_thread,
 )
@@ -98,6 +99,10 @@ class Monitor:
     def __init__(self, policy: Policy, *, clock: Clock | None = None) -> None:
         self.policy = policy
         self.clock: Clock = clock or REAL_TIME.monotonic
+        #: What a timeout outside the loop raises in the stuck code: the pytest side makes it
+        #: one of pytest's outcomes, which ``except Exception`` doesn't swallow and teardown
+        #: bookkeeping expects.
+        self.outside_error: Callable[[str], BaseException] = StepTimeout
         self.timeouts_suppressed = False  # set once a debugger was entered
         self.alarm = Alarm()
         self.default_deadline: Deadline | None = None  # from the ini or the command line
@@ -109,6 +114,9 @@ class Monitor:
             deadline = None
         window = Window(self, name, deadline, _active)
         _active = window
+        if window.outside is not None:
+            self.alarm.install()
+            self.watchdog().watch_window(window)
         return window
 
     def watchdog(self) -> Watchdog:
@@ -118,6 +126,12 @@ class Monitor:
                 period = min(period, self.policy.blocking_threshold / 4)
             self._watchdog = Watchdog(period, self.alarm, self.clock)
         return self._watchdog
+
+    def unwatch_window(self, window: Window) -> None:
+        if self._watchdog is not None:
+            self._watchdog.unwatch_window(window)
+        if self.alarm.outside is window:
+            self.alarm.outside = None
 
     def stop(self) -> None:
         if self._watchdog is not None:
@@ -141,6 +155,9 @@ class Window:
         self.name = name
         self.deadline = deadline
         self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
+        #: The deadline between steps, when it covers sync code (pytest-timeout's).
+        self.outside = Outside(deadline) if deadline is not None and deadline.covers_sync else None
+        self._imposed: tuple[Deadline | None, float | None, float] | None = None
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
@@ -217,6 +234,8 @@ class Window:
         if self.closed:
             return
         self.closed = True
+        if self.outside is not None:
+            self.monitor.unwatch_window(self)
         if self._previous_hook is not None:
             warnings._warn_unawaited_coroutine = self._previous_hook  # type: ignore[attr-defined]
         if _active is self:
@@ -227,6 +246,46 @@ class Window:
         and for a sync test's teardown (its body is pytest's to run, not the deadline's)."""
         if self.deadline is not None:
             self.deadline_at = self.monitor.clock() + self.deadline.seconds
+
+    def impose(self, deadline: Deadline) -> None:
+        """A deadline for a part of the test, from now until :meth:`lift` (pytest-timeout's
+        ``func_only``: the call). The window's own deadline still applies if it ends first."""
+        if self._imposed is not None:
+            self.lift()
+        ends = self.monitor.clock() + deadline.seconds
+        self._imposed = (self.deadline, self.deadline_at, ends)
+        if self.deadline_at is None or ends < self.deadline_at:
+            self.deadline, self.deadline_at = deadline, ends
+
+    def lift(self) -> None:
+        """The imposed part is over: the window's own deadline again (a fresh allowance of it
+        if the imposed one expired meanwhile, as after any expiry)."""
+        if self._imposed is None:
+            return
+        own, own_at, ends = self._imposed
+        self._imposed = None
+        expired = self.deadline_at is not None and self.deadline_at > ends
+        self.deadline, self.deadline_at = own, own_at
+        if expired:
+            self.restart_deadline()
+
+    def tick(self, now: float, alarm: Alarm) -> None:
+        """From the watchdog thread, while no step runs: past a deadline that covers sync code,
+        interrupt the main thread (see ``deadlines.Outside``)."""
+        outside, deadline_at = self.outside, self.deadline_at
+        if outside is None or deadline_at is None or self.closed or not alarm.ours():
+            return
+        if outside.due(now, deadline_at):
+            outside.sent_at = now
+            alarm.outside = self
+            interrupt_main_thread()
+
+    def on_alarm(self, frame: FrameType | None) -> None:
+        """Our SIGALRM handler, in the main thread, between steps: raise in the stuck code."""
+        message = None if self.outside is None else self.outside.interruption(frame)
+        if message is not None:
+            self.restart_deadline()  # the teardown's allowance, as after a step's expiry
+            raise self.monitor.outside_error(message)
 
     # -- missing await -----------------------------------------------------------------------
 
@@ -538,6 +597,7 @@ class Watchdog:
         self._alarm = alarm
         self._clock = clock
         self._step: Step | None = None
+        self._window: Window | None = None  # watched between steps (see Window.tick)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
         self._thread.start()
@@ -549,15 +609,26 @@ class Watchdog:
         if self._step is step:
             self._step = None
 
+    def watch_window(self, window: Window) -> None:
+        self._window = window
+
+    def unwatch_window(self, window: Window) -> None:
+        if self._window is window:
+            self._window = None
+
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stopping.wait(self._period):
-            step = self._step
+            step, now = self._step, self._clock()
             if step is not None:
-                step.tick(self._clock(), self._alarm)
+                step.tick(now, self._alarm)
+            else:
+                window = self._window
+                if window is not None:
+                    window.tick(now, self._alarm)
 
 
 class _TaskFactory:
