@@ -3,7 +3,15 @@ by awaitest, with its report; sync tests, and what awaitest can't carry, keep py
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from types import FrameType
+from typing import Any
+
 import pytest
+
+from awaitest import _checks
+from awaitest._checks.deadlines import Deadline, Outside
 
 #: A regression that hangs fails the test (and ends its process) instead of hanging the
 #: suite; a timer thread, not SIGALRM, so the runs inside keep SIGALRM free for awaitest.
@@ -303,3 +311,81 @@ def test_the_header_says_so_only_when_pytest_timeout_is_active(pytester: pytest.
     without = pytester.runpytest("-p", "no:timeout")
     without.assert_outcomes(passed=1)
     without.stdout.no_fnmatch_line("pytest-timeout:*")
+
+
+# -- the mechanics behind it, on the injected clock ---------------------------------------------
+
+
+@pytest.fixture
+def clock() -> list[float]:
+    return [0.0]
+
+
+@pytest.fixture
+def monitor(clock: list[float]) -> Iterator[_checks.Monitor]:
+    monitor = _checks.Monitor(_checks.Policy(), clock=lambda: clock[0])
+    yield monitor
+    monitor.stop()
+
+
+def test_func_only_deadline_applies_when_it_ends_first(
+    monitor: _checks.Monitor, clock: list[float]
+) -> None:
+    own = Deadline(10.0, "asyncio_timeout = 10")
+    window = monitor.open("test_x", own)
+    clock[0] = 2.0
+    window.impose(Deadline(3.0, "timeout = 3"))
+    assert (window.deadline, window.deadline_at) == (Deadline(3.0, "timeout = 3"), 5.0)
+    window.lift()
+    assert (window.deadline, window.deadline_at) == (own, 10.0)
+    window.impose(Deadline(30.0, "timeout = 30"))  # ends after the window's own: no change
+    assert (window.deadline, window.deadline_at) == (own, 10.0)
+    window.lift()
+    window.close()
+
+
+def test_after_the_func_only_deadline_expired_the_own_one_restarts(
+    monitor: _checks.Monitor, clock: list[float]
+) -> None:
+    own = Deadline(10.0, "asyncio_timeout = 10")
+    window = monitor.open("test_x", own)
+    window.impose(Deadline(3.0, "timeout = 3"))
+    clock[0] = 9.5
+    window.restart_deadline()  # what a step does after its expiry
+    window.lift()
+    assert (window.deadline, window.deadline_at) == (own, 19.5)  # the teardown's allowance
+    window.close()
+
+
+def _frame_of_module(name: str) -> FrameType:
+    namespace: dict[str, Any] = {"__name__": name, "sys": sys}
+    exec(compile("def where():\n    return sys._getframe()\n", f"{name}.py", "exec"), namespace)
+    frame: FrameType = namespace["where"]()
+    return frame
+
+
+@pytest.mark.parametrize("module", ["_pytest.fixtures", "pluggy._callers", "asyncio.events"])
+def test_outside_the_loop_a_timeout_is_never_raised_in_the_harness(module: str) -> None:
+    outside = Outside(Deadline(1.0, "--timeout=1", covers_sync=True))
+    outside.sent_at = 1.0
+    assert outside.interruption(_frame_of_module(module)) is None
+    assert outside.sent_at == 1.0  # still waiting: the watchdog tries again a grace later
+
+
+def test_outside_the_loop_a_timeout_names_the_stuck_line() -> None:
+    outside = Outside(Deadline(1.0, "--timeout=1", covers_sync=True))
+    assert not outside.due(0.5, deadline_at=1.0)
+    assert outside.due(1.0, deadline_at=1.0)
+    outside.sent_at = 1.0
+    assert not outside.due(1.2, deadline_at=1.0)  # an interrupt is on its way
+    assert outside.due(1.5, deadline_at=1.0)  # a grace later: again
+    here = sys._getframe()
+    line, name = here.f_lineno + 1, here.f_code.co_name
+    message = outside.interruption(sys._getframe())
+    assert message is not None
+    assert message.splitlines()[:2] == [
+        "timed out after 1 s (--timeout=1): the test was stuck outside the event loop, and "
+        "was interrupted in:",
+        f'  File "{__file__}", line {line}, in {name}',
+    ]
+    assert outside.sent_at is None
