@@ -2,7 +2,7 @@
 
 Deadlines, grace periods, the blocking check, the leaked tasks' grace and the virtual clock's
 real waits must not follow a clock that a test froze or sent travelling. What the two libraries
-suites use for that patch:
+that suites use for this patch:
 
 * freezegun (``freeze_time``, also with ``tick=True`` or ``real_asyncio=True``) replaces
   ``time.monotonic``, ``time.perf_counter``, ``time.time`` (and their ``_ns`` forms) on the

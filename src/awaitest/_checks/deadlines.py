@@ -16,9 +16,10 @@ by the watchdog thread in ``_checks``:
 
 A deadline that ``covers_sync`` (pytest-timeout's, which awaitest carries: its timer covered the
 whole test) also watches the time between steps, when sync fixtures and pytest run: past it the
-watchdog interrupts the main thread the same way, and the handler raises :class:`StepTimeout` if
-the interrupted frame is the test's code (a sync fixture, a library it called), never inside
-pytest's, pluggy's, asyncio's or awaitest's own code (it tries again a grace later).
+watchdog interrupts the main thread the same way, and the handler raises the monitor's
+``outside_error`` (pytest's ``Failed``, from the pytest side) if the interrupted frame is the
+test's code (a sync fixture, a library it called), never inside pytest's, pluggy's, asyncio's or
+awaitest's own code (it tries again a grace later).
 
 Under a debugger (pytest's ``--pdb``/``--trace``, a ``sys.settrace`` function from pdb or an
 IDE, a ``sys.monitoring`` debugger) deadlines are off, as pytest-timeout does: stopping at a
