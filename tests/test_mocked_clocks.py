@@ -150,20 +150,17 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
     )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, errors=1, passed=1)
-    yielded = line(lines, "yield", after="async def resource")
+    teardown = line(lines, "Event().wait()", after="async def resource")
     waits = line(lines, "Event().wait()", after="async def test_waits")
     result.stdout.fnmatch_lines(
         [
             "*_ ERROR at teardown of test_waits _*",
             "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:",
             "Task * async fixture resource():",
-            f'  File "*test_clocks.py", line {yielded + 1}, in resource',
+            f'  File "*test_clocks.py", line {teardown}, in resource',
             "    await asyncio.Event().wait()",
             "*_ test_waits _*",
             "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:",
-            "Task * async fixture resource():",
-            f'  File "*test_clocks.py", line {yielded}, in resource',
-            "    yield",
             "Task * running test_waits():",
             f'  File "*test_clocks.py", line {waits}, in test_waits',
             "    await asyncio.Event().wait()",
