@@ -3,6 +3,7 @@ by awaitest, with its report; sync tests, and what awaitest can't carry, keep py
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Iterator
 from types import FrameType
@@ -305,6 +306,25 @@ def test_what_awaitest_leaves_to_pytest_timeout_is_said_once(pytester: pytest.Py
         ]
     )
     assert result.stdout.str().count("pytest-timeout timed") == 1
+
+
+@HANG_GUARD
+def test_without_pthread_kill_every_timeout_stays_pytest_timeouts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As on Windows: a blocked loop couldn't be interrupted, so awaitest carries nothing."""
+    monkeypatch.delattr(signal, "pthread_kill")
+    pytester.makepyfile(test_hang=HANGING.format(marker="@pytest.mark.timeout(0.5)"))
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "pytest-timeout: awaitest leaves every timeout to pytest-timeout here (no "
+            "signal.pthread_kill to interrupt a blocked event loop)",
+            "E * Failed: Timeout (>0.5s) from pytest-timeout.",
+        ]
+    )
+    result.stdout.no_fnmatch_line("pytest-timeout timed*")  # the header said it, once
 
 
 def test_the_header_says_so_only_when_pytest_timeout_is_active(pytester: pytest.Pytester) -> None:
