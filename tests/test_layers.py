@@ -17,7 +17,7 @@ SRC = Path(awaitest.__file__).parent
 #: package's name stands for all of its modules. Every module of the package is listed.
 LAYERS: dict[str, tuple[str, ...]] = {
     # pytest-free: loops, runners, checks, the virtual clock
-    "mechanics": ("clock", "_checks", "_loops"),
+    "mechanics": ("_realtime", "clock", "_checks", "_loops"),
     # pytest, but no run state: settings, marker, scopes, errors, private pytest access
     "basics": (
         "_errors",

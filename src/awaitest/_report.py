@@ -35,13 +35,15 @@ class Checks:
     """The checks of one run: the monitor (made on first use) and each test's open window (one
     at a time, two while Ctrl-C unwinds)."""
 
-    __slots__ = ("config", "monitor", "settings", "windows")
+    __slots__ = ("carried", "config", "monitor", "settings", "windows")
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
         self.settings = settings
         self.monitor: _checks.Monitor | None = None
         self.windows: dict[pytest.Item, _checks.Window] = {}
+        #: Deadlines of other plugins (pytest-timeout's) for tests not yet set up.
+        self.carried: dict[pytest.Item, Deadline] = {}
 
     def monitor_of_run(self) -> _checks.Monitor:
         monitor = self.monitor
@@ -57,6 +59,7 @@ class Checks:
             )
             if debugging_requested(self.config):
                 monitor.timeouts_suppressed = True
+            monitor.outside_error = _failure
             if settings.timeout > 0:
                 cli = self.config.getoption("asyncio_timeout", None) is not None
                 source = "--asyncio-timeout=" if cli else "asyncio_timeout = "
@@ -69,7 +72,7 @@ class Checks:
     def open(self, item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
         """Open the window of ``item``'s test (``plan`` None: a sync test)."""
         monitor = self.monitor_of_run()
-        window = monitor.open(item.name, _deadline(plan, monitor))
+        window = monitor.open(item.name, _deadline(plan, monitor, self.carried.pop(item, None)))
         self.windows[item] = window
         return window
 
@@ -104,15 +107,24 @@ class Checks:
                 window = _checks.active()
 
 
-def _deadline(plan: TestPlan | None, monitor: _checks.Monitor) -> Deadline | None:
+def _failure(message: str) -> BaseException:
+    return pytest.fail.Exception(message, pytrace=False)
+
+
+def _deadline(
+    plan: TestPlan | None, monitor: _checks.Monitor, carried: Deadline | None
+) -> Deadline | None:
     """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini
-    (``plan`` None: a sync test, which has no marker of ours)."""
+    (``plan`` None: a sync test, which has no marker of ours); a ``carried`` deadline (from
+    pytest-timeout) applies when it is the shorter."""
     found = monitor.default_deadline
     if plan is not None and plan.marker.timeout is not None:
         seconds = plan.marker.timeout
         found = None
         if seconds > 0:
             found = Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
+    if carried is not None and (found is None or carried.seconds < found.seconds):
+        found = carried
     if found is None or debugger_active():
         return None
     return found

@@ -15,7 +15,8 @@ The approach: instance attributes that shadow methods the loop already calls thr
   waits for I/O for at most ``autojump_threshold`` real seconds, and if none arrived it moves
   virtual time to the earliest timer's deadline and returns no events, so the loop runs that
   timer on this same iteration. I/O that arrives is returned first, as on a real loop. That
-  real wait is measured with ``_real_clock``, which tests replace to never wait for real.
+  real wait is measured with ``_real_clock`` (real time that freezegun or time-machine in the
+  test can't change, see ``_realtime``), which tests replace to never wait for real.
 * ``loop.run_in_executor`` is wrapped only to track jobs running in threads (``to_thread``,
   ``getaddrinfo``, aiofiles): while one runs, tasks wait on more than timers, so the clock
   doesn't jump and the loop blocks until the thread (or I/O) wakes it.
@@ -34,6 +35,8 @@ import asyncio
 import math
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+
+from ._realtime import REAL_TIME
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -116,7 +119,7 @@ class VirtualClock:
         if not math.isfinite(start):
             raise ValueError(f"start must be a finite number of seconds, got {start!r}")
         self._now = float(start)
-        self._real_clock: Callable[[], float] = time.monotonic
+        self._real_clock: Callable[[], float] = REAL_TIME.monotonic
         # ^ kept as an attribute so that our tests can monkeypatch it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._real_select: Callable[[float | None], list[Any]] | None = None

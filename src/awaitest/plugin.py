@@ -16,6 +16,7 @@ import pytest
 
 from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
 from ._compat import alias as _alias
+from ._compat import pytest_timeout as _pytest_timeout
 from ._compat.fixtures import (
     event_loop,
     event_loop_policy,
@@ -100,9 +101,10 @@ class AwaitestSession:
     def __init__(self, state: SessionState, checks: Checks) -> None:
         self.state = state
         self.checks = checks
+        self.timeouts = _pytest_timeout.PytestTimeout(checks, state.planned)
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
-        return _config.header_line(self.state.settings)
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        return [_config.header_line(self.state.settings), *self.timeouts.header()]
 
     # -- collection ------------------------------------------------------------------------
 
@@ -188,6 +190,19 @@ class AwaitestSession:
 
     def pytest_enter_pdb(self, config: pytest.Config) -> None:
         self.checks.debugger_entered()
+
+    # -- pytest-timeout's hooks (optional: it may not be installed) -------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_timeout_set_timer(self, item: pytest.Item, settings: Any) -> bool | None:
+        return self.timeouts.set_timer(item, settings)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_timeout_cancel_timer(self, item: pytest.Item) -> bool | None:
+        return self.timeouts.cancel_timer(item)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.timeouts.summary(terminalreporter)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.checks.end_of_run()

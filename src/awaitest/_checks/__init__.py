@@ -21,6 +21,9 @@ What each check costs, and why it is cheap:
 * *Blocking* and *timeouts*: one watchdog thread per run, started only when one of them is on.
   It pings the loop with ``call_soon_threadsafe``; a ping answered late means one step held the
   loop, and the main thread's stack sampled while it was late shows where.
+
+Every duration here is read from the monitor's clock, real time by default (``_realtime``): a
+test that freezes or shifts time (freezegun, time-machine) must not make a check lie.
 """
 
 from __future__ import annotations
@@ -28,20 +31,21 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
-import time
 import traceback
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
+from .._realtime import REAL_TIME
 from .deadlines import (
     Alarm,
     Deadline,
     Expiry,
     LoopBlocked,
+    Outside,
     StepTimeout,
     interrupt_main_thread,
 )
@@ -56,6 +60,8 @@ Kind = Literal["unawaited", "leak", "loop_error", "blocking"]
 WATCH_PERIOD: Final = 0.05
 #: Real seconds a cancelled leaked task gets to finish its ``finally`` blocks.
 LEAK_GRACE: Final = 1.0
+
+Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +91,18 @@ def active() -> Window | None:
 
 
 class Monitor:
-    """Per run: the policy and the watchdog thread, started the first time it is needed."""
+    """Per run: the policy and the watchdog thread, started the first time it is needed.
 
-    def __init__(self, policy: Policy) -> None:
+    ``clock`` is what every duration is measured with (tests pass one they control).
+    """
+
+    def __init__(self, policy: Policy, *, clock: Clock | None = None) -> None:
         self.policy = policy
+        self.clock: Clock = clock or REAL_TIME.monotonic
+        #: What a timeout outside the loop raises in the stuck code: the pytest side makes it
+        #: one of pytest's outcomes, which ``except Exception`` doesn't swallow and teardown
+        #: bookkeeping expects.
+        self.outside_error: Callable[[str], BaseException] = StepTimeout
         self.timeouts_suppressed = False  # set once a debugger was entered
         self.alarm = Alarm()
         self.default_deadline: Deadline | None = None  # from the ini or the command line
@@ -100,6 +114,9 @@ class Monitor:
             deadline = None
         window = Window(self, name, deadline, _active)
         _active = window
+        if window.outside is not None:
+            self.alarm.install()
+            self.watchdog().watch_window(window)
         return window
 
     def watchdog(self) -> Watchdog:
@@ -107,8 +124,14 @@ class Monitor:
             period = WATCH_PERIOD
             if self.policy.blocking_threshold > 0:
                 period = min(period, self.policy.blocking_threshold / 4)
-            self._watchdog = Watchdog(period, self.alarm)
+            self._watchdog = Watchdog(period, self.alarm, self.clock)
         return self._watchdog
+
+    def unwatch_window(self, window: Window) -> None:
+        if self._watchdog is not None:
+            self._watchdog.unwatch_window(window)
+        if self.alarm.outside is window:
+            self.alarm.outside = None
 
     def stop(self) -> None:
         if self._watchdog is not None:
@@ -131,7 +154,10 @@ class Window:
         self.policy = policy = monitor.policy
         self.name = name
         self.deadline = deadline
-        self.deadline_at = time.monotonic() + deadline.seconds if deadline else None
+        self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
+        #: The deadline between steps, when it covers sync code (pytest-timeout's).
+        self.outside = Outside(deadline) if deadline is not None and deadline.covers_sync else None
+        self._imposed: tuple[Deadline | None, float | None, float] | None = None
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
@@ -208,6 +234,8 @@ class Window:
         if self.closed:
             return
         self.closed = True
+        if self.outside is not None:
+            self.monitor.unwatch_window(self)
         if self._previous_hook is not None:
             warnings._warn_unawaited_coroutine = self._previous_hook  # type: ignore[attr-defined]
         if _active is self:
@@ -217,7 +245,47 @@ class Window:
         """A fresh allowance from now: after an expiry, for the rest of the test (its teardown),
         and for a sync test's teardown (its body is pytest's to run, not the deadline's)."""
         if self.deadline is not None:
-            self.deadline_at = time.monotonic() + self.deadline.seconds
+            self.deadline_at = self.monitor.clock() + self.deadline.seconds
+
+    def impose(self, deadline: Deadline) -> None:
+        """A deadline for a part of the test, from now until :meth:`lift` (pytest-timeout's
+        ``func_only``: the call). The window's own deadline still applies if it ends first."""
+        if self._imposed is not None:
+            self.lift()
+        ends = self.monitor.clock() + deadline.seconds
+        self._imposed = (self.deadline, self.deadline_at, ends)
+        if self.deadline_at is None or ends < self.deadline_at:
+            self.deadline, self.deadline_at = deadline, ends
+
+    def lift(self) -> None:
+        """The imposed part is over: the window's own deadline again (a fresh allowance of it
+        if the imposed one expired meanwhile, as after any expiry)."""
+        if self._imposed is None:
+            return
+        own, own_at, ends = self._imposed
+        self._imposed = None
+        expired = self.deadline_at is not None and self.deadline_at > ends
+        self.deadline, self.deadline_at = own, own_at
+        if expired:
+            self.restart_deadline()
+
+    def tick(self, now: float, alarm: Alarm) -> None:
+        """From the watchdog thread, while no step runs: past a deadline that covers sync code,
+        interrupt the main thread (see ``deadlines.Outside``)."""
+        outside, deadline_at = self.outside, self.deadline_at
+        if outside is None or deadline_at is None or self.closed or not alarm.ours():
+            return
+        if outside.due(now, deadline_at):
+            outside.sent_at = now
+            alarm.outside = self
+            interrupt_main_thread()
+
+    def on_alarm(self, frame: FrameType | None) -> None:
+        """Our SIGALRM handler, in the main thread, between steps: raise in the stuck code."""
+        message = None if self.outside is None else self.outside.interruption(frame)
+        if message is not None:
+            self.restart_deadline()  # the teardown's allowance, as after a step's expiry
+            raise self.monitor.outside_error(message)
 
     # -- missing await -----------------------------------------------------------------------
 
@@ -292,7 +360,7 @@ class Window:
         tasks = [task for task, _ in leaked]
         for task in tasks:
             task.cancel()
-        loop.run_until_complete(asyncio.wait(tasks, timeout=LEAK_GRACE))
+        let_finish(loop, tasks, LEAK_GRACE)
         severity = self.policy.task_leaks
         count = f"{len(leaked)} task" + ("s" if len(leaked) > 1 else "")
         self.findings.append(
@@ -344,6 +412,7 @@ class Step:
     """One ``run_until_complete`` of a watched test, with its deadline and pings."""
 
     __slots__ = (
+        "_clock",
         "_expiry",
         "_hosts",
         "_loop",
@@ -366,6 +435,7 @@ class Step:
         tracked: bool,
     ) -> None:
         self._window = window
+        self._clock = window.monitor.clock
         self._loop = loop
         self._hosts = hosts
         self._tracked = tracked
@@ -385,7 +455,7 @@ class Step:
             if self._expiry is not None:
                 monitor.alarm.install()
                 monitor.alarm.expiry = self._expiry
-            self._started = time.monotonic()
+            self._started = self._clock()
             self._watchdog = monitor.watchdog()
             self._watchdog.watch(self)
         return self
@@ -443,7 +513,7 @@ class Step:
     def _ack(self, token: object) -> None:
         if token is not self._ping_token or self._ping_at is None:
             return
-        late = time.monotonic() - self._ping_at
+        late = self._clock() - self._ping_at
         self._report_blocking(late)
         self._ping_token = None
         self._sampled = None
@@ -452,7 +522,7 @@ class Step:
 
     def _late_ping(self) -> None:
         if self._ping_at is not None and self._ping_token is not None:
-            self._report_blocking(time.monotonic() - self._ping_at)
+            self._report_blocking(self._clock() - self._ping_at)
         self._ping_token = None
         self._ping_at = None
 
@@ -473,6 +543,41 @@ class Step:
         )
 
 
+def let_finish(
+    loop: asyncio.AbstractEventLoop, tasks: list[asyncio.Task[Any]], seconds: float
+) -> None:
+    """Run ``loop`` until every one of ``tasks`` is done, or for ``seconds`` of real time.
+
+    Not ``asyncio.wait(tasks, timeout=...)``: that timeout is on the loop's clock, which a test
+    may have frozen (freezegun without ``real_asyncio``) or made virtual.
+    """
+    pending = {task for task in tasks if not task.done()}
+    if not pending:
+        return
+    finished: asyncio.Future[None] = loop.create_future()
+
+    def stop_waiting(_: object = None) -> None:
+        if not finished.done():
+            finished.set_result(None)
+
+    def one_done(task: asyncio.Task[Any]) -> None:
+        pending.discard(task)
+        if not pending:
+            stop_waiting()
+
+    for task in list(pending):
+        task.add_done_callback(one_done)
+    timer = threading.Timer(seconds, _post, (loop, stop_waiting))
+    timer.daemon = True
+    timer.start()
+    try:
+        loop.run_until_complete(finished)
+    finally:
+        timer.cancel()
+        for task in tasks:
+            task.remove_done_callback(one_done)
+
+
 def _post(loop: asyncio.AbstractEventLoop, callback: Callable[[], None]) -> None:
     try:
         loop.call_soon_threadsafe(callback)
@@ -487,10 +592,12 @@ class Watchdog:
     write, so the many steps that end within a period cost nothing more.
     """
 
-    def __init__(self, period: float, alarm: Alarm) -> None:
+    def __init__(self, period: float, alarm: Alarm, clock: Clock) -> None:
         self._period = period
         self._alarm = alarm
+        self._clock = clock
         self._step: Step | None = None
+        self._window: Window | None = None  # watched between steps (see Window.tick)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
         self._thread.start()
@@ -502,15 +609,26 @@ class Watchdog:
         if self._step is step:
             self._step = None
 
+    def watch_window(self, window: Window) -> None:
+        self._window = window
+
+    def unwatch_window(self, window: Window) -> None:
+        if self._window is window:
+            self._window = None
+
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stopping.wait(self._period):
-            step = self._step
+            step, now = self._step, self._clock()
             if step is not None:
-                step.tick(time.monotonic(), self._alarm)
+                step.tick(now, self._alarm)
+            else:
+                window = self._window
+                if window is not None:
+                    window.tick(now, self._alarm)
 
 
 class _TaskFactory:

@@ -14,6 +14,13 @@ by the watchdog thread in ``_checks``:
    machinery. The exception unwinds the blocking code, its traceback names the blocking line, and
    the run goes on -- never ``os._exit``. Without ``pthread_kill`` (Windows) only stage 1 exists.
 
+A deadline that ``covers_sync`` (pytest-timeout's, which awaitest carries: its timer covered the
+whole test) also watches the time between steps, when sync fixtures and pytest run: past it the
+watchdog interrupts the main thread the same way, and the handler raises the monitor's
+``outside_error`` (pytest's ``Failed``, from the pytest side) if the interrupted frame is the
+test's code (a sync fixture, a library it called), never inside pytest's, pluggy's, asyncio's or
+awaitest's own code (it tries again a grace later).
+
 Under a debugger (pytest's ``--pdb``/``--trace``, a ``sys.settrace`` function from pdb or an
 IDE, a ``sys.monitoring`` debugger) deadlines are off, as pytest-timeout does: stopping at a
 breakpoint must not fail the test.
@@ -25,24 +32,31 @@ import asyncio
 import signal
 import sys
 import threading
+import traceback
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from .frames import in_loop_machinery, pending_stacks, user_frames
 
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
+#: Modules of the test runner and of the loop: a timeout outside the loop is never raised in them.
+HARNESS_MODULES: Final = ("_pytest.", "pytest.", "pluggy.", "awaitest.", "asyncio.", "selectors")
 
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
     seconds: float
     source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
+    covers_sync: bool = False  # also the time between steps (sync fixtures, pytest's own work)
 
     def grace(self) -> float:
         """How long a soft expiry may take before the loop counts as blocked."""
         return min(1.0, max(0.05, self.seconds / 2))
+
+    def head(self) -> str:
+        return f"timed out after {self.seconds:g} s ({self.source})"
 
 
 class StepTimeout(Exception):
@@ -116,7 +130,7 @@ class Expiry:
         return self.expired or self.blocked
 
     def message(self, blocked: LoopBlocked | None) -> str:
-        head = f"timed out after {self.deadline.seconds:g} s ({self.deadline.source})"
+        head = self.deadline.head()
         if blocked is not None:
             return (
                 f"{head}: the event loop was blocked, and was interrupted in:\n"
@@ -137,23 +151,36 @@ class Expiry:
 
 
 class Alarm:
-    """Our SIGALRM handler, installed once per run, delivering to the step being run.
+    """Our SIGALRM handler, delivering to the step being run, else to a window whose deadline
+    covers sync code (:class:`Outside`).
 
-    Left alone (not installed) when another handler is there, such as pytest-timeout's.
+    Left alone (not installed) when another handler is there, such as pytest-timeout's while it
+    times a sync test; installed again once that handler is gone.
     """
 
     def __init__(self) -> None:
         self.expiry: Expiry | None = None
+        self.outside: Interruptible | None = None  # cleared when that window closes
         self._previous: Any = None
         self._installed = False
 
+    @staticmethod
+    def available() -> bool:
+        """Whether the hard stage can work here: ``pthread_kill``, and the main thread."""
+        return (
+            hasattr(signal, "pthread_kill")
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def usable(self) -> bool:
+        """Whether the next step's hard stage can work: available, and SIGALRM ours or free."""
+        return self.available() and (self.ours() or _free(signal.getsignal(signal.SIGALRM)))
+
     def install(self) -> None:
-        if self._installed or not hasattr(signal, "pthread_kill"):
-            return
-        if threading.current_thread() is not threading.main_thread():
+        if not self.available() or self.ours():
             return
         current = signal.getsignal(signal.SIGALRM)
-        if current not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        if not _free(current):
             return
         self._previous = current
         signal.signal(signal.SIGALRM, self._handle)
@@ -171,6 +198,62 @@ class Alarm:
         expiry = self.expiry
         if expiry is not None:
             expiry.on_alarm(frame)
+        elif self.outside is not None:
+            self.outside.on_alarm(frame)
+
+
+def _free(handler: object) -> bool:
+    return handler in (signal.SIG_DFL, signal.SIG_IGN, None)
+
+
+class Interruptible(Protocol):
+    def on_alarm(self, frame: types.FrameType | None) -> None: ...
+
+
+class Outside:
+    """A deadline that ``covers_sync``, between steps: when the watchdog interrupts the main
+    thread, and the report of the test's code it found stuck."""
+
+    __slots__ = ("deadline", "sent_at")
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.sent_at: float | None = None  # an interrupt is on its way (watchdog's clock)
+
+    def due(self, now: float, deadline_at: float) -> bool:
+        """From the watchdog thread: time to (again) interrupt the main thread?"""
+        if now < deadline_at:
+            return False
+        return self.sent_at is None or now >= self.sent_at + self.deadline.grace()
+
+    def interruption(self, frame: types.FrameType | None) -> str | None:
+        """In the main thread: the report to raise in the stuck code; None when that code is
+        the harness's own, or a debugger is active."""
+        if self.sent_at is None or debugger_active() or _in_harness(frame):
+            return None
+        self.sent_at = None
+        return (
+            f"{self.deadline.head()}: the test was stuck outside the event loop, and was "
+            f"interrupted in:\n{_stack_outside_harness(frame)}"
+        )
+
+
+def _module_of(frame: types.FrameType) -> str:
+    return f"{frame.f_globals.get('__name__', '')}."
+
+
+def _in_harness(frame: types.FrameType | None) -> bool:
+    return frame is None or _module_of(frame).startswith(HARNESS_MODULES)
+
+
+def _stack_outside_harness(frame: types.FrameType | None) -> str:
+    """The interrupted code and its callers up to the harness frame that called into it (a
+    fixture function called by pytest), outermost first."""
+    kept = []
+    while frame is not None and not _in_harness(frame):
+        kept.append((frame, frame.f_lineno))
+        frame = frame.f_back
+    return "".join(traceback.StackSummary.extract(reversed(kept)).format()).rstrip()
 
 
 def interrupt_main_thread() -> None:
