@@ -128,7 +128,7 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
     generator = inspect.isasyncgenfunction(raw)
     if not generator and not inspect.iscoroutinefunction(raw):
         return None
-    declared = DECLARED.get(raw)
+    declared = DECLARED.get(raw) or by_pytest_asyncio(raw)
     return AsyncFixture(
         name=fixturedef.argname,
         generator=generator,
@@ -139,12 +139,25 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
 
 
 def declared(fixturedef: pytest.FixtureDef[Any]) -> Declared | None:
-    """How ``fixturedef``'s function was declared with ``awaitest.fixture``, if it was."""
+    """How ``fixturedef``'s function was declared with ``awaitest.fixture`` (or the real
+    ``pytest_asyncio.fixture``), if it was."""
     func = fixturedef.func
+    raw = getattr(func, "__func__", func)
     try:
-        return DECLARED.get(getattr(func, "__func__", func))
+        found = DECLARED.get(raw)
     except TypeError:  # a callable that can't be weakly referenced: not declared by us
-        return None
+        found = None
+    return found or by_pytest_asyncio(raw)
+
+
+def by_pytest_asyncio(func: object) -> Declared | None:
+    """How the real ``pytest_asyncio.fixture`` declared ``func``, when pytest-asyncio is
+    installed beside awaitest (pytest-aiohttp's fixtures are declared with it): it marks the
+    function with two attributes of its own."""
+    if not getattr(func, "_force_asyncio_fixture", False):
+        return None  # perf: one getattr for every other fixture
+    loop_scope = getattr(func, "_loop_scope", None)
+    return Declared(loop_scope if is_scope(loop_scope) else None)
 
 
 def test_loop_scope(

@@ -1,14 +1,16 @@
 """awaitest's pytest hooks: a table of contents.
 
-The module-level hooks set a run up: options, the hookspec, and in ``pytest_configure`` one
-:class:`AwaitestSession`, registered as a plugin of its own (as pytest registers its
-``CaptureManager``). The session's hook methods are the rest of the run; each delegates to the
-module that owns the concern, and none of them knows about tasks or loops. The fixtures pytest
-must find are imported here.
+This module is registered under pytest-asyncio's plugin name, ``asyncio``, by the entry point
+(``_entry``). The module-level hooks set a run up: options, the hookspec, and in
+``pytest_configure`` one :class:`AwaitestSession`, registered as a plugin of its own (as pytest
+registers its ``CaptureManager``). The session's hook methods are the rest of the run; each
+delegates to the module that owns the concern, and none of them knows about tasks or loops. The
+fixtures pytest must find are imported here.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from typing import Any, Final
 
@@ -29,6 +31,7 @@ from ._compat.user_loop import request_user_loop
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
+from ._pytest_private import hookspec_of
 from ._registry import LoopRegistry
 from ._report import Checks, Phase
 from ._session import STATE, SessionState
@@ -45,14 +48,21 @@ __all__ = [
     "virtual_clock",
 ]
 
+#: The name this module is registered under (by ``_entry``): pytest-asyncio's, the name users
+#: and other plugins know the async plugin by.
+NAME: Final = "asyncio"
+#: Its name when another plugin holds "asyncio" (the header says so).
+FALLBACK_NAME: Final = "awaitest.plugin"
 #: The name the run's :class:`AwaitestSession` is registered under.
 SESSION_PLUGIN: Final = "awaitest-session"
+_HOOK: Final = "pytest_asyncio_loop_factories"
 
 _alias.install_pytest_asyncio_alias()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(_hookspec)
+    if hookspec_of(pluginmanager, _HOOK) is None:  # else pytest-asyncio's, loaded first
+        pluginmanager.add_hookspecs(_hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,7 +71,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    _refuse_pytest_asyncio(config)
+    _check_hookspec(config)
     config.addinivalue_line(
         "markers",
         "asyncio(loop_scope=None, loop_factories=None, timeout=None): run this async test "
@@ -75,14 +85,20 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, SESSION_PLUGIN)
 
 
-def _refuse_pytest_asyncio(config: pytest.Config) -> None:
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__name__", "") == "pytest_asyncio.plugin":
-            raise pytest.UsageError(
-                "pytest-asyncio and awaitest are both active, and both would run async tests. "
-                "Uninstall one (pip uninstall pytest-asyncio), or turn one off for this run "
-                "with -p no:asyncio or -p no:awaitest."
-            )
+def _check_hookspec(config: pytest.Config) -> None:
+    """The hook's declaration is pytest-asyncio's when its plugin was loaded first: refuse one
+    that awaitest doesn't call the same way (a future pytest-asyncio's)."""
+    found = hookspec_of(config.pluginmanager, _HOOK)
+    if found is None or found[:2] == _hookspec.SIGNATURE:
+        return
+    (argnames, firstresult), module = found[:2], found[2]
+    raise pytest.UsageError(
+        f"{module} declares the hook {_HOOK}({', '.join(argnames)}) "
+        f"(firstresult={firstresult}), and awaitest calls it as "
+        f"{_HOOK}({', '.join(_hookspec.SIGNATURE[0])}) (firstresult=True). "
+        "Run with -p no:awaitest to let pytest-asyncio run the async tests, or install a "
+        "pytest-asyncio that awaitest supports (1.5)."
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -101,8 +117,22 @@ class AwaitestSession:
         self.state = state
         self.checks = checks
 
-    def pytest_report_header(self, config: pytest.Config) -> str:
-        return _config.header_line(self.state.settings)
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        lines = [_config.header_line(self.state.settings)]
+        real = _alias.real_pytest_asyncio()
+        if real is not None:
+            lines.append(
+                f"awaitest: pytest-asyncio {getattr(real, '__version__', '')} is installed too; "
+                "awaitest runs the async tests and pytest-asyncio's plugin is off "
+                "(-p no:awaitest to use pytest-asyncio instead)"
+            )
+        holder = config.pluginmanager.get_plugin(NAME)
+        if holder is not None and holder is not sys.modules[__name__]:
+            lines.append(
+                f"awaitest: the plugin name {NAME!r} is taken by {holder!r}, so plugins that "
+                "look for pytest-asyncio by that name (looptime) don't find awaitest"
+            )
+        return lines
 
     # -- collection ------------------------------------------------------------------------
 
