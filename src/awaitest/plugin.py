@@ -3,9 +3,10 @@
 This module is registered under pytest-asyncio's plugin name, ``asyncio``, by the entry point
 (``_entry``). The module-level hooks set a run up: options, the hookspec, and in
 ``pytest_configure`` one :class:`AwaitestSession`, registered as a plugin of its own (as pytest
-registers its ``CaptureManager``). The session's hook methods are the rest of the run; each
-delegates to the module that owns the concern, and none of them knows about tasks or loops. The
-fixtures pytest must find are imported here.
+registers its ``CaptureManager``), and :class:`LooptimeSupport` when looptime is registered. The
+session's hook methods are the rest of the run; each delegates to the module that owns the
+concern, and none of them knows about tasks or loops. The fixtures pytest must find are
+imported here (looptime looks for them here, too).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
 from ._compat import alias as _alias
+from ._compat import looptime as _looptime
 from ._compat.fixtures import (
     event_loop,
     event_loop_policy,
@@ -82,7 +84,11 @@ def pytest_configure(config: pytest.Config) -> None:
     loops.check_factories()
     session = AwaitestSession(SessionState(settings, loops), Checks(config, settings))
     config.stash[STATE] = session.state
-    config.pluginmanager.register(session, SESSION_PLUGIN)
+    pluginmanager = config.pluginmanager
+    pluginmanager.register(session, SESSION_PLUGIN)
+    if _looptime.registered(config):
+        session.looptime = True
+        pluginmanager.register(LooptimeSupport(session.state), LOOPTIME_SUPPORT_PLUGIN)
 
 
 def _check_hookspec(config: pytest.Config) -> None:
@@ -116,6 +122,7 @@ class AwaitestSession:
     def __init__(self, state: SessionState, checks: Checks) -> None:
         self.state = state
         self.checks = checks
+        self.looptime = False  # looptime is registered: see LooptimeSupport
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = [_config.header_line(self.state.settings)]
@@ -170,6 +177,8 @@ class AwaitestSession:
     ) -> None:
         for item in items:
             _plan.plan(item, self.state)
+        if self.looptime:
+            _looptime.expose_loops(items, self.state, config)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -221,3 +230,21 @@ class AwaitestSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.checks.end_of_run()
+
+
+#: The name :class:`LooptimeSupport` is registered under.
+LOOPTIME_SUPPORT_PLUGIN: Final = "awaitest-looptime"
+
+
+class LooptimeSupport:
+    """Registered only when looptime is (perf: otherwise none of this runs): see
+    ``_compat.looptime``."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    # tryfirst: around looptime's own wrapper, which reads the current loop
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        _looptime.make_test_loop_current(pyfuncitem, self.state)
+        return (yield)
