@@ -324,14 +324,14 @@ def test_p_no_asyncio_turns_both_off(pytester: pytest.Pytester, run_beside: Run)
 
 
 @pytest.mark.network
-def test_is_async_test_of_pytest_asyncio_answers_for_awaitest(
-    pytester: pytest.Pytester, run_beside: Run
-) -> None:
+def test_pytest_asyncio_names_in_a_conftest(pytester: pytest.Pytester, run_beside: Run) -> None:
     pytester.makeini(INI)
     pytester.makeconftest(
         """
         import pytest
         from pytest_asyncio import is_async_test
+
+        pytest_plugins = ["pytest_asyncio.plugin"]  # ignored: awaitest runs the tests
 
         def pytest_collection_modifyitems(items):
             # pytest-asyncio's recipe: every async test on the session's loop

@@ -147,15 +147,27 @@ def declared(fixturedef: pytest.FixtureDef[Any]) -> Declared | None:
         found = DECLARED.get(raw)
     except TypeError:  # a callable that can't be weakly referenced: not declared by us
         found = None
-    return found or by_pytest_asyncio(raw)
+    if found is None and _PYTEST_ASYNCIO[0]:  # perf: no call per sync fixture setup otherwise
+        return by_pytest_asyncio(raw)
+    return found
+
+
+#: Whether the real pytest-asyncio is installed (see ``_compat.alias``): only then can a fixture
+#: be declared with its ``fixture``. (A one-item list: set once per process, never reset.)
+_PYTEST_ASYNCIO: Final[list[bool]] = [False]
+
+
+def read_pytest_asyncio_declarations() -> None:
+    """From now on, fixtures declared with the real ``pytest_asyncio.fixture`` are awaitest's."""
+    _PYTEST_ASYNCIO[0] = True
 
 
 def by_pytest_asyncio(func: object) -> Declared | None:
     """How the real ``pytest_asyncio.fixture`` declared ``func``, when pytest-asyncio is
     installed beside awaitest (pytest-aiohttp's fixtures are declared with it): it marks the
     function with two attributes of its own."""
-    if not getattr(func, "_force_asyncio_fixture", False):
-        return None  # perf: one getattr for every other fixture
+    if not _PYTEST_ASYNCIO[0] or not getattr(func, "_force_asyncio_fixture", False):
+        return None
     loop_scope = getattr(func, "_loop_scope", None)
     return Declared(loop_scope if is_scope(loop_scope) else None)
 

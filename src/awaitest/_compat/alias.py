@@ -12,7 +12,7 @@ from typing import Any, Final
 import pytest
 
 from .._collect import belongs_to_others, is_async_test
-from .._fixture_specs import fixture
+from .._fixture_specs import fixture, read_pytest_asyncio_declarations
 from .._session import STATE
 
 PYTEST_ASYNCIO_VERSION: Final = "1.5.0"
@@ -64,9 +64,11 @@ def real_pytest_asyncio() -> types.ModuleType | None:
 
 
 def answer_for_pytest_asyncio() -> None:
-    """With the real pytest-asyncio installed, make its ``is_async_test`` answer for the tests
-    awaitest runs. Its own answer, ``isinstance(item, <its own item class>)``, is False for all
-    of them, and suites call it in ``pytest_collection_modifyitems`` to mark their async tests
+    """With the real pytest-asyncio installed, make the fixtures its ``fixture`` declares
+    awaitest's, and its ``is_async_test`` answer for the tests awaitest runs.
+
+    Its own answer, ``isinstance(item, <its own item class>)``, is False for all of them, and
+    suites call it in ``pytest_collection_modifyitems`` to mark their async tests
     (pytest-asyncio's recipe for running them all on one loop). Called while plugins load,
     before any conftest can import the name; a run without awaitest in the same process (a
     pytester run) still gets pytest-asyncio's answer."""
@@ -75,6 +77,8 @@ def answer_for_pytest_asyncio() -> None:
     except ImportError:
         return  # not installed: the alias is in place
     module = real_pytest_asyncio()
+    if module is not None:
+        read_pytest_asyncio_declarations()
     theirs = getattr(module, "is_async_test", None)
     if module is None or theirs is None or getattr(theirs, "__module__", None) == __name__:
         return
