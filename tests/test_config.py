@@ -109,18 +109,3 @@ def test_fixture_scope_value_means_each_fixture_on_its_own_scope(
         """
     )
     pytester.runpytest().assert_outcomes(passed=1)
-
-
-def test_refuses_to_run_beside_pytest_asyncio(pytester: pytest.Pytester) -> None:
-    pytester.mkpydir("pytest_asyncio")
-    pytester.makepyfile(**{"pytest_asyncio/plugin": "# a stand-in for the real plugin\n"})
-    pytester.makepyfile("def test_never_runs():\n    pass\n")
-    result = pytester.runpytest_subprocess("-p", "pytest_asyncio.plugin")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: pytest-asyncio and awaitest are both active, and both would run async tests."
-            " Uninstall one (pip uninstall pytest-asyncio), or turn one off for this run with"
-            " -p no:asyncio or -p no:awaitest.",
-        ]
-    )

@@ -33,7 +33,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # decisions made with pytest objects, outside any hook
     "decisions": ("_collect", "_plan", "_variants", "_fixtures", "_report", "_compat"),
     # the hooks, and the public names
-    "glue": ("plugin", "__init__"),
+    "glue": ("plugin", "_entry", "__init__"),
 }
 _RANK = {name: rank for rank, names in enumerate(LAYERS.values()) for name in names}
 PYTEST_FREE = LAYERS["mechanics"]

@@ -110,9 +110,13 @@ _INI: Final[dict[str, tuple[str, str, str | None]]] = {
 
 def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("awaitest", "async tests (awaitest)")
+    # pytest-asyncio's plugin, when loaded before ours (see ``_entry``), added --asyncio-mode and
+    # --asyncio-debug to its group: same dest, default and meaning, so they stay its own. (Its
+    # ini keys are replaced by ours: addini keeps the last definition.)
+    taken = {name for option in parser.getgroup("asyncio").options for name in option.names()}
     for key, (help_text, default, flag) in _INI.items():
         parser.addini(key, help_text, type="string", default=default)
-        if flag is None:
+        if flag is None or flag in taken:
             continue
         if flag == "--asyncio-debug":
             group.addoption(flag, action="store_true", dest=key, default=None, help=help_text)

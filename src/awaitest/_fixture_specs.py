@@ -128,7 +128,7 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
     generator = inspect.isasyncgenfunction(raw)
     if not generator and not inspect.iscoroutinefunction(raw):
         return None
-    declared = DECLARED.get(raw)
+    declared = DECLARED.get(raw) or by_pytest_asyncio(raw)
     return AsyncFixture(
         name=fixturedef.argname,
         generator=generator,
@@ -139,12 +139,37 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
 
 
 def declared(fixturedef: pytest.FixtureDef[Any]) -> Declared | None:
-    """How ``fixturedef``'s function was declared with ``awaitest.fixture``, if it was."""
+    """How ``fixturedef``'s function was declared with ``awaitest.fixture`` (or the real
+    ``pytest_asyncio.fixture``), if it was."""
     func = fixturedef.func
+    raw = getattr(func, "__func__", func)
     try:
-        return DECLARED.get(getattr(func, "__func__", func))
+        found = DECLARED.get(raw)
     except TypeError:  # a callable that can't be weakly referenced: not declared by us
+        found = None
+    if found is None and _PYTEST_ASYNCIO[0]:  # perf: no call per sync fixture setup otherwise
+        return by_pytest_asyncio(raw)
+    return found
+
+
+#: Whether the real pytest-asyncio is installed (see ``_compat.alias``): only then can a fixture
+#: be declared with its ``fixture``. (A one-item list: set once per process, never reset.)
+_PYTEST_ASYNCIO: Final[list[bool]] = [False]
+
+
+def read_pytest_asyncio_declarations() -> None:
+    """From now on, fixtures declared with the real ``pytest_asyncio.fixture`` are awaitest's."""
+    _PYTEST_ASYNCIO[0] = True
+
+
+def by_pytest_asyncio(func: object) -> Declared | None:
+    """How the real ``pytest_asyncio.fixture`` declared ``func``, when pytest-asyncio is
+    installed beside awaitest (pytest-aiohttp's fixtures are declared with it): it marks the
+    function with two attributes of its own."""
+    if not _PYTEST_ASYNCIO[0] or not getattr(func, "_force_asyncio_fixture", False):
         return None
+    loop_scope = getattr(func, "_loop_scope", None)
+    return Declared(loop_scope if is_scope(loop_scope) else None)
 
 
 def test_loop_scope(

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Final
 
 import pytest
 
 from ._loops.factories import LoopFactory
+
+#: The hook's arguments and ``firstresult``: pytest-asyncio declares it the same way, and when
+#: its plugin was loaded first its declaration is the one that stays (see ``plugin``).
+SIGNATURE: Final = (("config", "item"), True)
 
 
 @pytest.hookspec(firstresult=True)

@@ -153,3 +153,35 @@ def swap_fixture_function(
     original = fixturedef.func
     fixturedef.func = func  # type: ignore[misc]
     return original
+
+
+def forget_registration(pluginmanager: pytest.PytestPluginManager, plugin: object) -> None:
+    """Make an unregistered plugin as if it had never been registered.
+
+    ``pytest_plugin_registered`` is a historic hook: pluggy replays every registration to
+    plugins registered later, and pytest's fixture manager, registered at session start, parses
+    the fixtures of each plugin it is told of, unregistered or not (pytest-asyncio's autouse
+    ``event_loop_policy`` would then be requested by every test). The replayed calls are kept in
+    the hook caller's private ``_call_history``; pluggy has no public way to drop one.
+    """
+    history = pluginmanager.hook.pytest_plugin_registered._call_history
+    if history is not None:
+        history[:] = [call for call in history if call[0].get("plugin") is not plugin]
+
+
+def hookspec_of(
+    pluginmanager: pytest.PytestPluginManager, name: str
+) -> tuple[tuple[str, ...], bool, str] | None:
+    """The arguments, ``firstresult`` and declaring module of hook ``name``'s specification,
+    or None when nothing declares it.
+
+    ``HookCaller.has_spec()`` is public; the spec it has is a type pluggy doesn't export, and its
+    fields (``argnames``, ``opts``, ``namespace``) are not documented.
+    """
+    caller = getattr(pluginmanager.hook, name, None)
+    if caller is None or not caller.has_spec():
+        return None
+    spec = caller.spec
+    namespace = spec.namespace
+    module = getattr(namespace, "__module__", None) or getattr(namespace, "__name__", "?")
+    return tuple(spec.argnames), bool(spec.opts.get("firstresult")), str(module)

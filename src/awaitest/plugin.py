@@ -1,14 +1,17 @@
 """awaitest's pytest hooks: a table of contents.
 
-The module-level hooks set a run up: options, the hookspec, and in ``pytest_configure`` one
-:class:`AwaitestSession`, registered as a plugin of its own (as pytest registers its
-``CaptureManager``). The session's hook methods are the rest of the run; each delegates to the
-module that owns the concern, and none of them knows about tasks or loops. The fixtures pytest
-must find are imported here.
+This module is registered under pytest-asyncio's plugin name, ``asyncio``, by the entry point
+(``_entry``). The module-level hooks set a run up: options, the hookspec, and in
+``pytest_configure`` one :class:`AwaitestSession`, registered as a plugin of its own (as pytest
+registers its ``CaptureManager``), and :class:`LooptimeSupport` when looptime is registered. The
+session's hook methods are the rest of the run; each delegates to the module that owns the
+concern, and none of them knows about tasks or loops. The fixtures pytest must find are
+imported here (looptime looks for them here, too).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from typing import Any, Final
 
@@ -16,6 +19,7 @@ import pytest
 
 from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
 from ._compat import alias as _alias
+from ._compat import looptime as _looptime
 from ._compat import pytest_timeout as _pytest_timeout
 from ._compat.fixtures import (
     event_loop,
@@ -30,6 +34,7 @@ from ._compat.user_loop import request_user_loop
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
+from ._pytest_private import hookspec_of
 from ._registry import LoopRegistry
 from ._report import Checks, Phase
 from ._session import STATE, SessionState
@@ -46,14 +51,21 @@ __all__ = [
     "virtual_clock",
 ]
 
+#: The name this module is registered under (by ``_entry``): pytest-asyncio's, the name users
+#: and other plugins know the async plugin by.
+NAME: Final = "asyncio"
+#: Its name when another plugin holds "asyncio" (the header says so).
+FALLBACK_NAME: Final = "awaitest.plugin"
 #: The name the run's :class:`AwaitestSession` is registered under.
 SESSION_PLUGIN: Final = "awaitest-session"
+_HOOK: Final = "pytest_asyncio_loop_factories"
 
 _alias.install_pytest_asyncio_alias()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(_hookspec)
+    if hookspec_of(pluginmanager, _HOOK) is None:  # else pytest-asyncio's, loaded first
+        pluginmanager.add_hookspecs(_hookspec)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -62,7 +74,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    _refuse_pytest_asyncio(config)
+    _check_hookspec(config)
     config.addinivalue_line(
         "markers",
         "asyncio(loop_scope=None, loop_factories=None, timeout=None): run this async test "
@@ -73,17 +85,27 @@ def pytest_configure(config: pytest.Config) -> None:
     loops.check_factories()
     session = AwaitestSession(SessionState(settings, loops), Checks(config, settings))
     config.stash[STATE] = session.state
-    config.pluginmanager.register(session, SESSION_PLUGIN)
+    pluginmanager = config.pluginmanager
+    pluginmanager.register(session, SESSION_PLUGIN)
+    if _looptime.registered(config):
+        session.looptime = True
+        pluginmanager.register(LooptimeSupport(session.state), LOOPTIME_SUPPORT_PLUGIN)
 
 
-def _refuse_pytest_asyncio(config: pytest.Config) -> None:
-    for plugin in config.pluginmanager.get_plugins():
-        if getattr(plugin, "__name__", "") == "pytest_asyncio.plugin":
-            raise pytest.UsageError(
-                "pytest-asyncio and awaitest are both active, and both would run async tests. "
-                "Uninstall one (pip uninstall pytest-asyncio), or turn one off for this run "
-                "with -p no:asyncio or -p no:awaitest."
-            )
+def _check_hookspec(config: pytest.Config) -> None:
+    """The hook's declaration is pytest-asyncio's when its plugin was loaded first: refuse one
+    that awaitest doesn't call the same way (a future pytest-asyncio's)."""
+    found = hookspec_of(config.pluginmanager, _HOOK)
+    if found is None or found[:2] == _hookspec.SIGNATURE:
+        return
+    (argnames, firstresult), module = found[:2], found[2]
+    raise pytest.UsageError(
+        f"{module} declares the hook {_HOOK}({', '.join(argnames)}) "
+        f"(firstresult={firstresult}), and awaitest calls it as "
+        f"{_HOOK}({', '.join(_hookspec.SIGNATURE[0])}) (firstresult=True). "
+        "Run with -p no:awaitest to let pytest-asyncio run the async tests, or install a "
+        "pytest-asyncio that awaitest supports (1.5)."
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -102,9 +124,24 @@ class AwaitestSession:
         self.state = state
         self.checks = checks
         self.timeouts = _pytest_timeout.PytestTimeout(checks, state.planned)
+        self.looptime = False  # looptime is registered: see LooptimeSupport
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        return [_config.header_line(self.state.settings), *self.timeouts.header()]
+        lines = [_config.header_line(self.state.settings), *self.timeouts.header()]
+        real = _alias.real_pytest_asyncio()
+        if real is not None:
+            lines.append(
+                f"awaitest: pytest-asyncio {getattr(real, '__version__', '')} is installed too; "
+                "awaitest runs the async tests and pytest-asyncio's plugin is off "
+                "(-p no:awaitest to use pytest-asyncio instead)"
+            )
+        holder = config.pluginmanager.get_plugin(NAME)
+        if holder is not None and holder is not sys.modules[__name__]:
+            lines.append(
+                f"awaitest: the plugin name {NAME!r} is taken by {holder!r}, so plugins that "
+                "look for pytest-asyncio by that name (looptime) don't find awaitest"
+            )
+        return lines
 
     # -- collection ------------------------------------------------------------------------
 
@@ -142,6 +179,8 @@ class AwaitestSession:
     ) -> None:
         for item in items:
             _plan.plan(item, self.state)
+        if self.looptime:
+            _looptime.expose_loops(items, self.state, config)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -206,3 +245,21 @@ class AwaitestSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.checks.end_of_run()
+
+
+#: The name :class:`LooptimeSupport` is registered under.
+LOOPTIME_SUPPORT_PLUGIN: Final = "awaitest-looptime"
+
+
+class LooptimeSupport:
+    """Registered only when looptime is (perf: otherwise none of this runs): see
+    ``_compat.looptime``."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    # tryfirst: around looptime's own wrapper, which reads the current loop
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        _looptime.make_test_loop_current(pyfuncitem, self.state)
+        return (yield)

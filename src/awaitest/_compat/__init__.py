@@ -10,5 +10,6 @@ policy it returned. Each of these patterns is deprecated once per run, pointing 
 equivalent.
 
 ``alias``: the ``pytest_asyncio`` module and the markers auto mode adds; ``fixtures``: the
-fixtures; ``user_loop``: users' overrides of ``event_loop`` and ``event_loop_policy``.
+fixtures; ``user_loop``: users' overrides of ``event_loop`` and ``event_loop_policy``;
+``looptime``: what the looptime plugin looks for, where pytest-asyncio has it.
 """

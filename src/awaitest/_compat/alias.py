@@ -3,6 +3,7 @@ for pytest-asyncio look for them."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import sys
 import types
@@ -11,14 +12,16 @@ from typing import Any, Final
 import pytest
 
 from .._collect import belongs_to_others, is_async_test
-from .._fixture_specs import fixture
+from .._fixture_specs import fixture, read_pytest_asyncio_declarations
+from .._session import STATE
 
 PYTEST_ASYNCIO_VERSION: Final = "1.5.0"
 
 
 def install_pytest_asyncio_alias() -> None:
     """Make ``import pytest_asyncio`` give awaitest's compatible API, unless the real one is
-    installed (then the plugin refuses to run beside it, see plugin.pytest_configure)."""
+    installed (then awaitest runs the tests and pytest-asyncio's plugin is off, see
+    ``_entry``)."""
     if "pytest_asyncio" in sys.modules:
         return
     try:
@@ -49,3 +52,41 @@ def mark_auto_mode_tests(collected: list[Any]) -> None:
             and not belongs_to_others(item)
         ):
             item.add_marker("asyncio")
+
+
+def real_pytest_asyncio() -> types.ModuleType | None:
+    """The installed pytest-asyncio package once imported; None when ``pytest_asyncio`` is
+    awaitest's alias (or not imported)."""
+    module = sys.modules.get("pytest_asyncio")
+    if module is None or getattr(module, "fixture", None) is fixture:
+        return None
+    return module
+
+
+def answer_for_pytest_asyncio() -> None:
+    """With the real pytest-asyncio installed, make the fixtures its ``fixture`` declares
+    awaitest's, and its ``is_async_test`` answer for the tests awaitest runs.
+
+    Its own answer, ``isinstance(item, <its own item class>)``, is False for all of them, and
+    suites call it in ``pytest_collection_modifyitems`` to mark their async tests
+    (pytest-asyncio's recipe for running them all on one loop). Called while plugins load,
+    before any conftest can import the name; a run without awaitest in the same process (a
+    pytester run) still gets pytest-asyncio's answer."""
+    try:
+        importlib.import_module("pytest_asyncio")
+    except ImportError:
+        return  # not installed: the alias is in place
+    module = real_pytest_asyncio()
+    if module is not None:
+        read_pytest_asyncio_declarations()
+    theirs = getattr(module, "is_async_test", None)
+    if module is None or theirs is None or getattr(theirs, "__module__", None) == __name__:
+        return
+
+    def either_is_async_test(item: pytest.Item) -> bool:
+        if STATE in item.config.stash:
+            return is_async_test(item)
+        return bool(theirs(item))
+
+    either_is_async_test.__doc__ = is_async_test.__doc__
+    module.is_async_test = either_is_async_test  # type: ignore[attr-defined]
