@@ -138,6 +138,7 @@ class GeneratorHost(Generic[T]):
         self._task: asyncio.Task[None] | None = None
 
     async def _live(self, produced: asyncio.Future[T]) -> None:
+        __tracebackhide__ = True
         try:
             value = await self._agen.__anext__()
         except StopAsyncIteration:
@@ -152,6 +153,7 @@ class GeneratorHost(Generic[T]):
         raise SecondYieldError
 
     def setup(self, context: contextvars.Context | None) -> None:
+        __tracebackhide__ = True
         loop = self._runner.loop
         produced: asyncio.Future[T] = loop.create_future()
         task = loop.create_task(self._live(produced), context=context)
@@ -167,8 +169,11 @@ class GeneratorHost(Generic[T]):
                 except asyncio.CancelledError:
                     if not task.done() or task.cancelled():
                         raise
+                if produced.cancelled():  # the task ended before yielding a value
                     self._runner.hosts.pop(task, None)
-                    task.result()  # raises the setup error
+                    # Raised here, not in the except above: the user's error alone, not "during
+                    # handling of" the CancelledError of our own future.
+                    task.result()
                     raise NoYieldError from None  # pragma: no cover - _live raised or produced
         except BaseException:
             self._abandon()
