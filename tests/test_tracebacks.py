@@ -1,46 +1,187 @@
 """A user's failure shows the user's traceback: no frames of ours, no chained exceptions of ours.
 
+pytest cuts a traceback at the test's own file when it can, so a fixture in the test module
+hides much of what is between; a fixture in a conftest shows every frame from pytest to the
+user's line that is not hidden. Both are tested.
+
 pytester names each run's directory after the test, so no test here has our package's name in
-its own: the paths of the user's frames must not match the pattern that finds ours.
+its own: the paths of the user's files must not match the pattern that finds ours.
 """
 
 from __future__ import annotations
 
-import pytest
+import os
 
-FAILING_SETUP = """
+import pytest
+from _helpers import ini
+
+FIXTURE = """
 import pytest
 import pytest_asyncio
 
 @pytest_asyncio.fixture
 async def broken():
-    raise ValueError("no database")
-    {after_the_error}
+    {body}
+"""
+
+USES_IT = """
+import pytest
 
 @pytest.mark.asyncio
 async def test_uses(broken):
     pass
 """
 
+RAISES = 'raise ValueError("no database")'
 
-@pytest.mark.parametrize("after_the_error", ["pass", "yield"], ids=["coroutine", "generator"])
-def test_failing_fixture_setup_shows_only_the_users_frame(
-    pytester: pytest.Pytester, mode: str, after_the_error: str
+
+@pytest.mark.parametrize("fixtures_in", ["test-module", "conftest"])
+@pytest.mark.parametrize(
+    ("body", "outcome", "header", "line"),
+    [
+        pytest.param([RAISES], {"errors": 1}, "setup", 6, id="coroutine-setup"),
+        pytest.param([RAISES, "yield"], {"errors": 1}, "setup", 6, id="generator-setup"),
+        pytest.param(
+            ["yield", RAISES], {"passed": 1, "errors": 1}, "teardown", 7, id="generator-teardown"
+        ),
+    ],
+)
+def test_failing_fixture_shows_only_the_users_frame(
+    pytester: pytest.Pytester,
+    *,
+    mode: str,
+    fixtures_in: str,
+    body: list[str],
+    outcome: dict[str, int],
+    header: str,
+    line: int,
 ) -> None:
-    pytester.makepyfile(test_broken=FAILING_SETUP.format(after_the_error=after_the_error))
+    fixture = FIXTURE.format(body="\n    ".join(body))
+    if fixtures_in == "conftest":
+        pytester.makeconftest(fixture)
+        pytester.makepyfile(test_broken=USES_IT)
+        where = "conftest.py"
+    else:
+        pytester.makepyfile(test_broken=fixture + USES_IT)
+        where = "test_broken.py"
     result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(
         [
-            "*_ ERROR at setup of test_uses _*",
+            f"*_ ERROR at {header} of test_uses _*",
             "",
             "    @pytest_asyncio.fixture",
             "    async def broken():",
+            *[f"        {statement}" for statement in body[: body.index(RAISES)]],
             '>       raise ValueError("no database")',
             "E       ValueError: no database",
             "",
-            "test_broken.py:6: ValueError",
+            f"{where}:{line}: ValueError",
             "*= short test summary info =*",
         ],
         consecutive=True,
     )
+
+
+# -- no frame of ours, wherever the user's code fails ----------------------------------------
+
+#: A traceback entry in one of our modules, wherever the package is installed.
+OUR_FRAME = f"*{os.sep}awaitest{os.sep}*.py:*"
+CHAINED = ["*During handling of the above exception*", "*The above exception was the direct*"]
+
+FIXTURES = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+@pytest_asyncio.fixture(scope="{scope}", loop_scope="{scope}")
+async def coroutine_setup_fails():
+    raise ValueError("setup failed")
+
+@pytest_asyncio.fixture(scope="{scope}", loop_scope="{scope}")
+async def generator_setup_fails():
+    raise ValueError("setup failed")
+    yield
+
+@pytest_asyncio.fixture(scope="{scope}", loop_scope="{scope}")
+async def generator_teardown_fails():
+    yield
+    raise ValueError("teardown failed")
+
+@pytest_asyncio.fixture(scope="{scope}", loop_scope="{scope}")
+async def setup_hangs():
+    await asyncio.sleep(30)
+    yield
+
+@pytest.fixture(scope="{scope}")
+def sync_setup_fails():
+    raise ValueError("setup failed")
+"""
+
+TEST = """
+import asyncio
+import pytest
+
+@pytest.mark.asyncio(loop_scope="{scope}")
+async def test_one({fixture}):
+    {body}
+"""
+
+# site -> (fixture, test body, outcome, the line that shows the user's error)
+SITES = {
+    "test-body": ("", 'raise ValueError("test failed")', {"failed": 1}, "E   *ValueError: test*"),
+    "coroutine-fixture-setup": (
+        "coroutine_setup_fails",
+        "pass",
+        {"errors": 1},
+        "E   *ValueError: setup failed",
+    ),
+    "generator-fixture-setup": (
+        "generator_setup_fails",
+        "pass",
+        {"errors": 1},
+        "E   *ValueError: setup failed",
+    ),
+    "generator-fixture-teardown": (
+        "generator_teardown_fails",
+        "pass",
+        {"passed": 1, "errors": 1},
+        "E   *ValueError: teardown failed",
+    ),
+    "sync-fixture-setup": ("sync_setup_fails", "pass", {"errors": 1}, "E   *ValueError: setup*"),
+    "timeout-in-test": ("", "await asyncio.sleep(30)", {"failed": 1}, "timed out after 0.2 s*"),
+    "timeout-in-fixture": ("setup_hangs", "pass", {"errors": 1}, "timed out after 0.2 s*"),
+}
+# Where no fixture is used, where fixtures are kept changes nothing.
+PLACES = [
+    pytest.param(site, scope, fixtures_in, id=f"{site}-{scope}-{fixtures_in}")
+    for site, (fixture, *_) in SITES.items()
+    for scope in ("function", "module")
+    for fixtures_in in (["test-module", "conftest"] if fixture else ["test-module"])
+]
+
+
+@pytest.mark.parametrize(("site", "scope", "fixtures_in"), PLACES)
+def test_user_failure_shows_no_frame_of_ours(
+    pytester: pytest.Pytester, site: str, scope: str, fixtures_in: str
+) -> None:
+    fixture, body, outcome, error = SITES[site]
+    fixtures = FIXTURES.format(scope=scope)
+    test = TEST.format(scope=scope, fixture=fixture, body=body)
+    if fixtures_in == "conftest":
+        pytester.makeconftest(fixtures)
+        pytester.makepyfile(test_one=test)
+    else:
+        pytester.makepyfile(test_one=fixtures + test)
+    ini(pytester, asyncio_timeout="0.2")
+    result = pytester.runpytest()
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines([error])
+    result.stdout.no_fnmatch_line(OUR_FRAME)
+    result.stdout.no_fnmatch_line("*All traceback entries are hidden*")
+    for line in CHAINED:
+        result.stdout.no_fnmatch_line(line)
+    # The same run unfiltered does show our frames: the pattern above really finds them.
+    result = pytester.runpytest("--fulltrace")
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines([OUR_FRAME])

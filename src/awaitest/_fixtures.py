@@ -169,6 +169,7 @@ def around_setup(
     runner_for: RunnerFor,
 ) -> Generator[None, Any, Any]:
     """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
+    __tracebackhide__ = True
     stand_in = _generator_stand_in if spec.generator else _coroutine_stand_in
     original = swap_fixture_function(
         fixturedef, stand_in(spec, bound_function(fixturedef.func, request), request, runner_for)

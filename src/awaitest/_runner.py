@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import contextvars
 from collections.abc import AsyncGenerator, Coroutine
+from types import CodeType
 from typing import Any, Final, Generic, TypeVar
 
 from . import _checks
@@ -78,7 +79,7 @@ class Runner:
         try:
             with self.step(task, tracked=tracked):
                 return self.loop.run_until_complete(task)
-        except BaseException:
+        except BaseException as exc:
             if not task.done():
                 # Ctrl-C (or SystemExit) arrived while the task was suspended: let its
                 # ``finally`` blocks and ``async with`` exits run before unwinding further.
@@ -87,6 +88,8 @@ class Runner:
                     self.loop.run_until_complete(task)
                 except BaseException:
                     pass
+            else:
+                _skip_loop_frames(exc, getattr(coro, "cr_code", None))
             raise
 
     def start_generator(
@@ -96,6 +99,7 @@ class Runner:
         context: contextvars.Context | None = None,
         tracked: bool = True,
     ) -> GeneratorHost[T]:
+        __tracebackhide__ = True
         host = GeneratorHost(self, agen, tracked=tracked)
         host.setup(context)
         return host
@@ -181,6 +185,7 @@ class GeneratorHost(Generic[T]):
         self.value = produced.result()
 
     def teardown(self) -> None:
+        __tracebackhide__ = True
         task = self._task
         assert task is not None
         try:
@@ -189,7 +194,11 @@ class GeneratorHost(Generic[T]):
                 return
             self._resume.set_result(None)
             with self._runner.step(task, tracked=self._tracked):
-                self._runner.loop.run_until_complete(task)
+                try:
+                    self._runner.loop.run_until_complete(task)
+                except BaseException as exc:
+                    _skip_loop_frames(exc, _LIVE)
+                    raise
         finally:
             self._runner.hosts.pop(task, None)
 
@@ -203,3 +212,21 @@ class GeneratorHost(Generic[T]):
                 pass
         if task is not None:
             self._runner.hosts.pop(task, None)
+
+
+_LIVE: Final = GeneratorHost._live.__code__
+
+
+def _skip_loop_frames(exc: BaseException, code: CodeType | None) -> None:
+    """Link the traceback of ``exc``, caught in our frame, straight to the frame of the task's
+    coroutine ``code`` when it has one: the event loop's frames in between (its
+    ``run_until_complete`` re-raising the task's error) mean nothing to the user, and pytest
+    would print the first of them in full, as the first frame it shows."""
+    ours = exc.__traceback__
+    if ours is None or code is None:
+        return
+    entry = ours.tb_next
+    while entry is not None and entry.tb_frame.f_code is not code:
+        entry = entry.tb_next
+    if entry is not None:
+        ours.tb_next = entry

@@ -112,6 +112,7 @@ def pytest_collection_modifyitems(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = _hidden_hook
     if NOTES in item.stash:  # (a get() that misses raises and catches a KeyError)
         for warning in item.stash[NOTES]:
             item.warn(warning)
@@ -125,6 +126,7 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, Any, Any]:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    __tracebackhide__ = _hidden_hook
     state = state_of(pyfuncitem.config)
     plan = state.plan_of(pyfuncitem)
     if plan is not None:
@@ -139,6 +141,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
+    __tracebackhide__ = _hidden_hook  # every fixture's setup, sync ones too
     state = state_of(request.config)
     spec = state.async_fixture(fixturedef)
     if spec is None:
@@ -161,7 +164,16 @@ def pytest_fixture_setup(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, Any, Any]:
+    __tracebackhide__ = _hidden_hook
     return (yield from _watch.teardown(item))
+
+
+def _hidden_hook(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """``__tracebackhide__`` of the hooks a user's failure passes through: hidden, except from
+    our own message-only failures (``pytrace=False``), whose frames pytest never prints but
+    whose traceback must not be empty ("All traceback entries are hidden")."""
+    failure = excinfo.value if excinfo is not None else None
+    return not (isinstance(failure, pytest.fail.Exception) and not failure.pytrace)
 
 
 def pytest_enter_pdb(config: pytest.Config) -> None:
