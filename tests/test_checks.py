@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 LOOP_SCOPES = ["function", "module", "session"]
-
-
-def ini(pytester: pytest.Pytester, mode: str, **keys: str) -> None:
-    lines = [f"asyncio_{key} = {value}" for key, value in keys.items()]
-    pytester.makeini("\n".join(["[pytest]", f"asyncio_mode = {mode}", *lines]) + "\n")
 
 
 # -- missing await -------------------------------------------------------------------------
@@ -83,7 +79,7 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
             asyncio.sleep(1)
         """
     )
-    ini(pytester, mode, unawaited="warn")
+    ini(pytester, asyncio_mode=mode, asyncio_unawaited="warn")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
@@ -92,7 +88,7 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
             "test_forgot.py:6 (in test_forgot), usually the line that called it.",
         ]
     )
-    ini(pytester, mode, unawaited="ignore")
+    ini(pytester, asyncio_mode=mode, asyncio_unawaited="ignore")
     result = pytester.runpytest("-W", "ignore::RuntimeWarning")
     result.assert_outcomes(passed=1)
 
@@ -229,7 +225,7 @@ def test_sync_test_is_watched_from_its_first_async_fixture(
     steps = dict.fromkeys(("in_setup", "in_teardown", "in_test"), "pass")
     steps[where] = code
     pytester.makepyfile(test_sync=SYNC_USER.format(**steps))
-    ini(pytester, mode, timeout="0.5")
+    ini(pytester, asyncio_mode=mode, asyncio_timeout="0.5")
     result = pytester.runpytest()
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(lines)
@@ -253,7 +249,7 @@ def test_sync_test_body_does_not_count_against_the_deadline(
             time.sleep(0.6)
         """
     )
-    ini(pytester, mode, timeout="0.5")
+    ini(pytester, asyncio_mode=mode, asyncio_timeout="0.5")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 
@@ -315,7 +311,7 @@ def test_leaked_task_is_cancelled_and_reported_on_its_test(
 
 def test_leaked_task_fails_the_test_with_error(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(test_leak=LEAK.format(scope="function"))
-    ini(pytester, mode, task_leaks="error")
+    ini(pytester, asyncio_mode=mode, asyncio_task_leaks="error")
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
@@ -364,7 +360,7 @@ def test_tasks_stopped_by_fixtures_or_owned_by_wider_fixtures_are_not_leaks(
             pass
         """
     )
-    ini(pytester, mode, task_leaks="error")
+    ini(pytester, asyncio_mode=mode, asyncio_task_leaks="error")
     pytester.runpytest().assert_outcomes(passed=2)
 
 
@@ -422,7 +418,7 @@ def test_loop_errors_can_warn_or_be_ignored(
     pytester: pytest.Pytester, mode: str, severity: str, warnings: int
 ) -> None:
     pytester.makepyfile(test_loop=LOOP_ERRORS)
-    ini(pytester, mode, loop_errors=severity)
+    ini(pytester, asyncio_mode=mode, asyncio_loop_errors=severity)
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, warnings=warnings)
     if warnings:
