@@ -331,6 +331,12 @@ def test_ignored_loop_errors_go_to_the_default_handler(
 # -- blocking --------------------------------------------------------------------------------
 
 
+def tick_at(now: float, step: Step, window: Window, fake_time: FakeTime) -> None:
+    """The watchdog thread looking at ``step`` at time ``now``."""
+    fake_time.now = now
+    step.tick(now, window.monitor.alarm)
+
+
 def test_a_ping_answered_late_is_blocking_with_the_sampled_stack(
     loop: asyncio.AbstractEventLoop, fake_time: FakeTime
 ) -> None:
@@ -340,11 +346,11 @@ def test_a_ping_answered_late_is_blocking_with_the_sampled_stack(
         with window.step(loop, task, NO_HOSTS, tracked=True) as step:
             assert isinstance(step, Step)
             assert monitor.manual.step is step
-            fake_time.now = 100.06  # a quarter of the threshold into the step: ping the loop
-            step.tick(fake_time.now, monitor.alarm)
-            fake_time.now = 100.3  # the ping is late: note where the main thread is
+            # a quarter of the threshold into the step: ping the loop
+            tick_at(100.06, step, window, fake_time)
+            # the ping is late: the stack of the main thread is sampled, at the next line
             line = sys._getframe().f_lineno + 1
-            step.tick(fake_time.now, monitor.alarm)
+            tick_at(100.3, step, window, fake_time)
             fake_time.now = 100.46
             loop.run_until_complete(asyncio.sleep(0))  # the loop answers, 0.40 s late
         assert monitor.manual.step is None
@@ -367,11 +373,9 @@ def test_a_ping_answered_in_time_is_nothing(
     loop: asyncio.AbstractEventLoop, fake_time: FakeTime
 ) -> None:
     with watching(Policy(blocking_threshold=0.2)) as window:
-        monitor = window.monitor
         with window.step(loop, loop.create_future(), NO_HOSTS, tracked=True) as step:
             assert isinstance(step, Step)
-            fake_time.now = 100.06
-            step.tick(fake_time.now, monitor.alarm)
+            tick_at(100.06, step, window, fake_time)
             fake_time.now = 100.1
             loop.run_until_complete(asyncio.sleep(0))
         assert window.take() == []
@@ -381,13 +385,10 @@ def test_a_ping_unanswered_when_the_step_ends_is_blocking(
     loop: asyncio.AbstractEventLoop, fake_time: FakeTime
 ) -> None:
     with watching(Policy(blocking_threshold=0.2)) as window:
-        monitor = window.monitor
         with window.step(loop, loop.create_future(), NO_HOSTS, tracked=True) as step:
             assert isinstance(step, Step)
-            fake_time.now = 100.06
-            step.tick(fake_time.now, monitor.alarm)
-            fake_time.now = 100.3
-            step.tick(fake_time.now, monitor.alarm)
+            tick_at(100.06, step, window, fake_time)
+            tick_at(100.3, step, window, fake_time)
             fake_time.now = 100.56  # the step ends before the loop ever ran the ping
         [finding] = window.take()
     assert matches(finding, "blocking", "error", "test_x held the event loop for at least 0.50 s*")
