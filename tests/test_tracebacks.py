@@ -185,3 +185,70 @@ def test_user_failure_shows_no_frame_of_ours(
     result = pytester.runpytest("--fulltrace")
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines([OUR_FRAME])
+
+
+BROKEN_FACTORY = """
+def broken_loop():
+    raise RuntimeError("no loop today")
+"""
+
+ON_THE_BROKEN_LOOP = """
+import pytest
+
+@pytest.mark.asyncio(loop_factories=["loops:broken_loop"])
+async def test_one({fixture}):
+    pass
+"""
+
+
+@pytest.mark.parametrize(
+    ("fixture", "outcome", "header"),
+    [
+        ("", {"failed": 1}, "*_ test_one _*"),
+        ("broken", {"errors": 1}, "*_ ERROR at setup of test_one _*"),
+    ],
+    ids=["made-for-the-test", "made-for-its-fixture"],
+)
+def test_failing_loop_factory_shows_only_the_users_frame(
+    pytester: pytest.Pytester, fixture: str, outcome: dict[str, int], header: str
+) -> None:
+    pytester.makepyfile(loops=BROKEN_FACTORY)
+    pytester.makeconftest(FIXTURE.format(body="yield"))
+    pytester.makepyfile(test_one=ON_THE_BROKEN_LOOP.format(fixture=fixture))
+    pytester.syspathinsert()
+    result = pytester.runpytest()
+    result.assert_outcomes(**outcome)
+    result.stdout.fnmatch_lines(
+        [
+            header,
+            "",
+            "    def broken_loop():",
+            '>       raise RuntimeError("no loop today")',
+            "E       RuntimeError: no loop today",
+            "",
+            "loops.py:2: RuntimeError",
+            "*= short test summary info =*",
+        ],
+        consecutive=True,
+    )
+
+
+def test_failing_hypothesis_example_shows_no_frame_of_ours(pytester: pytest.Pytester) -> None:
+    # Without hypothesis' explain phase: its "lines always and only run by failing test cases"
+    # can name the except clause of Runner.run (not a frame; a known gap, not fixed yet).
+    pytester.makepyfile(
+        test_examples="""
+        import pytest
+        from hypothesis import Phase, given, settings, strategies as st
+
+        @pytest.mark.asyncio
+        @settings(derandomize=True, database=None, phases=set(Phase) - {Phase.explain})
+        @given(st.integers())
+        async def test_small(n):
+            assert n < 5
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E       Failing test case: test_small(", "E           n=5,"])
+    result.stdout.no_fnmatch_line(OUR_FRAME)

@@ -45,6 +45,7 @@ class Runner:
 
     @classmethod
     def open(cls, factory: LoopFactory, *, debug: bool = False) -> Runner:
+        __tracebackhide__ = True  # a user's loop factory may fail
         loop = factory()
         if debug:
             loop.set_debug(True)

@@ -133,6 +133,7 @@ class SessionState:
         fixturedef: pytest.FixtureDef[Any] | None = None,
     ) -> Runner:
         """The loop an async fixture runs on, for the test (or scope) requesting it."""
+        __tracebackhide__ = True  # making it runs the user's loop factory
         node = request.node
         plan = self.plan_of(node)
         if spec.follows_test and plan is not None:
@@ -206,6 +207,7 @@ class SessionState:
                 raise pytest.UsageError(f"{key}: {exc}") from None
 
     def runner(self, node: Node, scope: Scope, factory: str) -> Runner:
+        __tracebackhide__ = True  # making it runs the user's loop factory
         if scope != "function":
             factory = _virtual.real_name(factory) or factory  # only a test's own loop is virtual
         if factory == FROM_FIXTURE and isinstance(node, pytest.Item):

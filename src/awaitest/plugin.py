@@ -3,6 +3,7 @@ the concern; none of them knows about tasks or loops."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Generator
 from typing import Any
 
@@ -157,7 +158,10 @@ def pytest_fixture_setup(
     _factories.tie_to_variant(fixturedef, request, state.current)
     return (
         yield from _fixtures.around_setup(
-            fixturedef, request, spec, lambda s, r: state.fixture_runner(s, r, fixturedef)
+            fixturedef,
+            request,
+            spec,
+            functools.partial(state.fixture_runner, fixturedef=fixturedef),
         )
     )
 
