@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 pytest_plugins = ["pytester"]
 
@@ -9,5 +10,5 @@ pytest_plugins = ["pytester"]
 def mode(request: pytest.FixtureRequest, pytester: pytest.Pytester) -> str:
     """Run a plugin test once per mode; in strict mode async tests carry the marker."""
     value: str = request.param
-    pytester.makeini(f"[pytest]\nasyncio_mode = {value}\n")
+    ini(pytester, asyncio_mode=value)
     return value

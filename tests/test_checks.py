@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from _helpers import ini
 
 LOOP_SCOPES = ["function", "module", "session"]
 
@@ -30,11 +31,6 @@ def _unnamed_task_name() -> str:
 
 
 CREATED_TASK = _unnamed_task_name()
-
-
-def ini(pytester: pytest.Pytester, mode: str, **keys: str) -> None:
-    lines = [f"asyncio_{key} = {value}" for key, value in keys.items()]
-    pytester.makeini("\n".join(["[pytest]", f"asyncio_mode = {mode}", *lines]) + "\n")
 
 
 # -- missing await -------------------------------------------------------------------------
@@ -108,7 +104,7 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
             asyncio.sleep(1)
         """
     )
-    ini(pytester, mode, unawaited="warn")
+    ini(pytester, asyncio_mode=mode, asyncio_unawaited="warn")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(
@@ -117,7 +113,7 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
             "test_forgot.py:6 (in test_forgot), usually the line that called it.",
         ]
     )
-    ini(pytester, mode, unawaited="ignore")
+    ini(pytester, asyncio_mode=mode, asyncio_unawaited="ignore")
     result = pytester.runpytest("-W", "ignore::RuntimeWarning")
     result.assert_outcomes(passed=1)
 
@@ -254,7 +250,7 @@ def test_sync_test_is_watched_from_its_first_async_fixture(
     steps = dict.fromkeys(("in_setup", "in_teardown", "in_test"), "pass")
     steps[where] = code
     pytester.makepyfile(test_sync=SYNC_USER.format(**steps))
-    ini(pytester, mode, timeout="0.5")
+    ini(pytester, asyncio_mode=mode, asyncio_timeout="0.5")
     result = pytester.runpytest()
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(lines)
@@ -278,7 +274,7 @@ def test_sync_test_body_does_not_count_against_the_deadline(
             time.sleep(0.6)
         """
     )
-    ini(pytester, mode, timeout="0.5")
+    ini(pytester, asyncio_mode=mode, asyncio_timeout="0.5")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
 
@@ -341,7 +337,7 @@ def test_leaked_task_is_cancelled_and_reported_on_its_test(
 
 def test_leaked_task_fails_the_test_with_error(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(test_leak=LEAK.format(scope="function"))
-    ini(pytester, mode, task_leaks="error")
+    ini(pytester, asyncio_mode=mode, asyncio_task_leaks="error")
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, errors=1)
     result.stdout.fnmatch_lines(
@@ -390,7 +386,7 @@ def test_tasks_stopped_by_fixtures_or_owned_by_wider_fixtures_are_not_leaks(
             pass
         """
     )
-    ini(pytester, mode, task_leaks="error")
+    ini(pytester, asyncio_mode=mode, asyncio_task_leaks="error")
     pytester.runpytest().assert_outcomes(passed=2)
 
 
@@ -448,7 +444,7 @@ def test_loop_errors_can_warn_or_be_ignored(
     pytester: pytest.Pytester, mode: str, severity: str, warnings: int
 ) -> None:
     pytester.makepyfile(test_loop=LOOP_ERRORS)
-    ini(pytester, mode, loop_errors=severity)
+    ini(pytester, asyncio_mode=mode, asyncio_loop_errors=severity)
     result = pytester.runpytest()
     result.assert_outcomes(passed=2, warnings=warnings)
     if warnings:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+from _helpers import ini, run_verbose
 
 Run = Callable[..., pytest.RunResult]
 
@@ -267,7 +268,7 @@ def test_unused_port_fixtures(pytester: pytest.Pytester) -> None:
 def test_anyio_and_trio_tests_stay_theirs_in_auto_mode(pytester: pytest.Pytester) -> None:
     pytest.importorskip("anyio")
     pytest.importorskip("pytest_trio")
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import asyncio
@@ -291,16 +292,12 @@ def test_anyio_and_trio_tests_stay_theirs_in_auto_mode(pytester: pytest.Pytester
             assert asyncio.get_running_loop()
         """
     )
-    result = pytester.runpytest("-v", "-p", "no:randomly")
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(
-        [
-            "*::test_anyio[[]asyncio[]] PASSED*",
-            "*::test_anyio[[]trio[]] PASSED*",
-            "*::test_trio PASSED*",
-            "*::test_ours PASSED*",
-        ]
-    )
+    assert run_verbose(pytester, "-p", "no:randomly") == {
+        "test_anyio[asyncio]": "PASSED",
+        "test_anyio[trio]": "PASSED",
+        "test_trio": "PASSED",
+        "test_ours": "PASSED",
+    }
 
 
 XDIST_SUITE = """
@@ -376,7 +373,7 @@ def test_conftest_can_mark_every_async_test(pytester: pytest.Pytester, mode: str
 
 
 def test_auto_mode_marks_the_tests_it_runs(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import pytest

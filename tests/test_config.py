@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 BAD_VALUES = [
     ("asyncio_mode", "autoo", "asyncio_mode = 'autoo' is not valid; use 'strict' or 'auto'."),
@@ -54,7 +55,7 @@ BAD_VALUES = [
 def test_bad_ini_value_is_a_usage_error(
     pytester: pytest.Pytester, key: str, value: str, message: str, header: bool
 ) -> None:
-    pytester.makeini(f"[pytest]\n{key} = {value}\n")
+    ini(pytester, **{key: value})
     pytester.makepyfile("def test_never_runs():\n    pass\n")
     result = pytester.runpytest(*([] if header else ["--no-header"]))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -81,31 +82,9 @@ def test_bad_cli_value_is_a_usage_error(pytester: pytest.Pytester, flag: str, me
 
 
 def test_unknown_loop_factory_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_loop_factories = nosuchmodule:make_loop\n")
+    ini(pytester, asyncio_loop_factories="nosuchmodule:make_loop")
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         ["ERROR: asyncio_loop_factories: can't import 'nosuchmodule:make_loop'*"]
     )
-
-
-def test_fixture_scope_value_means_each_fixture_on_its_own_scope(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = fixture-scope\n"
-    )
-    pytester.makepyfile(
-        """
-        import asyncio
-        import pytest
-
-        @pytest.fixture(scope="module")
-        async def module_loop():
-            return asyncio.get_running_loop()
-
-        async def test_1(module_loop):
-            assert asyncio.get_running_loop() is module_loop
-        """
-    )
-    pytester.runpytest().assert_outcomes(passed=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini, run_verbose
 
 SCOPES = ["function", "class", "module", "package", "session"]
 
@@ -207,7 +208,7 @@ def test_strict_mode_unmarked_async_fixture_fails_with_the_fix(pytester: pytest.
 
 
 def test_auto_mode_runs_plain_pytest_async_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import pytest
@@ -243,9 +244,7 @@ def test_awaitest_fixture_forms(pytester: pytest.Pytester, mode: str) -> None:
             assert renamed in (1, 2)
         """
     )
-    result = pytester.runpytest("-v")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*test_uses[[]one[]] PASSED*", "*test_uses[[]two[]] PASSED*"])
+    assert run_verbose(pytester) == {"test_uses[one]": "PASSED", "test_uses[two]": "PASSED"}
 
 
 def test_bad_fixture_loop_scope_is_a_clear_error(pytester: pytest.Pytester) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from _helpers import ini
 
 uvloop = pytest.importorskip("uvloop")
 
@@ -40,16 +41,16 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
 
 
 @pytest.mark.parametrize(
-    ("ini", "passed", "lines"),
+    ("keys", "passed", "lines"),
     [
         pytest.param(
-            "",
+            {},
             2,
             ["*::test_async ran on _UnixSelectorEventLoop", "PASSED*", "*::test_sync PASSED*"],
             id="default",
         ),
         pytest.param(
-            "asyncio_loop_factories = asyncio uvloop",
+            {"asyncio_loop_factories": "asyncio uvloop"},
             3,
             [
                 "*::test_async[[]asyncio[]] ran on _UnixSelectorEventLoop",
@@ -61,7 +62,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
             id="two-names",
         ),
         pytest.param(
-            "asyncio_loop_factories = loops:LoopA, loops.LoopB",
+            {"asyncio_loop_factories": "loops:LoopA, loops.LoopB"},
             3,
             [
                 "*::test_async[[]loops:LoopA[]] ran on LoopA",
@@ -73,7 +74,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
             id="dotted-paths",
         ),
         pytest.param(
-            "event_loop_policy = uvloop.EventLoopPolicy",
+            {"event_loop_policy": "uvloop.EventLoopPolicy"},
             2,
             ["*::test_async ran on Loop", "PASSED*", "*::test_sync PASSED*"],
             id="policy",
@@ -81,9 +82,9 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     ],
 )
 def test_ini_factories_parametrize_async_tests_only(
-    project: pytest.Pytester, ini: str, passed: int, lines: list[str]
+    project: pytest.Pytester, keys: dict[str, str], passed: int, lines: list[str]
 ) -> None:
-    project.makeini(f"[pytest]\n{ini}\n")
+    ini(project, **keys)
     project.makepyfile(test_loops=LOOP_TYPE_TESTS)
     result = project.runpytest("-v", "-s")
     result.assert_outcomes(passed=passed)
@@ -116,7 +117,7 @@ def test_ini_factories_parametrize_async_tests_only(
 def test_factory_that_cannot_be_loaded_is_a_usage_error(
     project: pytest.Pytester, key: str, value: str, message: str
 ) -> None:
-    project.makeini(f"[pytest]\n{key} = {value}\n")
+    ini(project, **{key: value})
     project.makepyfile(test_loops=LOOP_TYPE_TESTS)
     result = project.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -226,7 +227,7 @@ def test_wider_async_fixture_is_made_again_for_each_factory(
     if source == "hook":
         project.makeconftest(HOOK)
     else:
-        project.makeini("[pytest]\nasyncio_loop_factories = loops:LoopA loops:LoopB\n")
+        ini(project, asyncio_loop_factories="loops:LoopA loops:LoopB")
     project.makepyfile(
         test_loops=f"""
         import asyncio

@@ -4,42 +4,38 @@ docs/how-to/several-loops.md)."""
 from __future__ import annotations
 
 import pytest
+from _helpers import ini, package
 
 WIDE_SCOPES = ["class", "module", "package", "session"]
 
 
-def _package(pytester: pytest.Pytester, ini: str = "") -> None:
-    pytester.makeini(f"[pytest]\nasyncio_mode = auto\n{ini}")
-    pytester.mkpydir("pkg")
-
-
 @pytest.mark.parametrize("scope", WIDE_SCOPES)
 def test_tests_marked_with_a_scope_share_its_loop(pytester: pytest.Pytester, scope: str) -> None:
-    _package(pytester)
-    pytester.makepyfile(
-        **{
-            "pkg/test_a": f"""
-            import asyncio
-            import pytest
+    ini(pytester, asyncio_mode="auto")
+    package(
+        pytester,
+        "pkg",
+        test_a=f"""
+        import asyncio
+        import pytest
 
-            pytestmark = pytest.mark.asyncio(loop_scope="{scope}")
-            loops = []
+        pytestmark = pytest.mark.asyncio(loop_scope="{scope}")
+        loops = []
 
-            class TestFirst:
-                async def test_1(self):
-                    loops.append(asyncio.get_running_loop())
+        class TestFirst:
+            async def test_1(self):
+                loops.append(asyncio.get_running_loop())
 
-                async def test_2(self):
-                    loops.append(asyncio.get_running_loop())
-                    assert loops[0] is loops[1]
+            async def test_2(self):
+                loops.append(asyncio.get_running_loop())
+                assert loops[0] is loops[1]
 
-            class TestSecond:
-                async def test_3(self):
-                    loops.append(asyncio.get_running_loop())
-                    same = loops[2] is loops[0]
-                    assert same == ("{scope}" != "class")
-            """,
-        }
+        class TestSecond:
+            async def test_3(self):
+                loops.append(asyncio.get_running_loop())
+                same = loops[2] is loops[0]
+                assert same == ("{scope}" != "class")
+        """,
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=3)
 
@@ -65,32 +61,25 @@ def test_function_loops_are_new_per_test(pytester: pytest.Pytester, mode: str) -
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
 
 
-def test_default_test_loop_scope_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_test_loop_scope = module\n")
+@pytest.mark.parametrize(
+    ("keys", "marker"),
+    [
+        pytest.param({"asyncio_default_test_loop_scope": "module"}, "", id="module-ini"),
+        # a class loop for a test outside any class is its module's
+        pytest.param({"asyncio_default_test_loop_scope": "class"}, "", id="class-ini"),
+        pytest.param({}, 'pytestmark = pytest.mark.asyncio(loop_scope="class")', id="class-marker"),
+    ],
+)
+def test_module_and_class_loops_are_shared_by_a_modules_tests(
+    pytester: pytest.Pytester, keys: dict[str, str], marker: str
+) -> None:
+    ini(pytester, asyncio_mode="auto", **keys)
     pytester.makepyfile(
-        """
-        import asyncio
-
-        loops = []
-
-        async def test_1():
-            loops.append(asyncio.get_running_loop())
-
-        async def test_2():
-            assert asyncio.get_running_loop() is loops[0]
-        """
-    )
-    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
-
-
-def test_class_scope_outside_a_class_is_the_module_loop(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
-    pytester.makepyfile(
-        """
+        f"""
         import asyncio
         import pytest
 
-        pytestmark = pytest.mark.asyncio(loop_scope="class")
+        {marker}
         loops = []
 
         async def test_1():
@@ -104,38 +93,41 @@ def test_class_scope_outside_a_class_is_the_module_loop(pytester: pytest.Pyteste
 
 
 def test_subpackages_get_their_own_package_loop(pytester: pytest.Pytester) -> None:
-    _package(pytester)
-    pytester.mkpydir("pkg/sub")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
+        subpackage_loops="""
+        import asyncio
+
+        LOOPS = {}
+
+        def remember(key):
+            LOOPS.setdefault(key, set()).add(asyncio.get_running_loop())
+        """,
+        conftest="""
+        from subpackage_loops import LOOPS
+
+        def pytest_sessionfinish():
+            pkg, sub = LOOPS["pkg"], LOOPS["sub"]
+            print("loops:", len(pkg), len(sub), pkg.isdisjoint(sub))
+        """,
+    )
+    package(
+        pytester,
+        "pkg",
+        test_a="""
+        import pytest
+        from subpackage_loops import remember
+
+        pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+        async def test_a1():
+            remember("pkg")
+
+        async def test_a2():
+            remember("pkg")
+        """,
         **{
-            "subpackage_loops": """
-            import asyncio
-
-            LOOPS = {}
-
-            def remember(key):
-                LOOPS.setdefault(key, set()).add(asyncio.get_running_loop())
-            """,
-            "conftest": """
-            from subpackage_loops import LOOPS
-
-            def pytest_sessionfinish():
-                pkg, sub = LOOPS["pkg"], LOOPS["sub"]
-                print("loops:", len(pkg), len(sub), pkg.isdisjoint(sub))
-            """,
-            "pkg/test_a": """
-            import pytest
-            from subpackage_loops import remember
-
-            pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-            async def test_a1():
-                remember("pkg")
-
-            async def test_a2():
-                remember("pkg")
-            """,
-            "pkg/sub/test_b": """
+            "sub/test_b": """
             import pytest
             from subpackage_loops import remember
 
@@ -147,7 +139,7 @@ def test_subpackages_get_their_own_package_loop(pytester: pytest.Pytester) -> No
             async def test_b2():
                 remember("sub")
             """,
-        }
+        },
     )
     pytester.syspathinsert()
     result = pytester.runpytest("-s")
@@ -191,7 +183,7 @@ def test_test_moves_to_the_loop_of_a_session_fixture(pytester: pytest.Pytester, 
 
 
 def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import asyncio
@@ -219,12 +211,12 @@ def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytes
     )
 
 
+# "fixture-scope" is pytest-asyncio's name for each fixture on the loop of its own scope
+@pytest.mark.parametrize("default", ["function", "fixture-scope"])
 def test_fixture_default_loop_scope_is_never_narrower_than_its_scope(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, default: str
 ) -> None:
-    pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-    )
+    ini(pytester, asyncio_mode="auto", asyncio_default_fixture_loop_scope=default)
     pytester.makepyfile(
         """
         import asyncio
@@ -292,7 +284,7 @@ def test_loop_end_cancels_tasks_runs_finally_and_restores_loop_state(
 def test_a_test_that_breaks_its_loop_breaks_nothing_after_it(
     pytester: pytest.Pytester, breakage: str
 ) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         f"""
         import asyncio
@@ -314,7 +306,7 @@ def test_a_test_that_breaks_its_loop_breaks_nothing_after_it(
 
 
 def test_async_test_that_closes_its_own_loop(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import asyncio

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 BAD_MARKERS = [
     (
@@ -62,7 +63,7 @@ def test_bad_marker_fails_that_test_only(
 
 
 def test_scope_keyword_is_a_deprecated_alias(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(
         """
         import asyncio

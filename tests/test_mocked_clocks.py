@@ -10,6 +10,7 @@ from typing import Any
 
 import freezegun
 import pytest
+from _helpers import ini
 
 from awaitest import _checks
 from awaitest._checks.deadlines import Deadline, StepTimeout
@@ -92,7 +93,7 @@ def line(lines: list[str], text: str, after: str = "") -> int:
 @HANG_GUARD
 @pytest.mark.parametrize("clock", MOCKED_CLOCKS)
 def test_mocked_clock_gives_no_false_finding(pytester: pytest.Pytester, clock: str) -> None:
-    pytester.makeini("[pytest]\nasyncio_blocking_threshold = 0.5\nasyncio_timeout = 5\n")
+    ini(pytester, asyncio_blocking_threshold="0.5", asyncio_timeout="5")
     write_suite(
         pytester,
         clock,
@@ -128,7 +129,7 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
     """The short sleep ends before the deadline and the endless wait doesn't: the deadline fired
     after 0.2 real seconds and before forever. The teardown's deadline (a fresh allowance, set
     while the clock is mocked) fires too."""
-    pytester.makeini("[pytest]\nasyncio_timeout = 1\n")
+    ini(pytester, asyncio_timeout="1")
     lines = write_suite(
         pytester,
         clock,
@@ -173,7 +174,7 @@ def test_hangs_under_a_mocked_clock_time_out_after_the_real_deadline(
 def test_blocking_under_a_mocked_clock_reports_the_real_duration(
     pytester: pytest.Pytester, clock: str
 ) -> None:
-    pytester.makeini("[pytest]\nasyncio_blocking_threshold = 0.2\n")
+    ini(pytester, asyncio_blocking_threshold="0.2")
     lines = write_suite(
         pytester,
         clock,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 
 def test_marked_async_test_runs_in_both_modes(pytester: pytest.Pytester, mode: str) -> None:
@@ -54,7 +55,7 @@ def test_strict_mode_fails_unmarked_async_test_with_both_fixes(pytester: pytest.
 
 
 def test_cli_mode_wins_over_ini(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = strict\n")
+    ini(pytester, asyncio_mode="strict")
     pytester.makepyfile("async def test_x():\n    pass\n")
     result = pytester.runpytest("--asyncio-mode=auto")
     result.assert_outcomes(passed=1)
@@ -111,7 +112,7 @@ def test_async_generator_test_is_a_collection_error(pytester: pytest.Pytester, m
 
 
 def test_header_line(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = module\n")
+    ini(pytester, asyncio_mode="auto", asyncio_default_fixture_loop_scope="module")
     result = pytester.runpytest()
     result.stdout.fnmatch_lines(
         [

@@ -10,6 +10,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
+from _helpers import ini
 
 from awaitest import _checks
 from awaitest._checks.deadlines import Deadline, Outside
@@ -87,12 +88,12 @@ def test_marker_timeout_on_a_hanging_async_test_is_reported_by_awaitest(
 
 @HANG_GUARD
 @pytest.mark.parametrize(
-    ("ini", "args", "env", "source"),
+    ("keys", "args", "env", "source"),
     [
-        ("timeout = 0.5", [], None, "timeout = 0.5"),
-        ("", ["--timeout=0.5"], None, "--timeout=0.5"),
-        ("timeout = 100", ["--timeout=0.5"], None, "--timeout=0.5"),
-        ("", [], "0.5", "PYTEST_TIMEOUT=0.5"),
+        ({"timeout": "0.5"}, [], None, "timeout = 0.5"),
+        ({}, ["--timeout=0.5"], None, "--timeout=0.5"),
+        ({"timeout": "100"}, ["--timeout=0.5"], None, "--timeout=0.5"),
+        ({}, [], "0.5", "PYTEST_TIMEOUT=0.5"),
     ],
     ids=["ini", "flag", "flag-wins-over-ini", "variable"],
 )
@@ -100,7 +101,7 @@ def test_timeout_from_the_flag_the_ini_or_the_variable(
     pytester: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
     *,
-    ini: str,
+    keys: dict[str, str],
     args: list[str],
     env: str | None,
     source: str,
@@ -109,7 +110,7 @@ def test_timeout_from_the_flag_the_ini_or_the_variable(
         monkeypatch.setenv("PYTEST_TIMEOUT", env)
     else:
         monkeypatch.delenv("PYTEST_TIMEOUT", raising=False)
-    pytester.makeini(f"[pytest]\n{ini}\n")
+    ini(pytester, **keys)
     pytester.makepyfile(test_hang=HANGING.format(marker=""))
     result = pytester.runpytest(*args)
     result.assert_outcomes(failed=1, passed=1)
@@ -125,17 +126,17 @@ def test_timeout_from_the_flag_the_ini_or_the_variable(
 
 @HANG_GUARD
 @pytest.mark.parametrize(
-    ("ini", "marker", "source"),
+    ("keys", "marker", "source"),
     [
-        ("asyncio_timeout = 0.4\ntimeout = 30", "", "asyncio_timeout = 0.4"),
-        ("asyncio_timeout = 30", "@pytest.mark.timeout(0.4)", "@pytest.mark.timeout(0.4)"),
+        ({"asyncio_timeout": "0.4", "timeout": "30"}, "", "asyncio_timeout = 0.4"),
+        ({"asyncio_timeout": "30"}, "@pytest.mark.timeout(0.4)", "@pytest.mark.timeout(0.4)"),
     ],
     ids=["asyncio_timeout-shorter", "pytest-timeout-shorter"],
 )
 def test_the_shorter_of_asyncio_timeout_and_pytest_timeout_applies(
-    pytester: pytest.Pytester, ini: str, marker: str, source: str
+    pytester: pytest.Pytester, keys: dict[str, str], marker: str, source: str
 ) -> None:
-    pytester.makeini(f"[pytest]\n{ini}\n")
+    ini(pytester, **keys)
     pytester.makepyfile(test_hang=HANGING.format(marker=marker))
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
@@ -241,7 +242,7 @@ def test_a_hanging_sync_fixture_of_an_async_test_is_interrupted(
 
 @HANG_GUARD
 def test_func_only_times_the_call_and_not_the_fixtures(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\ntimeout = 0.5\ntimeout_func_only = true\n")
+    ini(pytester, timeout="0.5", timeout_func_only="true")
     pytester.makepyfile(
         test_func_only="""
         import asyncio

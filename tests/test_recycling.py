@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import pytest
+from _helpers import run_verbose
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="counts descriptors in /proc/self/fd"
@@ -86,16 +87,12 @@ def test_a_loop_left_with_a_reader_or_signal_handler_is_closed_the_usual_way(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(LEFT_REGISTERED)
-    result = pytester.runpytest("-v")
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(
-        [
-            "*::test_leaves_a_reader PASSED*",
-            "*::test_next_loop_does_not_see_it PASSED*",
-            "*::test_signal_handler_left_behind PASSED*",
-            "*::test_after_it_loops_still_work PASSED*",
-        ]
-    )
+    assert run_verbose(pytester) == {
+        "test_leaves_a_reader": "PASSED",
+        "test_next_loop_does_not_see_it": "PASSED",
+        "test_signal_handler_left_behind": "PASSED",
+        "test_after_it_loops_still_work": "PASSED",
+    }
 
 
 WAKE_UP_LEFT_IN_THE_PIPE = """
@@ -138,9 +135,7 @@ def test_a_wake_up_left_in_a_reused_self_pipe_is_only_a_spurious_wake_up(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(WAKE_UP_LEFT_IN_THE_PIPE)
-    result = pytester.runpytest("-v")
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*::test_pokes PASSED*", "*::test_next_loop PASSED*"])
+    assert run_verbose(pytester) == {"test_pokes": "PASSED", "test_next_loop": "PASSED"}
 
 
 POLICY_CONFTEST = """

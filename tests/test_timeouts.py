@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from _helpers import ini
 
 LOOP_SCOPES = ["function", "module", "session"]
 
@@ -25,11 +26,11 @@ async def test_after():
 
 @pytest.mark.parametrize("scope", LOOP_SCOPES)
 @pytest.mark.parametrize(
-    ("ini", "args", "marker", "source"),
+    ("keys", "args", "marker", "source"),
     [
-        ("asyncio_timeout = 0.2", [], "", "asyncio_timeout = 0.2"),
-        ("", ["--asyncio-timeout=0.2"], "", "--asyncio-timeout=0.2"),
-        ("asyncio_timeout = 100", [], ", timeout=0.2", "@pytest.mark.asyncio(timeout=0.2)"),
+        ({"asyncio_timeout": "0.2"}, [], "", "asyncio_timeout = 0.2"),
+        ({}, ["--asyncio-timeout=0.2"], "", "--asyncio-timeout=0.2"),
+        ({"asyncio_timeout": "100"}, [], ", timeout=0.2", "@pytest.mark.asyncio(timeout=0.2)"),
     ],
     ids=["ini", "cli", "marker-wins"],
 )
@@ -37,12 +38,12 @@ def test_hung_await_fails_with_every_pending_task(
     pytester: pytest.Pytester,
     *,
     scope: str,
-    ini: str,
+    keys: dict[str, str],
     args: list[str],
     marker: str,
     source: str,
 ) -> None:
-    pytester.makeini(f"[pytest]\n{ini}\n")
+    ini(pytester, **keys)
     pytester.makepyfile(test_hang=HANG.format(scope=scope, marker=marker))
     result = pytester.runpytest(*args)
     result.assert_outcomes(failed=1, passed=1)
@@ -60,7 +61,7 @@ def test_hung_await_fails_with_every_pending_task(
 
 
 def test_marker_timeout_zero_turns_the_ini_deadline_off(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_timeout = 0.2\n")
+    ini(pytester, asyncio_timeout="0.2")
     pytester.makepyfile(
         """
         import asyncio

@@ -37,6 +37,7 @@ def setup(
     checks: Checks,
 ) -> Generator[None, Any, Any]:
     """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
+    __tracebackhide__ = True
     if not spec.claimed:
         fail_unclaimed(spec, request)
     current = state.current
@@ -61,6 +62,7 @@ def fixture_runner(
     fixturedef: pytest.FixtureDef[Any] | None = None,
 ) -> Runner:
     """The loop an async fixture runs on, for the test (or scope) requesting it."""
+    __tracebackhide__ = True  # making it runs the user's loop factory
     node = request.node
     plan = state.plan_of(node)
     if spec.follows_test and plan is not None:

@@ -119,6 +119,7 @@ class LoopRegistry:
     ) -> Runner:
         """The loop of ``item`` (or of a fixture it sets up, cached at ``cache_scope``) when a
         user's fixture chooses it. That fixture is set up first (``_compat.user_loop``)."""
+        __tracebackhide__ = True  # making it runs the user's policy's new_event_loop
         if wider(cache_scope, user.scope):
             # The user's loop (or policy) ends before this fixture does; pytest-asyncio refused
             # this with a ScopeMismatch. Run it on a loop of its own scope instead.

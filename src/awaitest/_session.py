@@ -134,6 +134,7 @@ class SessionState:
 
     def test_runner(self, item: pytest.Item, plan: TestPlan) -> Runner:
         """The runner of the loop ``item`` runs on."""
+        __tracebackhide__ = True  # making it runs the user's loop factory
         if plan.user_loop is None:
             return self.loops.runner(item, plan.loop_scope, plan.loop)
         return self.loops.user_runner(item, item, plan.loop_scope, "function", plan.user_loop)

@@ -186,6 +186,7 @@ class AwaitestSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook
         plan = self.state.begin(item)
         window = None if plan is None else self.checks.open(item, plan)
         with Phase(self.checks, item, window):
@@ -193,6 +194,7 @@ class AwaitestSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        __tracebackhide__ = _hidden_hook
         plan = self.state.planned.get(pyfuncitem)
         if plan is None:
             _collect.fail_if_unclaimed(pyfuncitem)
@@ -205,6 +207,7 @@ class AwaitestSession:
     def pytest_fixture_setup(
         self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
     ) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook  # every fixture's setup, sync ones too
         state = self.state
         spec = state.async_fixture(fixturedef)
         if spec is None or _collect.fixture_belongs_to_others(request, state):
@@ -218,6 +221,7 @@ class AwaitestSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook
         window = self.checks.close(item, item in self.state.planned)
         if window is None:
             return (yield)
@@ -263,3 +267,11 @@ class LooptimeSupport:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
         _looptime.make_test_loop_current(pyfuncitem, self.state)
         return (yield)
+
+
+def _hidden_hook(excinfo: pytest.ExceptionInfo[BaseException] | None) -> bool:
+    """``__tracebackhide__`` of the hooks a user's failure passes through: hidden, except from
+    our own message-only failures (``pytrace=False``), whose frames pytest never prints but
+    whose traceback must not be empty ("All traceback entries are hidden")."""
+    failure = excinfo.value if excinfo is not None else None
+    return not (isinstance(failure, pytest.fail.Exception) and not failure.pytrace)

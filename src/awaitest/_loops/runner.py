@@ -71,6 +71,7 @@ class Runner:
 
     @classmethod
     def open(cls, factory: LoopFactory, *, debug: bool = False) -> Runner:
+        __tracebackhide__ = True  # a user's loop factory may fail
         loop = factory()
         if debug:
             loop.set_debug(True)
@@ -105,7 +106,7 @@ class Runner:
         try:
             with self.step(task, tracked=tracked):
                 return self.loop.run_until_complete(task)
-        except BaseException:
+        except BaseException as exc:
             if not task.done():
                 # Ctrl-C (or SystemExit) arrived while the task was suspended: let its
                 # ``finally`` blocks and ``async with`` exits run before unwinding further.
@@ -114,6 +115,8 @@ class Runner:
                     self.loop.run_until_complete(task)
                 except BaseException:
                     pass
+            else:
+                _skip_loop_frames(exc, getattr(coro, "cr_code", None))
             raise
 
     def run_test(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
@@ -146,6 +149,7 @@ class Runner:
         context: contextvars.Context | None = None,
         tracked: bool = True,
     ) -> GeneratorHost[T]:
+        __tracebackhide__ = True
         host = GeneratorHost(self, agen, tracked=tracked)
         host.setup(context)
         return host
@@ -188,6 +192,7 @@ class GeneratorHost(Generic[T]):
         self._task: asyncio.Task[None] | None = None
 
     async def _live(self, produced: asyncio.Future[T]) -> None:
+        __tracebackhide__ = True
         try:
             value = await self._agen.__anext__()
         except StopAsyncIteration:
@@ -202,6 +207,7 @@ class GeneratorHost(Generic[T]):
         raise SecondYieldError
 
     def setup(self, context: contextvars.Context | None) -> None:
+        __tracebackhide__ = True
         loop = self._runner.loop
         produced: asyncio.Future[T] = loop.create_future()
         task = loop.create_task(self._live(produced), context=context)
@@ -217,8 +223,11 @@ class GeneratorHost(Generic[T]):
                 except asyncio.CancelledError:
                     if not task.done() or task.cancelled():
                         raise
+                if produced.cancelled():  # the task ended before yielding a value
                     self._runner.hosts.pop(task, None)
-                    task.result()  # raises the setup error
+                    # Raised here, not in the except above: the user's error alone, not "during
+                    # handling of" the CancelledError of our own future.
+                    task.result()
                     raise NoYieldError from None  # pragma: no cover - _live raised or produced
         except BaseException:
             self._abandon()
@@ -226,6 +235,7 @@ class GeneratorHost(Generic[T]):
         self.value = produced.result()
 
     def teardown(self) -> None:
+        __tracebackhide__ = True
         task = self._task
         assert task is not None
         try:
@@ -234,7 +244,11 @@ class GeneratorHost(Generic[T]):
                 return
             self._resume.set_result(None)
             with self._runner.step(task, tracked=self._tracked):
-                self._runner.loop.run_until_complete(task)
+                try:
+                    self._runner.loop.run_until_complete(task)
+                except BaseException as exc:
+                    _skip_loop_frames(exc, _LIVE)
+                    raise
         finally:
             self._runner.hosts.pop(task, None)
 
@@ -248,3 +262,21 @@ class GeneratorHost(Generic[T]):
                 pass
         if task is not None:
             self._runner.hosts.pop(task, None)
+
+
+_LIVE: Final = GeneratorHost._live.__code__
+
+
+def _skip_loop_frames(exc: BaseException, code: types.CodeType | None) -> None:
+    """Link the traceback of ``exc``, caught in our frame, straight to the frame of the task's
+    coroutine ``code`` when it has one: the event loop's frames in between (its
+    ``run_until_complete`` re-raising the task's error) mean nothing to the user, and pytest
+    would print the first of them in full, as the first frame it shows."""
+    ours = exc.__traceback__
+    if ours is None or code is None:
+        return
+    entry = ours.tb_next
+    while entry is not None and entry.tb_frame.f_code is not code:
+        entry = entry.tb_next
+    if entry is not None:
+        ours.tb_next = entry

@@ -1,0 +1,430 @@
+"""The checks' ``Window`` on its own: steps run on a plain loop, findings read back, no pytest run.
+
+Nothing sleeps for real and no watchdog thread runs: the monitor is given a clock these tests
+move by hand (``Monitor(clock=...)``), and the watchdog is replaced by one that lets the test
+call ``Step.tick`` itself, as the thread would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import os
+import sys
+from collections.abc import Coroutine, Iterator
+from typing import Any, cast
+
+import pytest
+
+from awaitest import _checks
+from awaitest._checks import Clock, Finding, Hosts, Monitor, Policy, Step, Watchdog, Window
+from awaitest._checks.deadlines import Deadline, StepTimeout
+
+HERE = os.path.relpath(__file__)  # how the checks show this file: relative to the cwd
+NO_HOSTS: Hosts = {}
+
+
+async def save() -> None:
+    await asyncio.sleep(0)
+
+
+def drop(coro: Coroutine[Any, Any, Any]) -> None:
+    """Let go of the last reference to ``coro``: in this frame, for the checks."""
+    del coro
+
+
+class FakeClock:
+    """The monitor's clock, moved by hand: calling it reads ``now``."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class ManualWatchdog:
+    """Stands in for the watchdog thread: it only records the step it would look at."""
+
+    def __init__(self) -> None:
+        self.step: Step | None = None
+
+    def watch(self, step: Step) -> None:
+        self.step = step
+
+    def unwatch(self, step: Step) -> None:
+        if self.step is step:
+            self.step = None
+
+    def stop(self) -> None:
+        pass
+
+
+class ManualMonitor(Monitor):
+    def __init__(self, policy: Policy, clock: Clock | None) -> None:
+        super().__init__(policy, clock=clock)
+        self.manual = ManualWatchdog()
+
+    def watchdog(self) -> Watchdog:
+        return cast(Watchdog, self.manual)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def loop() -> Iterator[asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    yield loop
+    loop.close()
+
+
+@contextlib.contextmanager
+def watching(
+    policy: Policy | None = None, deadline: Deadline | None = None, clock: Clock | None = None
+) -> Iterator[Window]:
+    """A window open on test ``test_x`` (timed by ``clock``, real time by default), closed (and
+    its monitor stopped) afterwards."""
+    monitor = ManualMonitor(policy or Policy(), clock)
+    window = monitor.open("test_x", deadline)
+    try:
+        yield window
+    finally:
+        window.close()
+        monitor.stop()
+
+
+def run_step(
+    window: Window,
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, Any],
+    *,
+    tracked: bool = True,
+    hosts: Hosts = NO_HOSTS,
+) -> Any:
+    """What the runner does for one step: the task, then ``run_until_complete`` in the step."""
+    task = loop.create_task(coro)
+    with window.step(loop, task, hosts, tracked=tracked):
+        return loop.run_until_complete(task)
+
+
+def matches(finding: Finding, kind: str, severity: str, *lines: str) -> bool:
+    return (finding.kind, finding.severity) == (kind, severity) and fnmatch.fnmatchcase(
+        finding.message, "\n".join(lines)
+    )
+
+
+# -- windows ---------------------------------------------------------------------------------
+
+
+def test_the_active_window_is_the_innermost_open_one() -> None:
+    assert _checks.active() is None
+    with watching() as outer:
+        assert _checks.active() is outer
+        with watching() as inner:
+            assert _checks.active() is inner
+        assert _checks.active() is outer
+        outer.close()
+        outer.close()
+        assert _checks.active() is None
+
+
+def test_a_window_without_deadline_or_blocking_check_uses_one_plain_step(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    task = loop.create_future()
+    with watching() as window:
+        first = window.step(loop, task, NO_HOSTS, tracked=True)
+        assert not isinstance(first, Step)
+        assert window.step(loop, task, NO_HOSTS, tracked=True) is first
+    with watching(Policy(blocking_threshold=0.2)) as window:
+        assert isinstance(window.step(loop, task, NO_HOSTS, tracked=True), Step)
+
+
+def test_suppressed_timeouts_open_windows_without_a_deadline() -> None:
+    monitor = Monitor(Policy())
+    monitor.timeouts_suppressed = True  # a debugger was entered
+    window = monitor.open("test_x", Deadline(1, "asyncio_timeout = 1"))
+    window.close()
+    assert window.deadline is None
+    assert window.deadline_at is None
+
+
+# -- missing await ---------------------------------------------------------------------------
+
+
+def test_a_coroutine_dropped_unawaited_is_found_where_it_was_dropped() -> None:
+    with watching() as window:
+        coro = save()
+        line = sys._getframe().f_lineno + 1
+        del coro
+        assert not window.quiet()
+        [finding] = window.take()
+        assert window.take() == []
+        assert window.quiet()
+    assert finding == Finding(
+        "unawaited",
+        "error",
+        f"coroutine save() was never awaited; dropped at {HERE}:{line} "
+        "(in test_a_coroutine_dropped_unawaited_is_found_where_it_was_dropped), usually the "
+        "line that called it.\nAdd 'await' before the call, or hand it to asyncio.create_task() "
+        "and await the task (asyncio_unawaited = error).",
+    )
+
+
+def test_the_same_drop_twice_is_one_finding_that_counts() -> None:
+    with watching(Policy(unawaited="warn")) as window:
+        for _ in range(2):
+            coro = save()
+            del coro
+        [finding] = window.take()
+    assert matches(finding, "unawaited", "warn", "coroutine save() was never awaited (2 times);*")
+
+
+def test_with_origin_tracking_the_creation_line_is_given() -> None:
+    depth = sys.get_coroutine_origin_tracking_depth()
+    sys.set_coroutine_origin_tracking_depth(5)
+    try:
+        with watching() as window:
+            line = sys._getframe().f_lineno + 1
+            coro = save()
+            del coro
+            [finding] = window.take()
+    finally:
+        sys.set_coroutine_origin_tracking_depth(depth)
+    assert matches(
+        finding,
+        "unawaited",
+        "error",
+        f"coroutine save() was never awaited; created at {HERE}:{line} "
+        "(in test_with_origin_tracking_the_creation_line_is_given).",
+        "*",
+    )
+
+
+def test_ignored_or_closed_windows_leave_pythons_warning_alone() -> None:
+    with watching(Policy(unawaited="ignore")) as window:
+        with pytest.warns(RuntimeWarning, match="^coroutine 'save' was never awaited$"):
+            drop(save())
+        assert window.take() == []
+    with watching() as window:
+        pass
+    with pytest.warns(RuntimeWarning, match="^coroutine 'save' was never awaited$"):
+        drop(save())
+    assert window.take() == []
+
+
+# -- leaked tasks ----------------------------------------------------------------------------
+
+
+async def starts_a_worker(seconds: float = 3600) -> asyncio.Task[None]:
+    return asyncio.get_running_loop().create_task(asyncio.sleep(seconds))
+
+
+def test_a_task_left_pending_after_teardown_is_a_leak_and_is_cancelled(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with watching() as window:
+        worker = run_step(window, loop, starts_a_worker())
+        assert window.quiet()  # a test may stop it in its teardown: not a leak yet
+        window.settle()
+        [finding] = window.take()
+    assert worker.cancelled()
+    assert matches(
+        finding,
+        "leak",
+        "warn",
+        "test_x left 1 task pending after its teardown; awaitest cancelled it "
+        "(asyncio_task_leaks = warn):",
+        # (the name: 'None' on Python 3.13.0, whose create_task names every task made by a
+        # task factory after its name argument)
+        f"  Task '*' running sleep(), created at {HERE}:* (in starts_a_worker), waiting at *",
+        "Await each task before the test ends, or cancel and await it in a fixture's teardown.",
+    )
+
+
+def test_tasks_that_are_not_the_tests_are_not_leaks(loop: asyncio.AbstractEventLoop) -> None:
+    hosts: dict[asyncio.Task[Any], object] = {}  # the runner's, for every step on its loop
+    with watching(Policy(task_leaks="error")) as window:
+        # a session fixture's setup: its tasks may outlive the test
+        wider = run_step(window, loop, starts_a_worker(), tracked=False, hosts=hosts)
+        # a generator fixture's task, parked between setup and teardown on purpose
+        hosted = run_step(window, loop, starts_a_worker(), hosts=hosts)
+        hosts[hosted] = "the fixture's async generator"
+        finished = run_step(window, loop, starts_a_worker(0), hosts=hosts)
+        run_step(window, loop, asyncio.wait([finished]), hosts=hosts)
+        window.settle()
+        assert window.take() == []
+    assert not wider.done()
+    assert not hosted.done()
+    wider.cancel()
+    hosted.cancel()
+    loop.run_until_complete(asyncio.wait([wider, hosted]))
+
+
+def test_a_loop_closing_during_the_test_is_searched_for_leaks_first(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with watching(Policy(task_leaks="error")) as window:
+        run_step(window, loop, starts_a_worker())
+        window.loop_closing(loop, NO_HOSTS)
+        window.settle()  # the loop is not searched twice
+        [finding] = window.take()
+    assert matches(finding, "leak", "error", "test_x left 1 task pending*")
+
+
+def test_ignored_leaks_are_not_tracked(loop: asyncio.AbstractEventLoop) -> None:
+    with watching(Policy(task_leaks="ignore")) as window:
+        worker = run_step(window, loop, starts_a_worker())
+        window.settle()
+        assert window.take() == []
+    assert not worker.done()
+    worker.cancel()
+    loop.run_until_complete(asyncio.wait([worker]))
+
+
+# -- loop errors -----------------------------------------------------------------------------
+
+
+async def reports_an_error() -> None:
+    try:
+        raise ValueError("lost in a callback")
+    except ValueError as exc:
+        asyncio.get_running_loop().call_exception_handler({"message": "boom", "exception": exc})
+
+
+def test_what_reaches_the_loops_handler_is_a_finding(loop: asyncio.AbstractEventLoop) -> None:
+    with watching() as window:
+        run_step(window, loop, reports_an_error())
+        [finding] = window.take()
+    assert matches(
+        finding,
+        "loop_error",
+        "error",
+        "an exception reached the event loop's exception handler during the test "
+        "(asyncio_loop_errors = error):",
+        "boom",
+        "Traceback (most recent call last):",
+        "*",
+        "ValueError: lost in a callback",
+    )
+
+
+def test_a_users_exception_handler_is_kept(loop: asyncio.AbstractEventLoop) -> None:
+    seen: list[str] = []
+    loop.set_exception_handler(lambda _, context: seen.append(context["message"]))
+    with watching() as window:
+        run_step(window, loop, reports_an_error())
+        assert window.take() == []
+    assert seen == ["boom"]
+
+
+def test_ignored_loop_errors_go_to_the_default_handler(
+    loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    with watching(Policy(loop_errors="ignore")) as window:
+        run_step(window, loop, reports_an_error())
+        assert window.take() == []
+    assert [record.getMessage() for record in caplog.records] == ["boom"]
+
+
+# -- blocking --------------------------------------------------------------------------------
+
+
+def tick_at(now: float, step: Step, window: Window, clock: FakeClock) -> None:
+    """The watchdog thread looking at ``step`` at time ``now``."""
+    clock.now = now
+    step.tick(now, window.monitor.alarm)
+
+
+def test_a_ping_answered_late_is_blocking_with_the_sampled_stack(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    with watching(Policy(blocking_threshold=0.2), clock=clock) as window:
+        monitor = cast(ManualMonitor, window.monitor)
+        task = loop.create_future()
+        with window.step(loop, task, NO_HOSTS, tracked=True) as step:
+            assert isinstance(step, Step)
+            assert monitor.manual.step is step
+            # a quarter of the threshold into the step: ping the loop
+            tick_at(100.06, step, window, clock)
+            # the ping is late: the stack of the main thread is sampled, at the next line
+            line = sys._getframe().f_lineno + 1
+            tick_at(100.3, step, window, clock)
+            clock.now = 100.46
+            loop.run_until_complete(asyncio.sleep(0))  # the loop answers, 0.40 s late
+        assert monitor.manual.step is None
+        [finding] = window.take()
+    assert matches(
+        finding,
+        "blocking",
+        "error",
+        "test_x held the event loop for at least 0.40 s without yielding "
+        "(asyncio_blocking_threshold = 0.2 s); it was blocked in:",
+        "*",
+        f'  File "{os.path.abspath(__file__)}", line {line}, in '
+        "test_a_ping_answered_late_is_blocking_with_the_sampled_stack",
+        "*",
+        "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an async library.",
+    )
+
+
+def test_a_ping_answered_in_time_is_nothing(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    with watching(Policy(blocking_threshold=0.2), clock=clock) as window:
+        with window.step(loop, loop.create_future(), NO_HOSTS, tracked=True) as step:
+            assert isinstance(step, Step)
+            tick_at(100.06, step, window, clock)
+            clock.now = 100.1
+            loop.run_until_complete(asyncio.sleep(0))
+        assert window.take() == []
+
+
+def test_a_ping_unanswered_when_the_step_ends_is_blocking(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    with watching(Policy(blocking_threshold=0.2), clock=clock) as window:
+        with window.step(loop, loop.create_future(), NO_HOSTS, tracked=True) as step:
+            assert isinstance(step, Step)
+            tick_at(100.06, step, window, clock)
+            tick_at(100.3, step, window, clock)
+            clock.now = 100.56  # the step ends before the loop ever ran the ping
+        [finding] = window.take()
+    assert matches(finding, "blocking", "error", "test_x held the event loop for at least 0.50 s*")
+
+
+# -- deadlines -------------------------------------------------------------------------------
+
+
+async def hangs() -> None:
+    await asyncio.Event().wait()
+
+
+def test_a_step_past_the_deadline_is_cancelled_and_times_out(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    with watching(deadline=Deadline(1, "asyncio_timeout = 1"), clock=clock) as window:
+        assert window.deadline_at == 101.0
+        monitor = window.monitor
+        task = loop.create_task(hangs())
+        step = window.step(loop, task, NO_HOSTS, tracked=True)
+        assert isinstance(step, Step)
+        with pytest.raises(StepTimeout) as caught, step:  # noqa: PT012 - the step ends in it
+            step.tick(100.9, monitor.alarm)  # not yet
+            clock.now = 101.0
+            step.tick(clock.now, monitor.alarm)  # posts the expiry to the loop
+            loop.run_until_complete(task)
+        assert task.cancelled()
+        assert window.deadline_at == 102.0  # a fresh allowance for the rest (teardown)
+    assert fnmatch.fnmatchcase(
+        str(caught.value),
+        "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:\n"
+        "Task 'Task-*' running hangs():\n"
+        f'  File "*{os.path.basename(__file__)}", line *, in hangs\n'
+        "    await asyncio.Event().wait()",
+    )
+    assert caught.value.__cause__ is None

@@ -1,0 +1,166 @@
+"""``_config.read_settings`` on its own, through a stand-in for the two ``Config`` calls it makes.
+
+The pytester tests in test_config.py cover one bad value per key end to end; these cover the
+reading rules: defaults, the command line over the ini, whitespace, each value type's forms.
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+
+from awaitest._config import _INI, Settings, header_line, read_settings
+
+#: What pytest's getini returns for a key nobody set: the default it was registered with.
+DEFAULTS = {key: default for key, (_, default, _) in _INI.items()}
+
+
+class StubConfig:
+    """``getini`` and ``getoption``, the way pytest answers them for string ini keys."""
+
+    def __init__(self, ini: dict[str, str], options: dict[str, object]) -> None:
+        self._ini = {**DEFAULTS, **ini}
+        self._options = options
+
+    def getini(self, name: str) -> str:
+        return self._ini[name]
+
+    def getoption(self, name: str, default: object = None) -> object:
+        return self._options.get(name, default)
+
+
+def settings(options: dict[str, object] | None = None, /, **ini: str) -> Settings:
+    return read_settings(cast(pytest.Config, StubConfig(ini, options or {})))
+
+
+def test_nothing_set_is_the_default_settings() -> None:
+    """The registered ini defaults and the defaults of ``Settings`` agree."""
+    assert settings() == Settings()
+
+
+def test_every_key_is_read_into_its_field() -> None:
+    assert settings(
+        asyncio_mode="auto",
+        asyncio_default_fixture_loop_scope="module",
+        asyncio_default_test_loop_scope="session",
+        asyncio_debug="yes",
+        asyncio_loop_factories="asyncio, uvloop",
+        event_loop_policy="uvloop.EventLoopPolicy",
+        asyncio_timeout="2.5",
+        asyncio_unawaited="warn",
+        asyncio_task_leaks="error",
+        asyncio_blocking_threshold="0.1",
+        asyncio_loop_errors="ignore",
+        asyncio_clock="virtual",
+    ) == Settings(
+        mode="auto",
+        debug=True,
+        default_fixture_loop_scope="module",
+        default_test_loop_scope="session",
+        loop_factories=("asyncio", "uvloop"),
+        event_loop_policy="uvloop.EventLoopPolicy",
+        timeout=2.5,
+        unawaited="warn",
+        task_leaks="error",
+        blocking_threshold=0.1,
+        loop_errors="ignore",
+        clock="virtual",
+    )
+
+
+def test_the_command_line_wins_over_the_ini() -> None:
+    options: dict[str, object] = {
+        "asyncio_mode": "auto",
+        "asyncio_timeout": "3",
+        "asyncio_blocking_threshold": "0.5",
+        "asyncio_debug": True,  # a store_true flag
+    }
+    found = settings(options, asyncio_mode="strict", asyncio_timeout="1")
+    assert (found.mode, found.timeout, found.blocking_threshold, found.debug) == (
+        "auto",
+        3.0,
+        0.5,
+        True,
+    )
+
+
+def test_only_keys_with_a_flag_are_read_from_the_command_line() -> None:
+    assert settings({"asyncio_clock": "virtual"}).clock == "real"
+
+
+def test_values_are_stripped() -> None:
+    assert settings(asyncio_mode="  auto \n").mode == "auto"
+
+
+@pytest.mark.parametrize("value", ["", "fixture-scope"])
+def test_fixture_scope_and_empty_mean_each_fixture_on_its_own_scope(value: str) -> None:
+    assert settings(asyncio_default_fixture_loop_scope=value).default_fixture_loop_scope is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("1", True), ("TRUE", True), ("on", True), ("0", False), ("No", False), ("", False)],
+)
+def test_booleans(value: str, expected: bool) -> None:
+    assert settings(asyncio_debug=value).debug is expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("", 0.0), ("0", 0.0), ("1e-3", 0.001)])
+def test_seconds(value: str, expected: float) -> None:
+    assert settings(asyncio_timeout=value).timeout == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("uvloop", ("uvloop",)),
+        ("asyncio,uvloop", ("asyncio", "uvloop")),
+        ("a  b\tc", ("a", "b", "c")),
+    ],
+)
+def test_loop_factory_names_split_on_commas_and_spaces(value: str, expected: tuple[str]) -> None:
+    assert settings(asyncio_loop_factories=value).loop_factories == expected
+
+
+SECONDS = "use a number of seconds >= 0 (0 turns it off)."
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("asyncio_timeout", "inf", f"asyncio_timeout = 'inf' is not valid; {SECONDS}"),
+        ("asyncio_timeout", "nan", f"asyncio_timeout = 'nan' is not valid; {SECONDS}"),
+        (
+            "asyncio_blocking_threshold",
+            "-0.1",
+            f"asyncio_blocking_threshold = '-0.1' is not valid; {SECONDS}",
+        ),
+        ("asyncio_mode", "Auto", "asyncio_mode = 'Auto' is not valid; use 'strict' or 'auto'."),
+        (
+            "asyncio_loop_factories",
+            " , ",
+            "asyncio_loop_factories = ',' is not valid; use one or more loop factory names, e.g. "
+            "'asyncio uvloop'.",
+        ),
+        (
+            "asyncio_loop_factories",
+            "asyncio uvloop asyncio",
+            "asyncio_loop_factories = 'asyncio uvloop asyncio' is not valid; use each loop "
+            "factory name once.",
+        ),
+    ],
+)
+def test_bad_values_are_usage_errors_naming_key_value_and_the_valid_ones(
+    key: str, value: str, message: str
+) -> None:
+    with pytest.raises(pytest.UsageError) as caught:
+        settings(None, **{key: value})
+    assert str(caught.value) == message
+
+
+def test_header_line() -> None:
+    assert header_line(settings(asyncio_default_fixture_loop_scope="module")) == (
+        "asyncio: mode=strict, debug=False, asyncio_default_fixture_loop_scope=module, "
+        "asyncio_default_test_loop_scope=function"
+    )
