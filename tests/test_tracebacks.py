@@ -33,6 +33,9 @@ async def test_uses(broken):
 """
 
 RAISES = 'raise ValueError("no database")'
+# looptime (installed for its own tests) wraps every fixture setup and test call; its frames
+# are its own, shown as they are beside pytest-asyncio, so these runs leave it out.
+NOT_OURS = ("-p", "no:looptime_plugin")
 
 
 @pytest.mark.parametrize("fixtures_in", ["test-module", "conftest"])
@@ -64,7 +67,7 @@ def test_failing_fixture_shows_only_the_users_frame(
     else:
         pytester.makepyfile(test_broken=fixture + USES_IT)
         where = "test_broken.py"
-    result = pytester.runpytest()
+    result = pytester.runpytest(*NOT_OURS)
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(
         [
@@ -174,7 +177,7 @@ def test_user_failure_shows_no_frame_of_ours(
     else:
         pytester.makepyfile(test_one=fixtures + test)
     ini(pytester, asyncio_timeout="0.2")
-    result = pytester.runpytest()
+    result = pytester.runpytest(*NOT_OURS)
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines([error])
     result.stdout.no_fnmatch_line(OUR_FRAME)
@@ -182,7 +185,7 @@ def test_user_failure_shows_no_frame_of_ours(
     for line in CHAINED:
         result.stdout.no_fnmatch_line(line)
     # The same run unfiltered does show our frames: the pattern above really finds them.
-    result = pytester.runpytest("--fulltrace")
+    result = pytester.runpytest("--fulltrace", *NOT_OURS)
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines([OUR_FRAME])
 
@@ -216,7 +219,7 @@ def test_failing_loop_factory_shows_only_the_users_frame(
     pytester.makeconftest(FIXTURE.format(body="yield"))
     pytester.makepyfile(test_one=ON_THE_BROKEN_LOOP.format(fixture=fixture))
     pytester.syspathinsert()
-    result = pytester.runpytest()
+    result = pytester.runpytest(*NOT_OURS)
     result.assert_outcomes(**outcome)
     result.stdout.fnmatch_lines(
         [
@@ -248,7 +251,7 @@ def test_failing_hypothesis_example_shows_no_frame_of_ours(pytester: pytest.Pyte
             assert n < 5
         """
     )
-    result = pytester.runpytest()
+    result = pytester.runpytest(*NOT_OURS)
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["E       Failing test case: test_small(", "E           n=5,"])
     result.stdout.no_fnmatch_line(OUR_FRAME)

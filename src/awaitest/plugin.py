@@ -265,6 +265,7 @@ class LooptimeSupport:
     # tryfirst: around looptime's own wrapper, which reads the current loop
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook
         _looptime.make_test_loop_current(pyfuncitem, self.state)
         return (yield)
 
