@@ -7,8 +7,8 @@ test_storage.py). Each test then runs inside a transaction that is rolled back a
 teardown, so tests never see each other's rows.
 
 ``database_url`` is parametrized: ``sqlite`` always runs (an in-memory database through
-aiosqlite); ``postgresql`` runs through asyncpg when DATABASE_URL is set and is skipped,
-with the reason, otherwise.
+aiosqlite); ``postgresql`` runs through asyncpg when DATABASE_URL is set and is skipped
+otherwise, with the command that would run it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,10 @@ def database_url(request: pytest.FixtureRequest) -> str:
         return "sqlite:///:memory:"
     url = os.environ.get("DATABASE_URL")
     if not url:
-        pytest.skip("DATABASE_URL is not set (e.g. postgresql://user:pass@localhost/db)")
+        pytest.skip(
+            "DATABASE_URL is not set; to run these on a throwaway local PostgreSQL server: "
+            ".ci/with-postgresql pytest examples"
+        )
     return url
 
 
