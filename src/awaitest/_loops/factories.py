@@ -15,7 +15,7 @@ from typing import Final, NamedTuple
 
 from ..clock import VirtualClock, VirtualClockError
 from . import recycling
-from .current import DEFAULT_POLICY, current_policy
+from .current import foreign_policy
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -63,9 +63,9 @@ def _asyncio_loop() -> asyncio.AbstractEventLoop:
     """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``recycling``)
     unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
     replaced asyncio's default one."""
-    if type(current_policy()) is DEFAULT_POLICY:
-        return recycling.new_event_loop()
-    return asyncio.new_event_loop()
+    if foreign_policy():
+        return asyncio.new_event_loop()
+    return recycling.new_event_loop()
 
 
 def load_factory(name: str) -> LoopFactory:
