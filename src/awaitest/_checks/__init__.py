@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Final, Literal
 
+from .._loops.tasks import Task as _Task
 from .deadlines import (
     Alarm,
     Deadline,
@@ -537,9 +538,6 @@ class _TaskFactory:
             site = frame_site(creator) if creator is not None else None
             window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
         return task
-
-
-_Task: Final = asyncio.Task
 
 
 async def _agen() -> AsyncGenerator[None, None]:
