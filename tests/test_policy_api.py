@@ -4,6 +4,8 @@ factories, on every Python. The policy API is deprecated from Python 3.14 on and
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 pytest.importorskip("uvloop")
@@ -88,7 +90,10 @@ ASYNC_TESTS = 6
 
 
 def factories() -> list[str]:
-    return ["asyncio", "uvloop"]
+    names = ["asyncio", "uvloop"]
+    if sys.version_info >= (3, 12):
+        names.append("asyncio-eager")
+    return names
 
 
 def make_suite(pytester: pytest.Pytester) -> int:
