@@ -2,7 +2,8 @@
 
 A page's code blocks whose first line is ``# file: PATH`` are written into one fresh directory
 and pytest runs there; the page's ``<!-- docs-test: passed=N failed=M args="..." -->`` comment
-gives the outcome it promises (without one: everything passes). Tables in
+gives the outcome it promises (without one: everything passes), and ``python=3.12`` in it says
+the examples need that Python or newer (on older ones the page's run is skipped). Tables in
 ``docs/configuration.md`` are compared with the plugin's own lists of keys, flags, defaults,
 marker keywords, fixtures and public names.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,6 +45,10 @@ def test_code_blocks_run(pytester: pytest.Pytester, page: Path) -> None:
             key, _, value = word.partition("=")
             if key == "args":
                 args.extend(shlex.split(value))
+            elif key == "python":
+                needed = tuple(map(int, value.split(".")))
+                if sys.version_info < needed:
+                    pytest.skip(f"the examples of {page.name} need Python {value} or newer")
             else:
                 expected[key] = int(value)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", *args)

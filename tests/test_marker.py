@@ -13,8 +13,8 @@ BAD_MARKERS = [
     ),
     (
         'cope="session"',
-        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories' or"
-        " 'timeout', but got 'cope'; use @pytest.mark.asyncio(loop_scope=...,"
+        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories', 'timeout'"
+        " or 'eager_tasks', but got 'cope'; use @pytest.mark.asyncio(loop_scope=...,"
         " loop_factories=[...], timeout=...)",
     ),
     (

@@ -14,6 +14,7 @@ import pytest
 
 from ._checks import Severity
 from ._errors import bad_value
+from ._loops.factories import NO_EAGER_TASKS, key_of
 from ._scopes import SCOPES, Scope, is_scope
 
 _T = TypeVar("_T", bound=str)
@@ -35,6 +36,7 @@ class Settings:
     default_test_loop_scope: Scope = "function"
     loop_factories: tuple[str, ...] = ("asyncio",)
     event_loop_policy: str | None = None
+    eager_tasks: bool = False
     timeout: float = 0.0
     unawaited: Severity = "error"
     task_leaks: Severity = "warn"
@@ -73,6 +75,11 @@ _INI: Final[dict[str, tuple[str, str, str | None]]] = {
     "event_loop_policy": (
         "dotted path of an event loop policy class, e.g. uvloop.EventLoopPolicy",
         "",
+        None,
+    ),
+    "asyncio_eager_tasks": (
+        "start tasks eagerly (asyncio.eager_task_factory, Python 3.12+) on every loop",
+        "false",
         None,
     ),
     "asyncio_timeout": (
@@ -133,6 +140,7 @@ def read_settings(config: pytest.Config) -> Settings:
         value = config.getini(key)
         return value.strip() if isinstance(value, str) else str(value)
 
+    loop_factories = _names("asyncio_loop_factories", raw("asyncio_loop_factories"))
     return Settings(
         mode=_choice("asyncio_mode", raw("asyncio_mode"), MODES),
         debug=_boolean("asyncio_debug", raw("asyncio_debug")),
@@ -142,8 +150,9 @@ def read_settings(config: pytest.Config) -> Settings:
         default_test_loop_scope=_scope(
             "asyncio_default_test_loop_scope", raw("asyncio_default_test_loop_scope")
         ),
-        loop_factories=_names("asyncio_loop_factories", raw("asyncio_loop_factories")),
+        loop_factories=loop_factories,
         event_loop_policy=raw("event_loop_policy") or None,
+        eager_tasks=_eager_tasks(raw("asyncio_eager_tasks"), loop_factories),
         timeout=_seconds("asyncio_timeout", raw("asyncio_timeout")),
         unawaited=_choice("asyncio_unawaited", raw("asyncio_unawaited"), SEVERITIES),
         task_leaks=_choice("asyncio_task_leaks", raw("asyncio_task_leaks"), SEVERITIES),
@@ -205,6 +214,26 @@ def _seconds(key: str, value: str) -> float:
     if math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
         raise bad_value(key, value, "a number of seconds >= 0 (0 turns it off)")
     return seconds
+
+
+def _eager_tasks(value: str, loop_factories: tuple[str, ...]) -> bool:
+    key = "asyncio_eager_tasks"
+    if not _boolean(key, value):
+        return False
+    if NO_EAGER_TASKS:
+        raise pytest.UsageError(
+            f"{key} = {value}: running tasks eagerly {NO_EAGER_TASKS}. Remove the key, or turn it "
+            f"off on this Python: -o {key}=false"
+        )
+    for name in loop_factories:
+        twin = key_of(name)
+        if twin.eager and twin.name in loop_factories:
+            raise pytest.UsageError(
+                f"{key} = {value} makes every loop factory's tasks eager, so {twin.name!r} and "
+                f"{name!r} in asyncio_loop_factories would run each test twice the same way. "
+                f"Remove {key}, or {name!r}."
+            )
+    return True
 
 
 def _names(key: str, value: str) -> tuple[str, ...]:

@@ -21,9 +21,10 @@ from typing import Final
 import pytest
 
 from ._errors import quoted_choices
+from ._loops.factories import NO_EAGER_TASKS
 from ._scopes import SCOPES, Scope, is_scope
 
-KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout")
+KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout", "eager_tasks")
 _USAGE: Final = "use @pytest.mark.asyncio(loop_scope=..., loop_factories=[...], timeout=...)"
 
 
@@ -32,6 +33,7 @@ class MarkerSpec:
     loop_scope: Scope | None = None
     loop_factories: tuple[str, ...] | None = None
     timeout: float | None = None
+    eager_tasks: bool | None = None
     #: Deprecated spellings found, one message each, without the test id.
     notes: tuple[str, ...] = ()
 
@@ -55,6 +57,7 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
     loop_scope: Scope | None = None
     factories: tuple[str, ...] | None = None
     timeout: float | None = None
+    eager_tasks: bool | None = None
     for mark in marks:
         if not mark.args and not mark.kwargs:
             continue  # a bare @pytest.mark.asyncio: nearly every test
@@ -108,9 +111,22 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
                     f"off), but got {value!r}"
                 )
             timeout = float(value)
-    if loop_scope is None and factories is None and timeout is None:
+        if eager_tasks is None and "eager_tasks" in kwargs:
+            value = kwargs["eager_tasks"]
+            if not isinstance(value, bool):
+                return MarkerError(
+                    f"mark.asyncio 'eager_tasks' must be True or False, but got {value!r}"
+                )
+            if value and NO_EAGER_TASKS:
+                return MarkerError(
+                    "mark.asyncio(eager_tasks=True): running tasks eagerly "
+                    f"{NO_EAGER_TASKS}. To run the test eagerly where it can, write "
+                    "eager_tasks=sys.version_info >= (3, 12)"
+                )
+            eager_tasks = value
+    if loop_scope is None and factories is None and timeout is None and eager_tasks is None:
         return EMPTY
-    return MarkerSpec(loop_scope, factories, timeout)
+    return MarkerSpec(loop_scope, factories, timeout, eager_tasks)
 
 
 def _all_names(value: object) -> bool:

@@ -25,7 +25,7 @@ from ._compat.user_loop import plan_user_loop
 from ._config import Settings
 from ._errors import AwaitestDeprecationWarning, AwaitestWarning
 from ._fixture_specs import AsyncFixture, test_loop_scope
-from ._loops.factories import LoopKey, clock_of
+from ._loops.factories import clock_of, key_of
 from ._marker import EMPTY, MarkerError
 from ._pytest_private import test_argnames
 from ._scopes import Scope, widest
@@ -68,7 +68,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         state.planned[item] = state.shared_plan("function", key, argnames, EMPTY, error=problem)
         return
     if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
-        key = LoopKey(parsed.loop_factories[0])
+        key = key_of(parsed.loop_factories[0])
     variant = chosen(item)
     if isinstance(variant, Problem):
         problem = variant.message
@@ -76,6 +76,10 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         return
     if variant is not None:
         key = variant
+    if parsed.eager_tasks is not None:
+        key = key._replace(eager=parsed.eager_tasks)
+    elif settings.eager_tasks:
+        key = key._replace(eager=True)  # also a hook's factories
     user_loop = plan_user_loop(item, state)
     fixtures = state.async_fixtures_of(item)
     scope = test_loop_scope(parsed.loop_scope, fixtures, settings)

@@ -17,12 +17,15 @@ import pytest
 from ._config import Settings
 from ._loops.current import restore_policy, swap_policy
 from ._loops.factories import (
+    NO_EAGER_TASKS,
     POLICY,
     FactoryError,
     LoopFactory,
     LoopKey,
     clocked,
     detach,
+    eager,
+    key_of,
     load_factory,
     policy_factory,
 )
@@ -40,6 +43,15 @@ class UserLoop:
     scope: Scope
 
 
+def _ini_key(name: str, settings: Settings) -> LoopKey:
+    """The key of a name in ``asyncio_loop_factories``: ``event_loop_policy`` replaces
+    ``asyncio``, and ``asyncio_eager_tasks`` makes every factory's tasks eager."""
+    key = key_of(name)
+    if key.name == "asyncio" and settings.event_loop_policy:
+        key = POLICY._replace(eager=key.eager)
+    return key._replace(eager=True) if settings.eager_tasks else key
+
+
 class LoopRegistry:
     __slots__ = ("borrowed", "default_key", "factories", "ini_keys", "runners", "settings")
 
@@ -48,11 +60,10 @@ class LoopRegistry:
         names = settings.loop_factories
         #: The factories async tests run on when no hook decides (``event_loop_policy``
         #: replaces ``asyncio``), and the first of them.
-        self.ini_keys: tuple[LoopKey, ...] = tuple(
-            POLICY if name == "asyncio" and settings.event_loop_policy else LoopKey(name)
-            for name in names
-        )
-        self.default_key = POLICY if settings.event_loop_policy is not None else LoopKey(names[0])
+        self.ini_keys: tuple[LoopKey, ...] = tuple(_ini_key(name, settings) for name in names)
+        self.default_key = self.ini_keys[0]
+        if settings.event_loop_policy is not None:
+            self.default_key = POLICY._replace(eager=self.default_key.eager)
         self.factories: dict[LoopKey, LoopFactory] = {}
         self.runners: dict[tuple[Node, LoopKey], Runner] = {}
         #: Runners around loops users' fixtures own, by loop; never closed by us.
@@ -72,6 +83,8 @@ class LoopRegistry:
         if factory is None:
             if key.virtual:
                 factory = clocked(self.factory(key.real), key.label)
+            elif key.eager:
+                factory = eager(self.factory(key._replace(eager=False)), key.label)
             elif key.policy:
                 assert self.settings.event_loop_policy is not None
                 factory = policy_factory(self.settings.event_loop_policy)
@@ -82,7 +95,7 @@ class LoopRegistry:
 
     def check_factories(self) -> None:
         """Import every configured factory now, so a typo is a usage error, not 500 failures."""
-        keys = list(map(LoopKey, self.settings.loop_factories))
+        keys = list(self.ini_keys)
         if self.settings.event_loop_policy is not None:
             keys.append(POLICY)
         for key in keys:
@@ -90,7 +103,16 @@ class LoopRegistry:
                 self.factory(key)
             except FactoryError as exc:
                 ini = "event_loop_policy" if key.policy else "asyncio_loop_factories"
-                raise pytest.UsageError(f"{ini}: {exc}") from None
+                fix = ""
+                if key.eager and NO_EAGER_TASKS:
+                    lazy = " ".join(
+                        dict.fromkeys(key_of(n).name for n in self.settings.loop_factories)
+                    )
+                    fix = (
+                        f". Remove {key.label!r} from asyncio_loop_factories, or leave eager "
+                        f"tasks out on this Python: -o asyncio_loop_factories='{lazy}'"
+                    )
+                raise pytest.UsageError(f"{ini}: {exc}{fix}") from None
 
     # -- runners -------------------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ import pytest
 from . import _marker
 from ._compat.user_loop import no_user_loop
 from ._fixture_specs import test_loop_scope
-from ._loops.factories import FactoryError, LoopFactory, LoopKey
+from ._loops.factories import FactoryError, LoopFactory, LoopKey, key_of
 from ._pytest_private import active_fixturedef, also_request, finish_at, set_up_first
 from ._session import STATE, SessionState
 
@@ -70,14 +70,14 @@ def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pyte
     else:
         keys = state.loops.ini_keys
         if parsed.loop_factories is not None:
-            keys = tuple(map(LoopKey, parsed.loop_factories))
+            keys = tuple(map(key_of, parsed.loop_factories))
         problem = _check_names(definition.nodeid, state, keys)
         if problem is not None:
             params, ids = [problem], [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
         elif len(keys) == 1:
             return  # the common case: no variants, _plan.plan takes the one factory
         else:
-            params, ids = list(keys), [key.name for key in keys]
+            params, ids = list(keys), [key.label for key in keys]
     if len(ids) == 1:
         ids = [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
     also_request(metafunc, VARIANT_FIXTURE)

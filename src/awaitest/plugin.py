@@ -77,8 +77,8 @@ def pytest_configure(config: pytest.Config) -> None:
     _check_hookspec(config)
     config.addinivalue_line(
         "markers",
-        "asyncio(loop_scope=None, loop_factories=None, timeout=None): run this async test "
-        "on an event loop (awaitest)",
+        "asyncio(loop_scope=None, loop_factories=None, timeout=None, eager_tasks=None): run "
+        "this async test on an event loop (awaitest)",
     )
     settings = _config.read_settings(config)
     loops = LoopRegistry(settings)

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
+from .._loops.tasks import Task as _Task
 from .._realtime import REAL_TIME
 from .deadlines import (
     Alarm,
@@ -655,9 +656,6 @@ class _TaskFactory:
             site = frame_site(creator) if creator is not None else None
             window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
         return task
-
-
-_Task: Final = asyncio.Task
 
 
 async def _agen() -> AsyncGenerator[None, None]:

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from .._loops.current import current_policy, restore_current_loop, swap_current_loop
-from .._session import STATE
+from .._loops.current import current_loop, restore_current_loop, swap_current_loop
+from .._session import STATE, SessionState
 
 
 @pytest.fixture
@@ -27,10 +27,46 @@ def event_loop(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoop:
     return state.loops.runner(node, scope, state.loops.default_key).loop
 
 
+class PolicyStandIn:
+    """What awaitest's ``event_loop_policy`` fixture gives: the part of an event loop policy
+    that code written for pytest-asyncio asks of that fixture (looptime calls its
+    ``get_event_loop()`` around each test), without the policy API, deprecated from Python 3.14
+    on and gone in 3.16."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: SessionState) -> None:
+        self._state = state
+
+    def get_event_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop; else the loop of the async test being run; else the current one."""
+        try:
+            return asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        state = self._state
+        plan = state.plan_of(state.current)
+        if state.current is not None and plan is not None and plan.error is None:
+            return state.test_runner(state.current, plan).loop
+        loop = current_loop()
+        if loop is None:
+            raise RuntimeError("there is no current event loop (no async test is being run)")
+        return loop
+
+    def set_event_loop(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        asyncio.set_event_loop(loop)
+
+    def new_event_loop(self) -> asyncio.AbstractEventLoop:
+        """A new loop from the default factory (``asyncio_loop_factories``' first)."""
+        loops = self._state.loops
+        return loops.factory(loops.default_key)()
+
+
 @pytest.fixture(scope="session")
-def event_loop_policy() -> asyncio.AbstractEventLoopPolicy:
-    """The policy event loops come from (pytest-asyncio's; overriding it is deprecated)."""
-    return current_policy()  # policies are deprecated from Python 3.14 on; this doesn't warn
+def event_loop_policy(request: pytest.FixtureRequest) -> PolicyStandIn:
+    """Stands in for pytest-asyncio's event loop policy: ``get_event_loop()`` is the loop of the
+    test being run (overriding this fixture to choose a policy is deprecated)."""
+    return PolicyStandIn(request.config.stash[STATE])
 
 
 def is_ours(func: Callable[..., Any], ours: object) -> bool:

@@ -1,72 +1,90 @@
-"""The thread's current event loop and policy: put a runner's loop in place, give back exactly
-what was there before, and take a loop down the way ``asyncio.run`` does.
+"""The thread's current event loop: put a runner's loop in place, give back exactly what was
+there before, and take a loop down the way ``asyncio.run`` does.
+
+No event loop policy API unless the user's configuration names a policy (the policy API is
+deprecated from Python 3.14 and removed in 3.16): loops come from factories, become current
+with ``asyncio.set_event_loop``, and what was current before is read from the record asyncio
+keeps per thread (:func:`_policy`, :func:`swap_current_loop`). Only a user's
+``event_loop_policy`` fixture override gets its policy installed (:func:`swap_policy`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import sys
 import warnings
 from typing import Final
 
 from . import recycling
 
-if sys.version_info < (3, 14):
-    current_policy = asyncio.get_event_loop_policy
-else:
-
-    def current_policy() -> asyncio.AbstractEventLoopPolicy:
-        """``asyncio.get_event_loop_policy()``, without the DeprecationWarning of Python 3.14+
-        (the current-loop bookkeeping below has no other way to the thread's current loop)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return asyncio.get_event_loop_policy()
-
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
-    DEFAULT_POLICY: Final = asyncio.DefaultEventLoopPolicy
-
-
 #: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
 #: called (perf: a plain tuple, one per test).
 _CurrentLoop = tuple[asyncio.AbstractEventLoop | None, bool]
 
+#: Nothing was ever made current: no policy existed yet.
+_NOTHING_SET: _CurrentLoop = (None, False)
+
+_events: Final = asyncio.events
+_set_event_loop: Final = asyncio.set_event_loop
+
+
+def _policy() -> object | None:
+    """The policy asyncio made or was given, None until anyone needed one. Private: asyncio
+    keeps it in a module global (``asyncio.events._event_loop_policy``); reading it is the one
+    way to see the current loop without ``asyncio.get_event_loop_policy()``, which is
+    deprecated, or ``asyncio.get_event_loop()``, which makes a loop (and warns) when none is
+    set. A Python without it (3.16) has no policy: nothing to read."""
+    return getattr(_events, "_event_loop_policy", None)
+
+
+def foreign_policy() -> bool:
+    """A policy other than asyncio's own is installed (``uvloop.install()``, a conftest's
+    ``set_event_loop_policy``): then ``asyncio.new_event_loop()`` makes that policy's loops."""
+    policy = _policy()
+    return policy is not None and not type(policy).__module__.startswith("asyncio.")
+
+
+def current_loop() -> asyncio.AbstractEventLoop | None:
+    """The thread's current loop, never making one: from the policy's per-thread record
+    (private: ``_local._loop``, in asyncio's default policy and in uvloop's)."""
+    loop: asyncio.AbstractEventLoop | None = getattr(
+        getattr(_policy(), "_local", None), "_loop", None
+    )
+    return loop
+
 
 def swap_current_loop(loop: asyncio.AbstractEventLoop | None) -> _CurrentLoop | None:
-    """Make ``loop`` the current loop; return what was current so it can be put back exactly.
-
-    asyncio offers no public way to read the current loop without creating one (and warning),
-    so this reads the default policy's thread-local state. Policies without it get ``None``
-    back and are only reset with ``set_event_loop(None)`` on restore.
+    """Make ``loop`` the current loop; return what was current so it can be put back exactly:
+    the policy's per-thread record (private: ``_local._loop`` and ``_local._set_called`` in
+    asyncio's default policy). A policy without one gives ``None`` back, and is only reset
+    with ``set_event_loop(None)`` on restore.
     """
-    policy = current_policy()
-    local = getattr(policy, "_local", None)
-    previous = None
-    if local is not None:
-        previous = (getattr(local, "_loop", None), getattr(local, "_set_called", False))
-    policy.set_event_loop(loop)
+    # perf: once per test, so the lookups of _policy() and current_loop() are inline
+    policy = getattr(_events, "_event_loop_policy", None)
+    if policy is None:
+        previous: _CurrentLoop | None = _NOTHING_SET
+    else:
+        local = getattr(policy, "_local", None)
+        previous = None
+        if local is not None:
+            previous = (getattr(local, "_loop", None), getattr(local, "_set_called", False))
+    _set_event_loop(loop)
     return previous
 
 
 def make_current(loop: asyncio.AbstractEventLoop) -> None:
     """Make ``loop`` current again if something (``asyncio.run`` in a sync test, a test that
     called ``set_event_loop``) replaced it, without touching what a later restore puts back."""
-    policy = current_policy()
-    local = getattr(policy, "_local", None)
-    if local is not None and getattr(local, "_loop", None) is loop:
-        return
-    policy.set_event_loop(loop)
+    if current_loop() is not loop:
+        _set_event_loop(loop)
 
 
 def restore_current_loop(previous: _CurrentLoop | None) -> None:
-    policy = current_policy()
     if previous is None:
-        policy.set_event_loop(None)
+        _set_event_loop(None)
         return
     loop, set_called = previous
-    policy.set_event_loop(None if loop is not None and loop.is_closed() else loop)
-    local = getattr(policy, "_local", None)
+    _set_event_loop(None if loop is not None and loop.is_closed() else loop)
+    local = getattr(getattr(_events, "_event_loop_policy", None), "_local", None)
     if local is not None and hasattr(local, "_set_called"):
         local._set_called = set_called
 
@@ -77,9 +95,9 @@ def swap_policy(policy: object) -> object:
     Policies are deprecated from Python 3.14 on; users who still hand us one were warned when
     their fixture was found, so these calls don't warn again.
     """
-    previous = current_policy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
+        previous = asyncio.get_event_loop_policy()
         asyncio.set_event_loop_policy(policy)  # type: ignore[arg-type]
     return previous
 

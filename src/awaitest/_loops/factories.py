@@ -1,21 +1,23 @@
 """Where event loops come from: loop factories by name, and loops with a virtual clock.
 
 A loop factory is a zero-argument callable returning a new loop. Names are resolved once per
-run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths; the
-``event_loop_policy`` ini key makes a factory out of a policy class. A :class:`LoopKey` names
-a factory in the run's registry (``_registry``).
+run: ``asyncio`` (``asyncio.new_event_loop``), ``uvloop`` and ``module:callable`` paths, each
+also with ``-eager`` after it (:func:`key_of`: the same loops, running tasks with
+``asyncio.eager_task_factory``); the ``event_loop_policy`` ini key makes a factory out of a
+policy class. A :class:`LoopKey` names a factory in the run's registry (``_registry``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import sys
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
 from ..clock import VirtualClock, VirtualClockError
-from . import recycling
-from .current import DEFAULT_POLICY, current_policy
+from . import recycling, tasks
+from .current import foreign_policy
 
 LoopFactory = Callable[[], asyncio.AbstractEventLoop]
 
@@ -36,11 +38,14 @@ class LoopKey(NamedTuple):
     n: int = 1
     #: Each loop gets a fresh :class:`~awaitest.clock.VirtualClock` (a test's own loop only).
     virtual: bool = False
+    #: Tasks on these loops start eagerly (``asyncio.eager_task_factory``, Python 3.12+).
+    eager: bool = False
 
     @property
     def label(self) -> str:
-        """The factory's name in messages."""
-        return self.name if self.n == 1 else f"{self.name}#{self.n}"
+        """The factory's name in messages and test ids."""
+        name = f"{self.name}{EAGER_SUFFIX}" if self.eager else self.name
+        return name if self.n == 1 else f"{name}#{self.n}"
 
     @property
     def real(self) -> LoopKey:
@@ -54,6 +59,25 @@ class LoopKey(NamedTuple):
 #: The loops of the ini key ``event_loop_policy``, which replaces the ``asyncio`` factory.
 POLICY: Final = LoopKey("policy", policy=True)
 
+#: After a factory name: that factory's loops with eager tasks (``asyncio-eager``).
+EAGER_SUFFIX: Final = "-eager"
+#: Why eager tasks can't run here (before Python 3.12), for the messages that refuse them.
+NO_EAGER_TASKS: Final = (
+    None
+    if tasks.EAGER
+    else "needs asyncio.eager_task_factory, new in Python 3.12 (this is Python "
+    + ".".join(map(str, sys.version_info[:3]))
+    + ")"
+)
+
+
+def key_of(name: str) -> LoopKey:
+    """The key of a factory name from the ini or a marker: ``NAME-eager`` is NAME's loops with
+    eager tasks. (Module paths can't contain ``-``, so the suffix is never part of a path.)"""
+    if name.endswith(EAGER_SUFFIX) and len(name) > len(EAGER_SUFFIX):
+        return LoopKey(name.removesuffix(EAGER_SUFFIX), eager=True)
+    return LoopKey(name)
+
 
 class FactoryError(Exception):
     """A loop factory name that can't be turned into a callable; the message says why."""
@@ -63,9 +87,9 @@ def _asyncio_loop() -> asyncio.AbstractEventLoop:
     """The ``asyncio`` factory: ``asyncio.new_event_loop()``, made cheaply (``recycling``)
     unless an event loop policy (``uvloop.install()``, a conftest's ``set_event_loop_policy``)
     replaced asyncio's default one."""
-    if type(current_policy()) is DEFAULT_POLICY:
-        return recycling.new_event_loop()
-    return asyncio.new_event_loop()
+    if foreign_policy():
+        return asyncio.new_event_loop()
+    return recycling.new_event_loop()
 
 
 def load_factory(name: str) -> LoopFactory:
@@ -115,6 +139,22 @@ def _import(path: str, module_name: str, hint: str) -> object:  # -> module
         return importlib.import_module(module_name)
     except ImportError as exc:
         raise FactoryError(f"can't import {path!r} ({exc}); {hint}") from None
+
+
+def eager(factory: LoopFactory, label: str) -> LoopFactory:
+    """``factory`` with an eager task factory set on every loop it makes (as
+    ``asyncio.eager_task_factory`` would be): a task's coroutine runs from ``create_task()``
+    until it first suspends, and one that never suspends is done when ``create_task()``
+    returns, instead of starting on a later loop iteration."""
+    if NO_EAGER_TASKS:
+        raise FactoryError(f"{label!r} runs tasks eagerly, which {NO_EAGER_TASKS}")
+
+    def new_eager_loop() -> asyncio.AbstractEventLoop:
+        loop = factory()
+        loop.set_task_factory(tasks.new_eager_task)
+        return loop
+
+    return new_eager_loop
 
 
 def clocked(factory: LoopFactory, label: str) -> LoopFactory:
