@@ -63,8 +63,8 @@ BAD = [
     ),
     pytest.param(
         ((), {"loop_scop": "module"}),
-        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories' or "
-        "'timeout', but got 'loop_scop'; " + USAGE,
+        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories', "
+        "'timeout' or 'eager_tasks', but got 'loop_scop'; " + USAGE,
         id="unknown-keyword",
     ),
     pytest.param(
@@ -109,8 +109,8 @@ def test_a_value_a_closer_mark_set_is_not_read_but_every_mark_is_checked_for_key
     assert parse([closer, shadowed]) == MarkerSpec(timeout=1.0)
     assert parse([shadowed, closer]) == parse([shadowed])
     assert parse([closer, asyncio_mark(timeout=2, loop_scop="module")]) == MarkerError(
-        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories' or "
-        f"'timeout', but got 'loop_scop'; {USAGE}"
+        "mark.asyncio accepts only keyword arguments 'loop_scope', 'loop_factories', "
+        f"'timeout' or 'eager_tasks', but got 'loop_scop'; {USAGE}"
     )
 
 
