@@ -337,6 +337,6 @@ def event_loop():
 """
     )
     project.makepyfile(test_loops=LOOP_TYPE_TESTS)
-    result = project.runpytest("-v", "-s", "-W", "ignore::awaitest.AwaitestDeprecationWarning")
+    result = project.runpytest("-v", "-s")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*::test_async ran on _UnixSelectorEventLoop", "PASSED*"])

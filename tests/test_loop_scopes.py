@@ -190,8 +190,9 @@ def test_test_moves_to_the_loop_of_a_session_fixture(pytester: pytest.Pytester, 
     pytester.runpytest().assert_outcomes(passed=2)
 
 
-def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytester) -> None:
-    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+def test_explicit_narrower_marker_is_an_advisory_with_the_fix(pytester: pytest.Pytester) -> None:
+    # pytest-asyncio says nothing here: not a warning, which filterwarnings = error would fail
+    pytester.makeini("[pytest]\nasyncio_mode = auto\nfilterwarnings = error\n")
     pytester.makepyfile(
         """
         import asyncio
@@ -207,11 +208,12 @@ def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytes
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=1, warnings=1)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*AwaitestWarning: test_explicit_narrower_marker_warns_once_with_the_fix.py::"
-            "test_narrow runs on the function loop but uses async fixtures on other loops:"
+            "*= awaitest advisories =*",
+            "test_explicit_narrower_marker_is_an_advisory_with_the_fix.py::test_narrow: The test"
+            " runs on the function loop but uses async fixtures on other loops:"
             " 'pool' on the module loop. Objects bound to one loop (connections, locks, tasks)"
             ' fail on another. Fix: @pytest.mark.asyncio(loop_scope="module") on the test, or'
             " loop_scope=\"function\" on fixture 'pool'",
@@ -284,7 +286,7 @@ def test_loop_end_cancels_tasks_runs_finally_and_restores_loop_state(
                 loop.close()
         """
     )
-    result = pytester.runpytest("-p", "no:randomly", "-W", "ignore::awaitest.AwaitestWarning")
+    result = pytester.runpytest("-p", "no:randomly", "-W", "error")
     result.assert_outcomes(passed=2)
 
 
@@ -364,3 +366,4 @@ def test_package_fixture_in_a_rootdir_package_runs_on_the_package_loop(
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*teardown on the package loop: True*"])
+

@@ -79,11 +79,11 @@ def test_scope_keyword_is_a_deprecated_alias(pytester: pytest.Pytester) -> None:
             assert asyncio.get_running_loop() is loops[0]
         """
     )
-    result = pytester.runpytest("-p", "no:randomly")
-    result.assert_outcomes(passed=2, warnings=2)
+    result = pytester.runpytest("-p", "no:randomly", "-W", "default")
+    result.assert_outcomes(passed=2, warnings=2)  # as pytest-asyncio warns, with its class
     result.stdout.fnmatch_lines(
         [
-            "*AwaitestDeprecationWarning: test_scope_keyword_is_a_deprecated_alias.py::test_1:"
+            "*PytestDeprecationWarning: test_scope_keyword_is_a_deprecated_alias.py::test_1:"
             " mark.asyncio(scope=...) is deprecated; write loop_scope= instead",
         ]
     )

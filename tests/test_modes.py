@@ -71,11 +71,11 @@ def test_marker_on_sync_test_warns(pytester: pytest.Pytester, mode: str) -> None
             pass
         """
     )
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=1, warnings=1)
+    result = pytester.runpytest("-W", "default")
+    result.assert_outcomes(passed=1, warnings=1)  # as pytest-asyncio warns, with its class
     result.stdout.fnmatch_lines(
         [
-            "*AwaitestWarning: test_marker_on_sync_test_warns.py::test_sync is marked with"
+            "*PytestWarning: test_marker_on_sync_test_warns.py::test_sync is marked with"
             " '@pytest.mark.asyncio' but it is not an async function. The marker does nothing"
             " here: remove it, or if it comes from a class or module pytestmark, mark only the"
             " async tests.",

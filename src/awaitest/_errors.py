@@ -1,34 +1,10 @@
-"""The warning classes users filter on, and the one builder of configuration errors."""
+"""How configuration errors are worded: one builder for every key."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import pytest
-
-
-class AwaitestWarning(UserWarning):
-    """Base class of every warning awaitest emits.
-
-    ``filterwarnings = ignore::awaitest.AwaitestWarning`` silences all of them.
-    """
-
-
-class AwaitestDeprecationWarning(AwaitestWarning, DeprecationWarning):
-    """A pytest-asyncio pattern that still works but has a better replacement."""
-
-
-class UnawaitedCoroutineWarning(AwaitestWarning):
-    """A coroutine created during a test was never awaited (``asyncio_unawaited = warn``)."""
-
-
-class TaskLeakWarning(AwaitestWarning):
-    """A test left tasks pending (``asyncio_task_leaks = warn``)."""
-
-
-class LoopErrorWarning(AwaitestWarning):
-    """An exception reached the event loop's handler during a test (``asyncio_loop_errors =
-    warn``)."""
 
 
 def quoted_choices(valid: Iterable[str]) -> str:

@@ -15,6 +15,7 @@ from typing import Any, Final
 import pytest
 
 from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
+from ._advisories import Summary
 from ._compat import alias as _alias
 from ._compat.fixtures import (
     event_loop,
@@ -100,6 +101,7 @@ class AwaitestSession:
     def __init__(self, state: SessionState, checks: Checks) -> None:
         self.state = state
         self.checks = checks
+        self.advisories = Summary()
 
     def pytest_report_header(self, config: pytest.Config) -> str:
         return _config.header_line(self.state.settings)
@@ -147,7 +149,7 @@ class AwaitestSession:
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
         plan = self.state.begin(item)
         window = None if plan is None else self.checks.open(item, plan)
-        with Phase(self.checks, item, window):
+        with Phase(self.checks, item, "setup", window):
             return (yield)
 
     @pytest.hookimpl(tryfirst=True)
@@ -156,7 +158,7 @@ class AwaitestSession:
         if plan is None:
             _collect.fail_if_unclaimed(pyfuncitem)
             return None
-        with Phase(self.checks, pyfuncitem):
+        with Phase(self.checks, pyfuncitem, "call"):
             self.state.run_test(pyfuncitem, plan)
         return True
 
@@ -177,14 +179,24 @@ class AwaitestSession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        __tracebackhide__ = True  # what a finalizer raised is the user's, not this frame's
         window = self.checks.close(item, item in self.state.planned)
         if window is None:
             return (yield)
         try:
-            with Phase(self.checks, item, window, settle=True):
+            with Phase(self.checks, item, "teardown", window):
                 return (yield)
         finally:
             window.close()
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.sections:  # perf: most reports have none
+            self.advisories.gather(report)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.advisories.write(terminalreporter)
 
     def pytest_enter_pdb(self, config: pytest.Config) -> None:
         self.checks.debugger_entered()
