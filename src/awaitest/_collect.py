@@ -91,10 +91,10 @@ def fail_if_unclaimed(item: pytest.Function) -> None:
     __tracebackhide__ = True
     if async_function(item) is None or belongs_to_others(item):
         return
-    pytest.fail(
-        f"{item.nodeid} is an async def test but nothing ran it.\n"
-        "Mark it with @pytest.mark.asyncio, or set asyncio_mode = auto "
-        "to run every async test without a marker.",
+    pytest.fail(  # line one in pytest's words, which users search for
+        f"{item.nodeid}: async def functions are not natively supported.\n"
+        "awaitest runs this test once it is marked with @pytest.mark.asyncio, or set "
+        "asyncio_mode = auto to run every async test without a marker.",
         pytrace=False,
     )
 
