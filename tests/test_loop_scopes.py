@@ -367,3 +367,54 @@ def test_package_fixture_in_a_rootdir_package_runs_on_the_package_loop(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*teardown on the package loop: True*"])
 
+
+@pytest.mark.parametrize("where", ["fixture", "shutdown_asyncgens"])
+def test_a_loop_teardown_that_fails_warns_as_pytest_asyncio_does(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    """A loop a fixture closed, or whose ``shutdown_asyncgens`` a test replaced with one that
+    raises, can't be taken down as asyncio.run does: a RuntimeWarning, as pytest-asyncio's."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        test_broken="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def running_loop():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def closes_it(running_loop):
+            yield
+            running_loop.close()
+
+        async def test_fixture(closes_it):
+            pass
+
+        async def test_shutdown_asyncgens():
+            async def fail():
+                raise RuntimeError("no cleanup today")
+
+            asyncio.get_running_loop().shutdown_asyncgens = fail
+
+        def test_after():
+            asyncio.run(asyncio.sleep(0))
+        """
+    )
+    result = pytester.runpytest("-W", "default", "-k", f"{where} or after")
+    result.assert_outcomes(passed=2, warnings=1)
+    if where == "fixture":
+        lines = [
+            "*RuntimeWarning: An exception occurred during teardown of an asyncio.Runner: "
+            "RuntimeError('Event loop is closed'). A test or fixture closed the event loop, so "
+            "awaitest could not cancel its remaining tasks or close its async generators. Leave "
+            "closing the loop to awaitest: it closes each loop when its scope ends.",
+        ]
+    else:
+        lines = [
+            "*RuntimeWarning: An exception occurred during teardown of an asyncio.Runner: "
+            "shutting the event loop down raised RuntimeError('no cleanup today'), at:",
+            '*File "*test_broken.py", line 18, in fail',
+        ]
+    result.stdout.fnmatch_lines(lines)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -144,9 +145,18 @@ class LoopRegistry:
         return runner
 
     def _close(self, key: tuple[Node, LoopKey], runner: Runner) -> None:
+        __tracebackhide__ = True
         if self.runners.get(key) is runner:
             del self.runners[key]
         try:
-            runner.close()
+            problem = runner.close()
         finally:
             detach(runner.loop)
+        if problem is not None:
+            # pytest-asyncio warns here too, with this class; an error under -W error, as there.
+            # Shown at the test (or file) whose loop it was, not at a line of awaitest.
+            owner = key[0]
+            line = owner.location[1] if isinstance(owner, pytest.Item) else None
+            warnings.warn_explicit(
+                problem, RuntimeWarning, str(owner.path), 1 if line is None else line + 1
+            )

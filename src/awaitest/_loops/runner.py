@@ -150,19 +150,21 @@ class Runner:
         host.setup(context)
         return host
 
-    def close(self) -> None:
+    def close(self) -> str | None:
+        """Take the loop down if it is ours; returns what went wrong doing so where
+        pytest-asyncio warns (see ``shut_down``), else None."""
         if self.closed:
-            return
+            return None
         self.closed = True
         window = _checks.active()
         if window is not None:
             window.loop_closing(self.loop, self.hosts)
+        if not self.owned:
+            return None
         try:
-            if self.owned:
-                shut_down(self.loop)
+            return shut_down(self.loop)
         finally:
-            if self.owned:
-                restore_current_loop(self._previous)
+            restore_current_loop(self._previous)
 
 
 class SecondYieldError(RuntimeError):
