@@ -324,6 +324,44 @@ def test_leaked_task_is_cancelled_and_reported_on_its_test(
     )
 
 
+def test_a_leaked_task_that_raises_while_cancelled_is_part_of_its_report(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """Not a second, "never retrieved" loop error when the task is freed: one advisory."""
+    pytester.makepyfile(
+        test_leak="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_leaks():
+            async def worker():
+                try:
+                    while True:
+                        await asyncio.sleep(0)
+                finally:
+                    raise RuntimeError("cleanup failed")
+
+            asyncio.create_task(worker())
+        """
+    )
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest advisories =*",
+            "test_leak.py::test_leaks: test_leaks left 1 task pending after its teardown; "
+            "awaitest cancelled it (asyncio_task_leaks = warn):",
+            "  Task 'Task-*' running test_leaks.<locals>.worker(), created at test_leak.py:13 "
+            "(in test_leaks), waiting at test_leak.py:9 (in worker)",
+            "    and it raised RuntimeError('cleanup failed') while being cancelled, at "
+            "test_leak.py:11 (in worker)",
+            "Await each task *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*never retrieved*")
+
+
 def test_leaked_task_fails_the_test_with_error(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(test_leak=LEAK.format(scope="function"))
     ini(pytester, mode, task_leaks="error")
