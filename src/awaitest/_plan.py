@@ -25,6 +25,7 @@ from ._compat.user_loop import plan_user_loop
 from ._config import Settings
 from ._fixture_specs import AsyncFixture, test_loop_scope
 from ._loops.factories import LoopKey, clock_of
+from ._loops.runner import is_async_generator_function
 from ._marker import EMPTY, MarkerError
 from ._pytest_private import test_argnames
 from ._scopes import Scope, widest
@@ -44,6 +45,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         if (
             marks
             and isinstance(item, pytest.Function)
+            and not is_async_generator_function(item.obj)  # xfailed at collection
             and not belongs_to_others(item, every)
         ):
             # pytest-asyncio warns here too, with this class (the wording is its own)

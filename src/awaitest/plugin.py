@@ -114,10 +114,8 @@ class AwaitestSession:
     ) -> Generator[None, Any, Any]:
         result = yield
         if result and is_async_generator_function(obj):
-            rejected = _collect.reject_async_generator(collector, name, result)
-            if rejected is not None:
-                return rejected
-        if result and self.state.settings.auto and is_coroutine_function(obj):
+            _collect.xfail_async_generator(result, self.state.settings.auto)
+        elif result and self.state.settings.auto and is_coroutine_function(obj):
             _alias.mark_auto_mode_tests(result if isinstance(result, list) else [result])
         return result
 

@@ -48,8 +48,12 @@ def is_coroutine_function(obj: object) -> bool:
 
 
 def is_async_generator_function(obj: object) -> bool:
+    """``inspect.isasyncgenfunction``, also for a ``staticmethod`` or ``classmethod`` as a
+    class's ``__dict__`` holds it (where pytest's collection hooks find test methods)."""
     if type(obj) is types.FunctionType:  # the shortcut: flags say it all for plain functions
         return bool(obj.__code__.co_flags & inspect.CO_ASYNC_GENERATOR)
+    if isinstance(obj, staticmethod | classmethod):
+        obj = obj.__func__
     return inspect.isasyncgenfunction(obj)
 
 
