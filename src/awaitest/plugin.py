@@ -168,7 +168,7 @@ class AwaitestSession:
         spec = state.async_fixture(fixturedef)
         if spec is None or _collect.fixture_belongs_to_others(request, state):
             if spec is None:
-                _fixtures.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
+                _fixtures.enter_loop_of_sync_fixture(fixturedef, request, state)
             value = yield
             if fixturedef.argname == "event_loop":
                 make_event_loop_current(fixturedef, request, value)
