@@ -7,7 +7,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import warnings
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
 from .._checks.frames import user_frames
 from . import recycling
@@ -117,15 +118,11 @@ def shut_down(loop: asyncio.AbstractEventLoop) -> str | None:
             return None  # closed from inside a callback: nothing can be awaited here
         _cancel_all(loop)
         has_asyncgens, has_executor = _leftovers(loop)
-        for needed, shutdown in (
-            (has_asyncgens, loop.shutdown_asyncgens),
-            (has_executor, loop.shutdown_default_executor),
-        ):
-            if needed:
-                try:
-                    loop.run_until_complete(shutdown())
-                except RuntimeError as exc:
-                    problem = problem or _failed(exc)
+        if has_asyncgens:
+            problem = _shut(loop, loop.shutdown_asyncgens)
+        if has_executor:
+            failed = _shut(loop, loop.shutdown_default_executor)  # also after a failure
+            problem = problem or failed
     finally:
         if not loop.is_running():
             recycling.reclaim(loop)
@@ -133,11 +130,18 @@ def shut_down(loop: asyncio.AbstractEventLoop) -> str | None:
     return problem
 
 
-def _failed(exc: RuntimeError) -> str:
-    where = user_frames(exc.__traceback__)
-    return f"{TEARDOWN_PROBLEM}: shutting the event loop down raised {exc!r}" + (
-        f", at:\n{where}" if where else "."
-    )
+def _shut(
+    loop: asyncio.AbstractEventLoop, shutdown: Callable[[], Coroutine[Any, Any, None]]
+) -> str | None:
+    """Run one of the loop's shutdowns; what a ``RuntimeError`` it raised says, else None."""
+    try:
+        loop.run_until_complete(shutdown())
+    except RuntimeError as exc:
+        where = user_frames(exc.__traceback__)
+        return f"{TEARDOWN_PROBLEM}: shutting the event loop down raised {exc!r}" + (
+            f", at:\n{where}" if where else "."
+        )
+    return None
 
 
 def _leftovers(loop: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
