@@ -420,3 +420,29 @@ def test_sync_fixtures_of_an_async_test_see_the_loop_it_runs_on(
     pytester.syspathinsert()
     result = pytester.runpytest("-p", "no:randomly", "-W", "error")
     result.assert_outcomes(passed=3)
+
+
+def test_a_sync_fixture_may_close_the_loop_it_was_given_before_the_test_used_it(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """The shape of suites that start afresh with asyncio.run() in a sync fixture: the test's
+    loop it was shown and closed was never used, so the test gets a new one, no warning."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def runs_its_own_loop():
+            asyncio.get_event_loop().close()
+            return asyncio.run(asyncio.sleep(0, "ran"))
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("n", [0, 1])
+        async def test_still_runs(runs_its_own_loop, n):
+            assert runs_its_own_loop == "ran"
+            assert not asyncio.get_running_loop().is_closed()
+        """
+    )
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=2)

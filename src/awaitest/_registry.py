@@ -144,6 +144,18 @@ class LoopRegistry:
             runner = self.borrowed[loop] = Runner(loop, owned=False)
         return runner
 
+    def forget_if_closed_unused(self, runner: Runner) -> None:
+        """A sync fixture was given ``runner``'s loop as the current one before anything ran
+        on it, and closed it (``asyncio.get_event_loop().close()``, to start afresh with
+        ``asyncio.run``): the loop was not wanted. The next user of that scope and factory gets
+        a new one, and nothing warns about the closed one."""
+        if runner.ran or not runner.loop.is_closed():
+            return
+        for key, found in list(self.runners.items()):
+            if found is runner:
+                del self.runners[key]
+        runner.closed = True  # its finalizer has nothing left to do
+
     def _close(self, key: tuple[Node, LoopKey], runner: Runner) -> None:
         __tracebackhide__ = True
         if self.runners.get(key) is runner:

@@ -167,9 +167,12 @@ class AwaitestSession:
         state = self.state
         spec = state.async_fixture(fixturedef)
         if spec is None or _collect.fixture_belongs_to_others(request, state):
+            runner = None
             if spec is None:
-                _fixtures.enter_loop_of_sync_fixture(fixturedef, request, state)
+                runner = _fixtures.enter_loop_of_sync_fixture(fixturedef, request, state)
             value = yield
+            if runner is not None:
+                state.loops.forget_if_closed_unused(runner)
             if fixturedef.argname == "event_loop":
                 make_event_loop_current(fixturedef, request, value)
             return value

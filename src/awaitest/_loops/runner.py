@@ -62,12 +62,13 @@ class ReentrantRunError(RuntimeError):
 
 
 class Runner:
-    __slots__ = ("_previous", "closed", "hosts", "loop", "owned")
+    __slots__ = ("_previous", "closed", "hosts", "loop", "owned", "ran")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool = True) -> None:
         self.loop = loop
         self.owned = owned
         self.closed = False
+        self.ran = False  # a step ran on the loop (see LoopRegistry.forget_if_closed_unused)
         # Tasks hosting generator fixtures: pending on purpose, never reported as leaks.
         # Each maps to its async generator, so a timeout can show where the fixture waits.
         self.hosts: dict[asyncio.Task[Any], AsyncGenerator[Any, None]] = {}
@@ -91,6 +92,7 @@ class Runner:
     ) -> contextlib.AbstractContextManager[object]:
         """The checks around one step that runs ``task``; ``tracked=False`` for the steps of
         fixtures wider than the test, whose tasks may outlive it."""
+        self.ran = True
         window = _checks.active()
         if window is None:
             return _UNWATCHED
