@@ -80,11 +80,12 @@ def test_unawaited_is_a_warning_or_ignored_as_configured(
         """
     )
     ini(pytester, asyncio_mode=mode, asyncio_unawaited="warn")
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=1, warnings=1)
+    result = pytester.runpytest("-W", "error")  # an advisory, not a warning
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*UnawaitedCoroutineWarning: coroutine sleep() was never awaited; dropped at "
+            "*= awaitest advisories =*",
+            "test_forgot.py::test_forgot: coroutine sleep() was never awaited; dropped at "
             "test_forgot.py:6 (in test_forgot), usually the line that called it.",
         ]
     )
@@ -171,12 +172,13 @@ def test_sync(connection):
         (
             "in_setup",
             "asyncio.create_task(asyncio.sleep(60))",
-            {"passed": 1, "warnings": 1},
+            {"passed": 1},
             [
-                "  test_sync.py:14: TaskLeakWarning: test_sync left 1 task pending after its "
+                "*= awaitest advisories =*",
+                "test_sync.py::test_sync: test_sync left 1 task pending after its "
                 "teardown; awaitest cancelled it (asyncio_task_leaks = warn):",
-                "    Task 'Task-*' running sleep(), "
-                "created at test_sync.py:10 (in connection), waiting at *",
+                "  Task 'Task-*' running sleep(), created at test_sync.py:10 (in connection), "
+                "waiting at *",
             ],
         ),
         (
@@ -296,18 +298,64 @@ def test_leaked_task_is_cancelled_and_reported_on_its_test(
     pytester: pytest.Pytester, mode: str, scope: str
 ) -> None:
     pytester.makepyfile(test_leak=LEAK.format(scope=scope))
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=2, warnings=1)
+    result = pytester.runpytest("-W", "error", "-rP")  # an advisory, not a warning
+    result.assert_outcomes(passed=2)
+    leak = [
+        "  Task 'Task-*' running poll_forever(), created at test_leak.py:10 (in test_leaks),"
+        " waiting at test_leak.py:6 (in poll_forever)",
+        "Await each task before the test ends, or cancel and await it in a fixture's teardown.",
+    ]
     result.stdout.fnmatch_lines(
         [
-            "test_leak.py::test_leaks",
-            "  test_leak.py:8: TaskLeakWarning: test_leaks left 1 task pending after its "
-            "teardown; awaitest cancelled it (asyncio_task_leaks = warn):",
-            "    Task 'Task-*' running poll_forever(), created at test_leak.py:10 "
-            "(in test_leaks),"
-            " waiting at test_leak.py:6 (in poll_forever)",
+            "*- Captured awaitest teardown -*",  # a section of the test's report (-rP shows it)
+            "test_leaks left 1 task pending after its teardown; awaitest cancelled it "
+            "(asyncio_task_leaks = warn):",
+            *leak,
+            "*= awaitest advisories =*",  # and once in the summary
+            "test_leak.py::test_leaks: test_leaks left 1 task pending after its teardown; "
+            "awaitest cancelled it (asyncio_task_leaks = warn):",
+            *leak,
+            "*= 2 passed in *",
         ]
     )
+
+
+def test_a_leaked_task_that_raises_while_cancelled_is_part_of_its_report(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """Not a second, "never retrieved" loop error when the task is freed: one advisory."""
+    pytester.makepyfile(
+        test_leak="""
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_leaks():
+            async def worker():
+                try:
+                    while True:
+                        await asyncio.sleep(0)
+                finally:
+                    raise RuntimeError("cleanup failed")
+
+            asyncio.create_task(worker())
+        """
+    )
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest advisories =*",
+            "test_leak.py::test_leaks: test_leaks left 1 task pending after its teardown; "
+            "awaitest cancelled it (asyncio_task_leaks = warn):",
+            "  Task 'Task-*' running test_leaks.<locals>.worker(), created at test_leak.py:13 "
+            "(in test_leaks), waiting at test_leak.py:9 (in worker)",
+            "    and it raised RuntimeError('cleanup failed') while being cancelled, at "
+            "test_leak.py:11 (in worker)",
+            "Await each task *",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*never retrieved*")
 
 
 def test_leaked_task_fails_the_test_with_error(pytester: pytest.Pytester, mode: str) -> None:
@@ -414,16 +462,26 @@ def test_loop_errors_fail_the_test_with_the_traceback(pytester: pytest.Pytester,
     )
 
 
-@pytest.mark.parametrize(("severity", "warnings"), [("warn", 2), ("ignore", 0)])
+@pytest.mark.parametrize("severity", ["warn", "ignore"])
 def test_loop_errors_can_warn_or_be_ignored(
-    pytester: pytest.Pytester, mode: str, severity: str, warnings: int
+    pytester: pytest.Pytester, mode: str, severity: str
 ) -> None:
     pytester.makepyfile(test_loop=LOOP_ERRORS)
     ini(pytester, asyncio_mode=mode, asyncio_loop_errors=severity)
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=2, warnings=warnings)
-    if warnings:
-        result.stdout.fnmatch_lines(["*LoopErrorWarning: an exception reached the event loop*"])
+    result = pytester.runpytest("-W", "error")  # warn is an advisory, not a warning
+    result.assert_outcomes(passed=2)
+    advised = [
+        "test_loop.py::test_task_died: an exception reached the event loop's exception handler "
+        "during the test (asyncio_loop_errors = warn):",
+        "Task exception was never retrieved",
+        "*",
+        "test_loop.py::test_callback_raised: an exception reached the event loop's exception "
+        "handler during the test (asyncio_loop_errors = warn):",
+    ]
+    if severity == "warn":
+        result.stdout.fnmatch_lines(["*= awaitest advisories =*", *advised])
+    else:
+        result.stdout.no_fnmatch_line("*awaitest advisories*")
 
 
 def test_a_users_exception_handler_is_respected(pytester: pytest.Pytester, mode: str) -> None:
@@ -598,5 +656,6 @@ def test_closing_a_dropped_async_generator_is_not_a_leak(
             await asyncio.sleep(0)
         """
     )
-    result = pytester.runpytest("-W", "error::awaitest.AwaitestWarning")
+    result = pytester.runpytest("-W", "error")
     result.assert_outcomes(passed=1)
+    result.stdout.no_fnmatch_line("*awaitest advisories*")

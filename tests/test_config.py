@@ -5,48 +5,57 @@ from __future__ import annotations
 import pytest
 from _helpers import ini
 
+#: Line one of each message is worded as pytest-asyncio words it (its suite matches on it).
 BAD_VALUES = [
-    ("asyncio_mode", "autoo", "asyncio_mode = 'autoo' is not valid; use 'strict' or 'auto'."),
+    ("asyncio_mode", "autoo", "'autoo' is not a valid asyncio_mode. Valid modes: auto, strict."),
     (
         "asyncio_default_fixture_loop_scope",
         "galaxy",
-        "asyncio_default_fixture_loop_scope = 'galaxy' is not valid; use 'function', 'class',"
-        " 'module', 'package', 'session' or 'fixture-scope'.",
+        "'galaxy' is not a valid asyncio_default_fixture_loop_scope. Valid scopes are: function,"
+        " class, module, package, session.\n"
+        "fixture-scope is valid too: each async fixture on the loop of its own scope.",
     ),
     (
         "asyncio_default_test_loop_scope",
         "fixture-scope",
-        "asyncio_default_test_loop_scope = 'fixture-scope' is not valid; use 'function',"
-        " 'class', 'module', 'package' or 'session'.",
+        "'fixture-scope' is not a valid asyncio_default_test_loop_scope. Valid scopes are:"
+        " function, class, module, package, session.",
     ),
-    ("asyncio_debug", "maybe", "asyncio_debug = 'maybe' is not valid; use true or false."),
+    ("asyncio_debug", "maybe", "'maybe' is not a valid asyncio_debug. Valid values: true, false."),
     (
         "asyncio_timeout",
         "-1",
-        "asyncio_timeout = '-1' is not valid; use a number of seconds >= 0 (0 turns it off).",
+        "'-1' is not a valid asyncio_timeout. Valid values: a number of seconds >= 0 (0 turns it"
+        " off).",
     ),
     (
         "asyncio_blocking_threshold",
         "soon",
-        "asyncio_blocking_threshold = 'soon' is not valid; use a number of seconds >= 0"
+        "'soon' is not a valid asyncio_blocking_threshold. Valid values: a number of seconds >= 0"
         " (0 turns it off).",
     ),
     (
         "asyncio_unawaited",
         "loud",
-        "asyncio_unawaited = 'loud' is not valid; use 'error', 'warn' or 'ignore'.",
+        "'loud' is not a valid asyncio_unawaited. Valid values: error, warn, ignore.",
     ),
     (
         "asyncio_task_leaks",
         "never",
-        "asyncio_task_leaks = 'never' is not valid; use 'error', 'warn' or 'ignore'.",
+        "'never' is not a valid asyncio_task_leaks. Valid values: error, warn, ignore.",
     ),
     (
         "asyncio_loop_errors",
         "0",
-        "asyncio_loop_errors = '0' is not valid; use 'error', 'warn' or 'ignore'.",
+        "'0' is not a valid asyncio_loop_errors. Valid values: error, warn, ignore.",
     ),
-    ("asyncio_clock", "fake", "asyncio_clock = 'fake' is not valid; use 'real' or 'virtual'."),
+    ("asyncio_clock", "fake", "'fake' is not a valid asyncio_clock. Valid values: real, virtual."),
+    (
+        "asyncio_loop_factories",
+        "asyncio asyncio",
+        "'asyncio asyncio' is not a valid asyncio_loop_factories. Valid values: one or more loop"
+        " factory names, each once, e.g. 'asyncio uvloop'.",
+    ),
 ]
 
 
@@ -59,7 +68,8 @@ def test_bad_ini_value_is_a_usage_error(
     pytester.makepyfile("def test_never_runs():\n    pass\n")
     result = pytester.runpytest(*([] if header else ["--no-header"]))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+    first, *more = message.split("\n")
+    result.stderr.fnmatch_lines([f"ERROR: {first}", *more])
     assert "INTERNALERROR" not in result.stderr.str() + result.stdout.str()
     assert "Traceback" not in result.stderr.str()
 
@@ -67,11 +77,11 @@ def test_bad_ini_value_is_a_usage_error(
 @pytest.mark.parametrize(
     ("flag", "message"),
     [
-        ("--asyncio-mode=loud", "asyncio_mode = 'loud' is not valid; use 'strict' or 'auto'."),
+        ("--asyncio-mode=loud", "'loud' is not a valid asyncio_mode. Valid modes: auto, strict."),
         (
             "--asyncio-timeout=never",
-            "asyncio_timeout = 'never' is not valid; use a number of seconds >= 0 (0 turns it"
-            " off).",
+            "'never' is not a valid asyncio_timeout. Valid values: a number of seconds >= 0 (0"
+            " turns it off).",
         ),
     ],
 )

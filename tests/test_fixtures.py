@@ -349,3 +349,99 @@ def test_contextvars_do_not_leak_into_unrelated_tests(pytester: pytest.Pytester,
         """
     )
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize("loop_scope", ["function", "module"])
+def test_sync_fixtures_of_an_async_test_see_the_loop_it_runs_on(
+    pytester: pytest.Pytester, mode: str, loop_scope: str
+) -> None:
+    """A plain sync fixture calling ``asyncio.get_event_loop()`` (or making a future bound to
+    the current loop) gets the loop its async test then runs on, at setup and at teardown,
+    also when it is set up before any async fixture; a sync test in the next module sees no
+    loop of ours."""
+    pytester.makeconftest(
+        """
+        import asyncio
+        import pytest
+
+        SEEN = []
+
+        @pytest.fixture
+        def current_loop():
+            loop = asyncio.get_event_loop()
+            SEEN.append(loop)
+            yield loop
+            assert asyncio.get_event_loop() is loop
+
+        @pytest.fixture
+        def pending():
+            return asyncio.get_event_loop().create_future()
+        """
+    )
+    pytester.makepyfile(
+        test_a_async=f"""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        @pytest_asyncio.fixture(loop_scope="{loop_scope}")
+        async def resource():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="{loop_scope}")
+        async def test_first_fixture_is_sync(current_loop, pending, resource):
+            assert current_loop is asyncio.get_running_loop() is resource
+            pending.set_result("done")
+            assert await pending == "done"
+
+        @pytest.mark.asyncio(loop_scope="{loop_scope}")
+        async def test_after_an_async_fixture(resource, current_loop):
+            assert current_loop is asyncio.get_running_loop()
+        """,
+        test_b_sync="""
+        import asyncio
+        import warnings
+        from conftest import SEEN
+
+        def test_sync_sees_no_leftover_loop():
+            assert len(SEEN) == 2
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                try:
+                    loop = asyncio.get_event_loop()  # if any, one made now
+                except RuntimeError:  # "There is no current event loop"
+                    return
+            assert all(loop is not seen for seen in SEEN) and not loop.is_closed()
+            asyncio.set_event_loop(None)
+            loop.close()
+        """,
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest("-p", "no:randomly", "-W", "error")
+    result.assert_outcomes(passed=3)
+
+
+def test_a_sync_fixture_may_close_the_loop_it_was_given_before_the_test_used_it(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """The shape of suites that start afresh with asyncio.run() in a sync fixture: the test's
+    loop it was shown and closed was never used, so the test gets a new one, no warning."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        def runs_its_own_loop():
+            asyncio.get_event_loop().close()
+            return asyncio.run(asyncio.sleep(0, "ran"))
+
+        @pytest.mark.asyncio
+        @pytest.mark.parametrize("n", [0, 1])
+        async def test_still_runs(runs_its_own_loop, n):
+            assert runs_its_own_loop == "ran"
+            assert not asyncio.get_running_loop().is_closed()
+        """
+    )
+    result = pytester.runpytest("-W", "error")
+    result.assert_outcomes(passed=2)

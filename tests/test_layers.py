@@ -18,7 +18,7 @@ SRC = Path(awaitest.__file__).parent
 LAYERS: dict[str, tuple[str, ...]] = {
     # pytest-free: loops, runners, checks, the virtual clock
     "mechanics": ("_realtime", "clock", "_checks", "_loops"),
-    # pytest, but no run state: settings, marker, scopes, errors, private pytest access
+    # pytest, but no run state: settings, marker, scopes, errors, advisories, private pytest access
     "basics": (
         "_errors",
         "_scopes",
@@ -27,6 +27,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "_pytest_private",
         "_hookspec",
         "_fixture_specs",
+        "_advisories",
     ),
     # the run's state: the loop registry, plans
     "state": ("_registry", "_session"),

@@ -338,7 +338,7 @@ def event_loop():
 """
     )
     project.makepyfile(test_loops=LOOP_TYPE_TESTS)
-    result = project.runpytest("-v", "-s", "-W", "ignore::awaitest.AwaitestDeprecationWarning")
+    result = project.runpytest("-v", "-s")
     result.assert_outcomes(passed=2)
     # looptime, installed for tests/test_looptime.py, patches every event_loop fixture's loop
     # (its class becomes Looptime_UnixSelectorEventLoop, off until a test turns it on)

@@ -182,8 +182,9 @@ def test_test_moves_to_the_loop_of_a_session_fixture(pytester: pytest.Pytester, 
     pytester.runpytest().assert_outcomes(passed=2)
 
 
-def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytester) -> None:
-    ini(pytester, asyncio_mode="auto")
+def test_explicit_narrower_marker_is_an_advisory_with_the_fix(pytester: pytest.Pytester) -> None:
+    # pytest-asyncio says nothing here: not a warning, which filterwarnings = error would fail
+    ini(pytester, asyncio_mode="auto", filterwarnings="error")
     pytester.makepyfile(
         """
         import asyncio
@@ -199,11 +200,12 @@ def test_explicit_narrower_marker_warns_once_with_the_fix(pytester: pytest.Pytes
         """
     )
     result = pytester.runpytest()
-    result.assert_outcomes(passed=1, warnings=1)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*AwaitestWarning: test_explicit_narrower_marker_warns_once_with_the_fix.py::"
-            "test_narrow runs on the function loop but uses async fixtures on other loops:"
+            "*= awaitest advisories =*",
+            "test_explicit_narrower_marker_is_an_advisory_with_the_fix.py::test_narrow: The test"
+            " runs on the function loop but uses async fixtures on other loops:"
             " 'pool' on the module loop. Objects bound to one loop (connections, locks, tasks)"
             ' fail on another. Fix: @pytest.mark.asyncio(loop_scope="module") on the test, or'
             " loop_scope=\"function\" on fixture 'pool'",
@@ -276,7 +278,7 @@ def test_loop_end_cancels_tasks_runs_finally_and_restores_loop_state(
                 loop.close()
         """
     )
-    result = pytester.runpytest("-p", "no:randomly", "-W", "ignore::awaitest.AwaitestWarning")
+    result = pytester.runpytest("-p", "no:randomly", "-W", "error")
     result.assert_outcomes(passed=2)
 
 
@@ -356,3 +358,55 @@ def test_package_fixture_in_a_rootdir_package_runs_on_the_package_loop(
     result = pytester.runpytest("-s")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*teardown on the package loop: True*"])
+
+
+@pytest.mark.parametrize("where", ["fixture", "shutdown_asyncgens"])
+def test_a_loop_teardown_that_fails_warns_as_pytest_asyncio_does(
+    pytester: pytest.Pytester, where: str
+) -> None:
+    """A loop a fixture closed, or whose ``shutdown_asyncgens`` a test replaced with one that
+    raises, can't be taken down as asyncio.run does: a RuntimeWarning, as pytest-asyncio's."""
+    pytester.makeini("[pytest]\nasyncio_mode = auto\n")
+    pytester.makepyfile(
+        test_broken="""
+        import asyncio
+        import pytest
+
+        @pytest.fixture
+        async def running_loop():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture
+        def closes_it(running_loop):
+            yield
+            running_loop.close()
+
+        async def test_fixture(closes_it):
+            pass
+
+        async def test_shutdown_asyncgens():
+            async def fail():
+                raise RuntimeError("no cleanup today")
+
+            asyncio.get_running_loop().shutdown_asyncgens = fail
+
+        def test_after():
+            asyncio.run(asyncio.sleep(0))
+        """
+    )
+    result = pytester.runpytest("-W", "default", "-k", f"{where} or after")
+    result.assert_outcomes(passed=2, warnings=1)
+    if where == "fixture":
+        lines = [
+            "*RuntimeWarning: An exception occurred during teardown of an asyncio.Runner: "
+            "RuntimeError('Event loop is closed'). A test or fixture closed the event loop, so "
+            "awaitest could not cancel its remaining tasks or close its async generators. Leave "
+            "closing the loop to awaitest: it closes each loop when its scope ends.",
+        ]
+    else:
+        lines = [
+            "*RuntimeWarning: An exception occurred during teardown of an asyncio.Runner: "
+            "shutting the event loop down raised RuntimeError('no cleanup today'), at:",
+            '*File "*test_broken.py", line 18, in fail',
+        ]
+    result.stdout.fnmatch_lines(lines)

@@ -143,7 +143,5 @@ def test_a_user_event_loop_fixture_is_compressed_too(pytester: pytest.Pytester) 
             assert looptime == 100
         """
     )
-    result = pytester.runpytest(
-        "-p", "no:cacheprovider", "-W", "ignore::awaitest.AwaitestDeprecationWarning"
-    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)

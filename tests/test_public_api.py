@@ -8,11 +8,6 @@ import awaitest
 
 def test_all_names_are_public_and_present() -> None:
     assert sorted(awaitest.__all__) == [
-        "AwaitestDeprecationWarning",
-        "AwaitestWarning",
-        "LoopErrorWarning",
-        "TaskLeakWarning",
-        "UnawaitedCoroutineWarning",
         "VirtualClock",
         "__version__",
         "fixture",
@@ -20,14 +15,3 @@ def test_all_names_are_public_and_present() -> None:
     ]
     for name in awaitest.__all__:
         assert hasattr(awaitest, name)
-
-
-def test_every_warning_derives_from_the_one_base_class() -> None:
-    assert issubclass(awaitest.AwaitestDeprecationWarning, awaitest.AwaitestWarning)
-    assert issubclass(awaitest.AwaitestDeprecationWarning, DeprecationWarning)
-    for check in (
-        awaitest.UnawaitedCoroutineWarning,
-        awaitest.TaskLeakWarning,
-        awaitest.LoopErrorWarning,
-    ):
-        assert issubclass(check, awaitest.AwaitestWarning)

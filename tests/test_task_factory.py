@@ -280,16 +280,15 @@ def test_leaked_task_is_reported_on_eager_loops_too(
     ini(pytester, f"asyncio_loop_factories = {factory}")
     pytester.makepyfile(test_leak=LEAKS)
     result = pytester.runpytest("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, warnings=1)
+    result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "test_leak.py::test_leaks",
-            "  test_leak.py:11: TaskLeakWarning: test_leaks left 1 task pending after its "
-            "teardown; awaitest cancelled it (asyncio_task_leaks = warn):",
-            "    Task 'Task-*' running poll_forever(), created at test_leak.py:14 "
+            "*= awaitest advisories =*",
+            "test_leak.py::test_leaks: test_leaks left 1 task pending after its teardown; "
+            "awaitest cancelled it (asyncio_task_leaks = warn):",
+            "  Task 'Task-*' running poll_forever(), created at test_leak.py:14 "
             "(in test_leaks), waiting at test_leak.py:6 (in poll_forever)",
-            "  Await each task before the test ends, or cancel and await it in a fixture's "
-            "teardown.",
+            "Await each task before the test ends, or cancel and await it in a fixture's teardown.",
         ]
     )
 

@@ -215,7 +215,7 @@ def test_each_test_gets_its_own_clock_and_real_time_comes_back(
             assert asyncio.run(asyncio.sleep(0, result=1)) == 1
         """
     )
-    pytester.runpytest("-W", "ignore::awaitest.AwaitestWarning").assert_outcomes(passed=4)
+    pytester.runpytest("-W", "error").assert_outcomes(passed=4)
 
 
 def test_virtual_waits_do_not_count_against_real_timeouts(
@@ -382,7 +382,7 @@ def test_mixing_with_a_wider_loop_fixture_is_an_error(pytester: pytest.Pytester,
             pass
         """
     )
-    result = pytester.runpytest("-W", "ignore::awaitest.AwaitestWarning")
+    result = pytester.runpytest("-W", "error")
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [

@@ -91,41 +91,32 @@ def fail_if_unclaimed(item: pytest.Function) -> None:
     __tracebackhide__ = True
     if async_function(item) is None or belongs_to_others(item):
         return
-    pytest.fail(
-        f"{item.nodeid} is an async def test but nothing ran it.\n"
-        "Mark it with @pytest.mark.asyncio, or set asyncio_mode = auto "
-        "to run every async test without a marker.",
+    pytest.fail(  # line one in pytest's words, which users search for
+        f"{item.nodeid}: async def functions are not natively supported.\n"
+        "awaitest runs this test once it is marked with @pytest.mark.asyncio, or set "
+        "asyncio_mode = auto to run every async test without a marker.",
         pytrace=False,
     )
 
 
-class RejectedFunction(pytest.Collector):
-    """A test function we can't run: collecting it is an error that says why."""
-
-    def __init__(self, *, message: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.message = message
-
-    def collect(self) -> list[pytest.Item | pytest.Collector]:
-        raise self.CollectError(self.message)
-
-
-def reject_async_generator(
-    collector: pytest.Collector, name: str, collected: object
-) -> RejectedFunction | None:
-    """An async generator test function, unless anyio, trio or unittest runs it."""
+def xfail_async_generator(collected: object, auto: bool) -> None:
+    """An async generator test function (it contains ``yield``) can't run as a test: the ones
+    awaitest would run (marked, or every one in auto mode, unless anyio, trio or unittest runs
+    it) are reported as xfailed and not run, with a ``PytestCollectionWarning``, as
+    pytest-asyncio reports them (line one of the reason is its wording)."""
     items = collected if isinstance(collected, list) else [collected]
-    if any(belongs_to_others(i) for i in items if isinstance(i, pytest.Item)):
-        return None
-    return RejectedFunction.from_parent(
-        collector,
-        name=name,
-        message=(
-            f"{collector.nodeid}::{name} is an async generator function (it contains "
-            "'yield'), and a test can't yield. Remove the yield, or move the setup and "
-            "teardown into an async generator fixture."
-        ),
-    )
+    for item in items:
+        if not isinstance(item, pytest.Function) or belongs_to_others(item):
+            continue
+        if not auto and item.get_closest_marker("asyncio") is None:
+            continue  # strict mode, unmarked: pytest's own failure
+        reason = (
+            f"Tests based on asynchronous generators are not supported. {item.name} will be "
+            "ignored: it contains 'yield', and a test can't yield. Remove the yield, or move "
+            "the setup and teardown into an async generator fixture."
+        )
+        item.add_marker(pytest.mark.xfail(run=False, reason=reason))
+        item.warn(pytest.PytestCollectionWarning(reason))
 
 
 def is_async_test(item: pytest.Item) -> bool:

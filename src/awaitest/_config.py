@@ -21,7 +21,7 @@ _T = TypeVar("_T", bound=str)
 Mode = Literal["strict", "auto"]
 Clock = Literal["real", "virtual"]
 
-MODES: Final = ("strict", "auto")
+MODES: Final = ("auto", "strict")
 SEVERITIES: Final = ("error", "warn", "ignore")
 CLOCKS: Final = ("real", "virtual")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -142,7 +142,7 @@ def read_settings(config: pytest.Config) -> Settings:
 
     loop_factories = _names("asyncio_loop_factories", raw("asyncio_loop_factories"))
     return Settings(
-        mode=_choice("asyncio_mode", raw("asyncio_mode"), MODES),
+        mode=_choice("asyncio_mode", raw("asyncio_mode"), MODES, noun="modes"),
         debug=_boolean("asyncio_debug", raw("asyncio_debug")),
         default_fixture_loop_scope=_optional_scope(
             "asyncio_default_fixture_loop_scope", raw("asyncio_default_fixture_loop_scope")
@@ -172,17 +172,21 @@ def header_line(settings: Settings) -> str:
     )
 
 
-def _choice(key: str, value: str, valid: tuple[_T, ...]) -> _T:
+def _choice(key: str, value: str, valid: tuple[_T, ...], *, noun: str = "values") -> _T:
     for option in valid:
         if value == option:
             return option
-    raise bad_value(key, value, valid)
+    raise bad_value(key, value, valid, noun=noun)
+
+
+#: pytest-asyncio's words for the scopes a key accepts.
+_SCOPES_ARE: Final = "scopes are"
 
 
 def _scope(key: str, value: str) -> Scope:
     if is_scope(value):
         return value
-    raise bad_value(key, value, SCOPES)
+    raise bad_value(key, value, SCOPES, noun=_SCOPES_ARE)
 
 
 #: pytest-asyncio's name for "each fixture on the loop of its own scope", our default.
@@ -194,7 +198,13 @@ def _optional_scope(key: str, value: str) -> Scope | None:
         return None
     if is_scope(value):
         return value
-    raise bad_value(key, value, (*SCOPES, FIXTURE_SCOPE))
+    raise bad_value(
+        key,
+        value,
+        SCOPES,
+        noun=_SCOPES_ARE,
+        more=f"{FIXTURE_SCOPE} is valid too: each async fixture on the loop of its own scope.",
+    )
 
 
 def _boolean(key: str, value: str) -> bool:
@@ -203,7 +213,7 @@ def _boolean(key: str, value: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise bad_value(key, value, "true or false")
+    raise bad_value(key, value, ("true", "false"))
 
 
 def _seconds(key: str, value: str) -> float:
@@ -238,8 +248,8 @@ def _eager_tasks(value: str, loop_factories: tuple[str, ...]) -> bool:
 
 def _names(key: str, value: str) -> tuple[str, ...]:
     names = tuple(value.replace(",", " ").split())
-    if not names:
-        raise bad_value(key, value, "one or more loop factory names, e.g. 'asyncio uvloop'")
-    if len(set(names)) != len(names):
-        raise bad_value(key, value, "each loop factory name once")
+    if not names or len(set(names)) != len(names):
+        raise bad_value(
+            key, value, "one or more loop factory names, each once, e.g. 'asyncio uvloop'"
+        )
     return names

@@ -72,7 +72,7 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
             if "loop_scope" in kwargs:
                 return MarkerError(
                     'An asyncio pytest marker defines both "scope" and "loop_scope", '
-                    'but it should only use "loop_scope". ("scope" is its old name.)'
+                    'but it should only use "loop_scope".\n"scope" is its old name: remove it.'
                 )
             notes.append("mark.asyncio(scope=...) is deprecated; write loop_scope= instead")
             kwargs["loop_scope"] = kwargs.pop("scope")

@@ -23,9 +23,9 @@ import pytest
 from ._collect import async_function, belongs_to_others, markers
 from ._compat.user_loop import plan_user_loop
 from ._config import Settings
-from ._errors import AwaitestDeprecationWarning, AwaitestWarning
 from ._fixture_specs import AsyncFixture, test_loop_scope
 from ._loops.factories import clock_of, key_of
+from ._loops.runner import is_async_generator_function
 from ._marker import EMPTY, MarkerError
 from ._pytest_private import test_argnames
 from ._scopes import Scope, widest
@@ -42,10 +42,16 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     every = markers(item)
     marks = [mark for mark in every if mark.name == "asyncio"]
     if async_function(item) is None:
-        if marks and isinstance(item, pytest.Function) and not belongs_to_others(item, every):
+        if (
+            marks
+            and isinstance(item, pytest.Function)
+            and not is_async_generator_function(item.obj)  # xfailed at collection
+            and not belongs_to_others(item, every)
+        ):
+            # pytest-asyncio warns here too, with this class (the wording is its own)
             note(
                 item,
-                AwaitestWarning(
+                pytest.PytestWarning(
                     f"{item.nodeid} is marked with '@pytest.mark.asyncio' but it is not an "
                     "async function. The marker does nothing here: remove it, or if it comes "
                     "from a class or module pytestmark, mark only the async tests."
@@ -59,8 +65,8 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         return  # strict mode, unmarked: fails with the fix when called (see fail_if_unclaimed)
     assert isinstance(item, pytest.Function)
     parsed = state.parse_marker(marks)
-    for text in parsed.notes:
-        note(item, AwaitestDeprecationWarning(f"{item.nodeid}: {text}"))
+    for text in parsed.notes:  # deprecations pytest-asyncio warns about, as it does
+        note(item, pytest.PytestDeprecationWarning(f"{item.nodeid}: {text}"))
     key = state.loops.default_key
     argnames = test_argnames(item)
     if isinstance(parsed, MarkerError):
@@ -107,7 +113,8 @@ def plan(item: pytest.Item, state: SessionState) -> None:
 def _note_mixed_loops(
     item: pytest.Function, scope: Scope, fixtures: list[AsyncFixture], settings: Settings
 ) -> None:
-    """Warn once when one of the test's async fixtures is left on another loop."""
+    """An advisory (pytest-asyncio is silent here) when one of the test's async fixtures is
+    left on another loop."""
     apart = [
         (spec.name, demand)
         for spec in fixtures
@@ -116,15 +123,15 @@ def _note_mixed_loops(
         and demand != scope
     ]
     if apart:
-        note(item, AwaitestWarning(_mixed_loops_message(item.nodeid, scope, apart)))
+        note(item, _mixed_loops_message(scope, apart))
 
 
-def _mixed_loops_message(nodeid: str, scope: Scope, apart: list[tuple[str, Scope]]) -> str:
+def _mixed_loops_message(scope: Scope, apart: list[tuple[str, Scope]]) -> str:
     listed = ", ".join(f"{name!r} on the {demand} loop" for name, demand in apart)
     widest_fixture = widest(*(demand for _, demand in apart))
     first = apart[0][0]
     return (
-        f"{nodeid} runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
+        f"The test runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
         "Objects bound to one loop (connections, locks, tasks) fail on another. Fix: "
         f'@pytest.mark.asyncio(loop_scope="{widest_fixture}") on the test, or '
         f'loop_scope="{scope}" on fixture {first!r}'

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,10 +167,31 @@ class LoopRegistry:
             runner = self.borrowed[loop] = Runner(loop, owned=False)
         return runner
 
+    def forget_if_closed_unused(self, runner: Runner) -> None:
+        """A sync fixture was given ``runner``'s loop as the current one before anything ran
+        on it, and closed it (``asyncio.get_event_loop().close()``, to start afresh with
+        ``asyncio.run``): the loop was not wanted. The next user of that scope and factory gets
+        a new one, and nothing warns about the closed one."""
+        if runner.ran or not runner.loop.is_closed():
+            return
+        for key, found in list(self.runners.items()):
+            if found is runner:
+                del self.runners[key]
+        runner.closed = True  # its finalizer has nothing left to do
+
     def _close(self, key: tuple[Node, LoopKey], runner: Runner) -> None:
+        __tracebackhide__ = True
         if self.runners.get(key) is runner:
             del self.runners[key]
         try:
-            runner.close()
+            problem = runner.close()
         finally:
             detach(runner.loop)
+        if problem is not None:
+            # pytest-asyncio warns here too, with this class; an error under -W error, as there.
+            # Shown at the test (or file) whose loop it was, not at a line of awaitest.
+            owner = key[0]
+            line = owner.location[1] if isinstance(owner, pytest.Item) else None
+            warnings.warn_explicit(
+                problem, RuntimeWarning, str(owner.path), 1 if line is None else line + 1
+            )

@@ -4,31 +4,25 @@ A window opens when the test's setup starts and closes when its teardown ends (s
 ``_checks.Window``). A sync test gets one too, from the moment one of our async fixtures is set
 up for it (:meth:`Checks.watch_sync_test`): that fixture's code is watched as an async test's
 would be. Each phase (setup, call, teardown) runs inside :class:`Phase`: at its end an
-``error`` finding fails it (``pytest.fail``) and a ``warn`` finding becomes a warning on the
-test. When the phase failed anyway, error findings are added to its exception as notes, so the
-cause of a failure (often the missing ``await``) is printed with it.
+``error`` finding fails it (``pytest.fail``) and a ``warn`` finding is an advisory of the test
+(``_advisories``: a section of its report and an entry of the terminal summary, never a Python
+warning, so ``filterwarnings = error`` doesn't turn it into a failure). When the phase failed
+anyway, error findings are added to its exception as notes, so the cause of a failure (often
+the missing ``await``) is printed with it.
 """
 
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Final
 
 import pytest
 
 from . import _checks
+from ._advisories import advise
 from ._checks.deadlines import Deadline, StepTimeout, debugger_active
 from ._config import Settings
-from ._errors import AwaitestWarning, LoopErrorWarning, TaskLeakWarning, UnawaitedCoroutineWarning
 from ._pytest_private import debugging_requested
 from ._session import TestPlan
-
-_WARNINGS: Final[dict[_checks.Kind, type[AwaitestWarning]]] = {
-    "unawaited": UnawaitedCoroutineWarning,
-    "leak": TaskLeakWarning,
-    "loop_error": LoopErrorWarning,
-    "blocking": AwaitestWarning,
-}
 
 
 class Checks:
@@ -131,28 +125,28 @@ def _deadline(
 
 
 class Phase:
-    """``with Phase(checks, item):`` around one phase of a test: its findings fail it, or are
-    notes on the exception it failed with. ``window`` None: the test's window, if it has one
-    by the end of the phase (a sync test's opens during its setup, if at all). ``settle``: the
-    teardown, after which tasks still pending are leaks.
+    """``with Phase(checks, item, when):`` around one phase of a test (``when``: "setup",
+    "call" or "teardown"): its findings fail it, or are notes on the exception it failed with.
+    ``window`` None: the test's window, if it has one by the end of the phase (a sync test's
+    opens during its setup, if at all). The teardown settles the window: tasks still pending
+    after it are leaks.
 
     perf: a class with slots, not ``contextlib.contextmanager`` (three per test).
     """
 
-    __slots__ = ("_checks", "_item", "_settle", "_window")
+    __slots__ = ("_checks", "_item", "_when", "_window")
 
     def __init__(
         self,
         checks: Checks,
         item: pytest.Item,
+        when: str,
         window: _checks.Window | None = None,
-        *,
-        settle: bool = False,
     ) -> None:
         self._checks = checks
         self._item = item
+        self._when = when
         self._window = window
-        self._settle = settle
 
     def __enter__(self) -> None:
         pass
@@ -169,33 +163,29 @@ class Phase:
         if window is None:
             return
         if exc is None:
-            _finish(item, window, settle=self._settle, timed_out=None)
+            _finish(item, self._when, window, timed_out=None)
         elif isinstance(exc, StepTimeout):
-            _finish(item, window, settle=self._settle, timed_out=str(exc))
+            _finish(item, self._when, window, timed_out=str(exc))
         else:
-            _annotate(item, window, exc, settle=self._settle)
+            _annotate(item, self._when, window, exc)
 
 
-def _annotate(
-    item: pytest.Item, window: _checks.Window, exc: BaseException, *, settle: bool
-) -> None:
+def _annotate(item: pytest.Item, when: str, window: _checks.Window, exc: BaseException) -> None:
     """The phase failed: its error findings become notes on the exception."""
-    if settle and not isinstance(exc, KeyboardInterrupt):
+    if when == "teardown" and not isinstance(exc, KeyboardInterrupt):
         window.settle()
-    for message in _warn(item, window.take()):
+    for message in _advise(item, when, window.take()):
         exc.add_note(message)
 
 
-def _finish(
-    item: pytest.Item, window: _checks.Window, *, settle: bool, timed_out: str | None
-) -> None:
-    """The phase passed (or a step timed out): error findings fail it, warnings are issued."""
+def _finish(item: pytest.Item, when: str, window: _checks.Window, *, timed_out: str | None) -> None:
+    """The phase passed (or a step timed out): error findings fail it, the others advise."""
     __tracebackhide__ = True
-    if settle:
+    if when == "teardown":
         window.settle()
     if timed_out is None and window.quiet():
         return  # nearly always: nothing found
-    errors = _warn(item, window.take())
+    errors = _advise(item, when, window.take())
     if timed_out is not None:
         errors.insert(0, timed_out)
     if errors:
@@ -203,12 +193,12 @@ def _finish(
         raise pytest.fail.Exception("\n\n".join(errors), pytrace=False) from None
 
 
-def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
-    """Issue the ``warn`` findings as warnings on the test; return the ``error`` ones."""
+def _advise(item: pytest.Item, when: str, findings: list[_checks.Finding]) -> list[str]:
+    """Report the ``warn`` findings as advisories of the test; return the ``error`` ones."""
     errors = []
     for finding in findings:
         if finding.severity == "warn":
-            item.warn(_WARNINGS[finding.kind](finding.message))
+            advise(item, when, finding.message)
         elif finding.severity == "error":
             errors.append(finding.message)
     return errors

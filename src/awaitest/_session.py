@@ -13,6 +13,7 @@ from typing import Any, Final
 import pytest
 
 from . import _marker
+from ._advisories import advise
 from ._config import Settings
 from ._fixture_specs import AsyncFixture, describe
 from ._loops.factories import LoopKey
@@ -35,14 +36,15 @@ class TestPlan:
     error: str | None = None  # a bad marker: fails this test at setup
 
 
-#: Warnings decided at collection, emitted when the test is set up: there a warning filter
-#: (``-W error``, a ``filterwarnings`` mark) applies to that one test instead of aborting the
-#: whole collection.
-NOTES: Final = pytest.StashKey[list[Warning]]()
+#: What was decided at collection to tell about a test, told when the test is set up: an
+#: advisory (a string, see ``_advisories``), or a warning where pytest-asyncio warns too (then
+#: a warning filter, ``-W error`` or a ``filterwarnings`` mark, applies to that one test
+#: instead of aborting the whole collection).
+NOTES: Final = pytest.StashKey[list[Warning | str]]()
 
 
-def note(item: pytest.Item, warning: Warning) -> None:
-    item.stash.setdefault(NOTES, []).append(warning)
+def note(item: pytest.Item, told: Warning | str) -> None:
+    item.stash.setdefault(NOTES, []).append(told)
 
 
 _Parsed = _marker.MarkerSpec | _marker.MarkerError
@@ -120,12 +122,15 @@ class SessionState:
         return found
 
     def begin(self, item: pytest.Item) -> TestPlan | None:
-        """``item`` is being set up: its collection-time warnings are issued, it becomes the
+        """``item`` is being set up: its collection-time notes are told, it becomes the
         current test, and a plan that holds an error fails it. Returns its plan."""
         __tracebackhide__ = True
         if NOTES in item.stash:  # perf: not stash.get()
-            for warning in item.stash[NOTES]:
-                item.warn(warning)
+            for told in item.stash[NOTES]:
+                if isinstance(told, str):
+                    advise(item, "setup", told)
+                else:
+                    item.warn(told)
         self.current = item
         plan = self.planned.get(item)
         if plan is not None and plan.error is not None:

@@ -18,6 +18,7 @@ from typing import Any, Final
 import pytest
 
 from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
+from ._advisories import Summary
 from ._compat import alias as _alias
 from ._compat import looptime as _looptime
 from ._compat import pytest_timeout as _pytest_timeout
@@ -125,6 +126,7 @@ class AwaitestSession:
         self.checks = checks
         self.timeouts = _pytest_timeout.PytestTimeout(checks, state.planned)
         self.looptime = False  # looptime is registered: see LooptimeSupport
+        self.advisories = Summary()
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         lines = [_config.header_line(self.state.settings), *self.timeouts.header()]
@@ -151,10 +153,8 @@ class AwaitestSession:
     ) -> Generator[None, Any, Any]:
         result = yield
         if result and is_async_generator_function(obj):
-            rejected = _collect.reject_async_generator(collector, name, result)
-            if rejected is not None:
-                return rejected
-        if result and self.state.settings.auto and is_coroutine_function(obj):
+            _collect.xfail_async_generator(result, self.state.settings.auto)
+        elif result and self.state.settings.auto and is_coroutine_function(obj):
             _alias.mark_auto_mode_tests(result if isinstance(result, list) else [result])
         return result
 
@@ -189,7 +189,7 @@ class AwaitestSession:
         __tracebackhide__ = _hidden_hook
         plan = self.state.begin(item)
         window = None if plan is None else self.checks.open(item, plan)
-        with Phase(self.checks, item, window):
+        with Phase(self.checks, item, "setup", window):
             return (yield)
 
     @pytest.hookimpl(tryfirst=True)
@@ -199,7 +199,7 @@ class AwaitestSession:
         if plan is None:
             _collect.fail_if_unclaimed(pyfuncitem)
             return None
-        with Phase(self.checks, pyfuncitem):
+        with Phase(self.checks, pyfuncitem, "call"):
             self.state.run_test(pyfuncitem, plan)
         return True
 
@@ -211,9 +211,12 @@ class AwaitestSession:
         state = self.state
         spec = state.async_fixture(fixturedef)
         if spec is None or _collect.fixture_belongs_to_others(request, state):
+            runner = None
             if spec is None:
-                _fixtures.enter_loop_of_declared_sync_fixture(fixturedef, request, state)
+                runner = _fixtures.enter_loop_of_sync_fixture(fixturedef, request, state)
             value = yield
+            if runner is not None:
+                state.loops.forget_if_closed_unused(runner)
             if fixturedef.argname == "event_loop":
                 make_event_loop_current(fixturedef, request, value)
             return value
@@ -226,10 +229,20 @@ class AwaitestSession:
         if window is None:
             return (yield)
         try:
-            with Phase(self.checks, item, window, settle=True):
+            with Phase(self.checks, item, "teardown", window):
                 return (yield)
         finally:
             window.close()
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.sections:  # perf: most reports have none
+            self.advisories.gather(report)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.advisories.write(terminalreporter)
+        self.timeouts.summary(terminalreporter)
 
     def pytest_enter_pdb(self, config: pytest.Config) -> None:
         self.checks.debugger_entered()
@@ -243,9 +256,6 @@ class AwaitestSession:
     @pytest.hookimpl(optionalhook=True)
     def pytest_timeout_cancel_timer(self, item: pytest.Item) -> bool | None:
         return self.timeouts.cancel_timer(item)
-
-    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
-        self.timeouts.summary(terminalreporter)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.checks.end_of_run()

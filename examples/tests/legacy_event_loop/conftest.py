@@ -6,9 +6,9 @@ fixture request it. This conftest is in its own directory so the override applie
 tests next to it and nowhere else.
 
 awaitest still honours it: the fixture and the tests that use it run on the loop returned
-here, with one deprecation warning saying to use ``loop_scope="session"`` instead (as
-tests/conftest.py does). pytest-asyncio 1.0 removed support for it; see the skip in
-test_legacy_event_loop.py.
+here, with one deprecation advisory (in the terminal summary, not a warning) saying to use
+``loop_scope="session"`` instead (as tests/conftest.py does). pytest-asyncio 1.0 removed
+support for it; see the skip in test_legacy_event_loop.py.
 """
 
 from __future__ import annotations

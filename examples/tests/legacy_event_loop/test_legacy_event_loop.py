@@ -30,9 +30,10 @@ pytestmark = [
         reason="pytest-asyncio >= 1.0 no longer honours a user-defined event_loop fixture;"
         " run these under awaitest or port them to loop_scope='session'",
     ),
-    # Overriding event_loop is deprecated and awaitest warns once about it (an
-    # awaitest.AwaitestDeprecationWarning, a DeprecationWarning). This directory exists to
-    # show that the override still works, so that expected warning is silenced here only.
+    # Overriding event_loop is deprecated: awaitest says so once, as an advisory in the
+    # terminal summary, never a warning. The old conftest calls
+    # asyncio.get_event_loop_policy(), which Python 3.14 deprecates: that warning, expected
+    # from code kept as the tutorials wrote it, is silenced here only.
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
 ]
 

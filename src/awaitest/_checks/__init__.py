@@ -362,6 +362,14 @@ class Window:
         for task in tasks:
             task.cancel()
         let_finish(loop, tasks, LEAK_GRACE)
+        for index, task in enumerate(tasks):
+            # Retrieved here, it is part of this report, not a "never retrieved" loop error
+            # once the task is freed (asyncio.run only logs it, too).
+            raised = task.exception() if task.done() and not task.cancelled() else None
+            if raised is not None:
+                lines[index] += (
+                    f"\n    and it raised {raised!r} while being cancelled" + _raised_at(raised)
+                )
         severity = self.policy.task_leaks
         count = f"{len(leaked)} task" + ("s" if len(leaked) > 1 else "")
         self.findings.append(
@@ -698,6 +706,13 @@ def format_loop_context(context: dict[str, Any]) -> str:
     if isinstance(exc, BaseException):
         text += "\n" + "".join(traceback.format_exception(exc)).rstrip()
     return text
+
+
+def _raised_at(exc: BaseException) -> str:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return f", at {frame_site(tb.tb_frame)}" if tb is not None else ""
 
 
 def describe_task(task: asyncio.Task[Any], site: str | None) -> str:

@@ -4,6 +4,7 @@ task's await chain or a traceback is shown without them."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import selectors
 import traceback
@@ -99,6 +100,12 @@ def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
 
 def frame_site(frame: Any) -> str:
     return f"{_shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+
+
+def definition_site(func: Any) -> str | None:
+    """``path:line`` of the ``def`` of a function (unwrapped), or None when it has no code."""
+    code = getattr(inspect.unwrap(func), "__code__", None)
+    return None if code is None else f"{_shown(code.co_filename)}:{code.co_firstlineno}"
 
 
 def _shown(filename: str) -> str:

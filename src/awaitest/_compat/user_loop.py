@@ -1,6 +1,8 @@
 """Users' own ``event_loop`` and ``event_loop_policy`` fixtures: the old ways to choose the
 loop. Requested while pytest generates a test (so their ``params`` parametrize it), planned at
-collection, and deprecated once per run each."""
+collection, and deprecated once per run each: ``event_loop_policy`` with the
+``PytestDeprecationWarning`` pytest-asyncio issues for it too, ``event_loop`` (which
+pytest-asyncio 1.x ignores without a word) as an advisory, never a warning."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Final
 
 import pytest
 
-from .._errors import AwaitestDeprecationWarning
+from .._checks.frames import definition_site
 from .._pytest_private import (
     only_ours,
     request_while_generating,
@@ -26,7 +28,7 @@ _OURS: Final = {"event_loop": event_loop, "event_loop_policy": event_loop_policy
 USER_FIXTURES: Final = tuple(_OURS)
 _ADVICE: Final = {
     "event_loop": (
-        "A user-defined event_loop fixture is deprecated (pytest-asyncio removed it in 1.0). "
+        "a user-defined event_loop fixture is deprecated (pytest-asyncio removed it in 1.0). "
         "awaitest runs the tests and async fixtures that see it on the loop it returns; to "
         "share one loop without it, delete the fixture and mark the tests "
         '@pytest.mark.asyncio(loop_scope="session") (or set asyncio_default_test_loop_scope '
@@ -73,6 +75,11 @@ def plan_user_loop(item: pytest.Function, state: SessionState) -> UserLoop | Non
         set_up_first(item, name)
         if name not in state.deprecations:
             state.deprecations.add(name)
-            note(item, AwaitestDeprecationWarning(_ADVICE[name]))
+            if name == "event_loop":
+                site = definition_site(fixturedef.func)
+                where = f" at {site}" if site is not None else ""
+                note(item, f"The event_loop fixture{where} overrides awaitest's: {_ADVICE[name]}")
+            else:
+                note(item, pytest.PytestDeprecationWarning(_ADVICE[name]))
         return UserLoop(name, fixture_scope(fixturedef))
     return None

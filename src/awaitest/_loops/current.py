@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import warnings
-from typing import Final
+from collections.abc import Callable, Coroutine
+from typing import Any, Final
 
+from .._checks.frames import user_frames
 from . import recycling
 
 #: What was current before a runner's loop: the loop, and whether ``set_event_loop`` was
@@ -108,26 +110,56 @@ def restore_policy(previous: object) -> None:
         asyncio.set_event_loop_policy(previous)  # type: ignore[arg-type]
 
 
-def shut_down(loop: asyncio.AbstractEventLoop) -> None:
+#: The first words of the warning pytest-asyncio issues when taking a loop down fails: suites
+#: (and its conformance tests) look for them.
+TEARDOWN_PROBLEM: Final = "An exception occurred during teardown of an asyncio.Runner"
+
+
+def shut_down(loop: asyncio.AbstractEventLoop) -> str | None:
     """Cancel and await what is left, shut down async generators and the executor, close.
 
-    The same steps ``asyncio.run`` takes, so ``finally`` blocks of leftover tasks run.
+    The same steps ``asyncio.run`` takes, so ``finally`` blocks of leftover tasks run. Returns
+    what went wrong where pytest-asyncio warns (the loop was closed already, by a test or
+    fixture; shutting down raised ``RuntimeError``), for the caller to warn about; None when
+    all went well. Any other exception propagates, once the loop is closed.
     """
     if loop.is_closed():
-        return
+        return (
+            f"{TEARDOWN_PROBLEM}: RuntimeError('Event loop is closed'). A test or fixture "
+            "closed the event loop, so awaitest could not cancel its remaining tasks or close "
+            "its async generators. Leave closing the loop to awaitest: it closes each loop "
+            "when its scope ends."
+        )
+    problem = None
     try:
         if loop.is_running():
-            return  # closed from inside a callback: nothing can be awaited here
+            return None  # closed from inside a callback: nothing can be awaited here
         _cancel_all(loop)
         has_asyncgens, has_executor = _leftovers(loop)
         if has_asyncgens:
-            loop.run_until_complete(loop.shutdown_asyncgens())
+            problem = _shut(loop, loop.shutdown_asyncgens)
         if has_executor:
-            loop.run_until_complete(loop.shutdown_default_executor())
+            failed = _shut(loop, loop.shutdown_default_executor)  # also after a failure
+            problem = problem or failed
     finally:
         if not loop.is_running():
             recycling.reclaim(loop)
             loop.close()
+    return problem
+
+
+def _shut(
+    loop: asyncio.AbstractEventLoop, shutdown: Callable[[], Coroutine[Any, Any, None]]
+) -> str | None:
+    """Run one of the loop's shutdowns; what a ``RuntimeError`` it raised says, else None."""
+    try:
+        loop.run_until_complete(shutdown())
+    except RuntimeError as exc:
+        where = user_frames(exc.__traceback__)
+        return f"{TEARDOWN_PROBLEM}: shutting the event loop down raised {exc!r}" + (
+            f", at:\n{where}" if where else "."
+        )
+    return None
 
 
 def _leftovers(loop: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
@@ -136,9 +168,11 @@ def _leftovers(loop: asyncio.AbstractEventLoop) -> tuple[bool, bool]:
     Each shutdown is a trip around the loop; with a fresh loop per test, skipping the ones
     that have nothing to do is a third of awaitest's per-test cost. asyncio keeps both in
     private attributes of ``BaseEventLoop``; for any other loop class we assume both exist.
+    A ``shutdown_asyncgens`` a test put on the loop itself is always called.
     """
     if isinstance(loop, asyncio.BaseEventLoop):
-        return bool(getattr(loop, "_asyncgens", True)), (
+        replaced = "shutdown_asyncgens" in vars(loop)
+        return replaced or bool(getattr(loop, "_asyncgens", True)), (
             getattr(loop, "_default_executor", True) is not None
         )
     return True, True

@@ -48,8 +48,12 @@ def is_coroutine_function(obj: object) -> bool:
 
 
 def is_async_generator_function(obj: object) -> bool:
+    """``inspect.isasyncgenfunction``, also for a ``staticmethod`` or ``classmethod`` as a
+    class's ``__dict__`` holds it (where pytest's collection hooks find test methods)."""
     if type(obj) is types.FunctionType:  # the shortcut: flags say it all for plain functions
         return bool(obj.__code__.co_flags & inspect.CO_ASYNC_GENERATOR)
+    if isinstance(obj, staticmethod | classmethod):
+        obj = obj.__func__
     return inspect.isasyncgenfunction(obj)
 
 
@@ -58,12 +62,13 @@ class ReentrantRunError(RuntimeError):
 
 
 class Runner:
-    __slots__ = ("_previous", "closed", "hosts", "loop", "owned")
+    __slots__ = ("_previous", "closed", "hosts", "loop", "owned", "ran")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool = True) -> None:
         self.loop = loop
         self.owned = owned
         self.closed = False
+        self.ran = False  # a step ran on the loop (see LoopRegistry.forget_if_closed_unused)
         # Tasks hosting generator fixtures: pending on purpose, never reported as leaks.
         # Each maps to its async generator, so a timeout can show where the fixture waits.
         self.hosts: dict[asyncio.Task[Any], AsyncGenerator[Any, None]] = {}
@@ -88,6 +93,7 @@ class Runner:
     ) -> contextlib.AbstractContextManager[object]:
         """The checks around one step that runs ``task``; ``tracked=False`` for the steps of
         fixtures wider than the test, whose tasks may outlive it."""
+        self.ran = True
         window = _checks.active()
         if window is None:
             return _UNWATCHED
@@ -154,19 +160,21 @@ class Runner:
         host.setup(context)
         return host
 
-    def close(self) -> None:
+    def close(self) -> str | None:
+        """Take the loop down if it is ours; returns what went wrong doing so where
+        pytest-asyncio warns (see ``shut_down``), else None."""
         if self.closed:
-            return
+            return None
         self.closed = True
         window = _checks.active()
         if window is not None:
             window.loop_closing(self.loop, self.hosts)
+        if not self.owned:
+            return None
         try:
-            if self.owned:
-                shut_down(self.loop)
+            return shut_down(self.loop)
         finally:
-            if self.owned:
-                restore_current_loop(self._previous)
+            restore_current_loop(self._previous)
 
 
 class SecondYieldError(RuntimeError):
