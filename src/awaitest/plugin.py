@@ -67,6 +67,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "asyncio(loop_scope=None, loop_factories=None, timeout=None): run this async test "
         "on an event loop (awaitest)",
     )
+    config.addinivalue_line(
+        "markers",
+        "awaitest(unawaited=None, task_leaks=None, loop_errors=None, blocking_threshold=None, "
+        "timeout=None): this test's own settings of awaitest's checks",
+    )
     settings = _config.read_settings(config)
     loops = LoopRegistry(settings)
     loops.check_factories()
@@ -185,6 +190,9 @@ class AwaitestSession:
                 return (yield)
         finally:
             window.close()
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.checks.report_unblamed(terminalreporter)
 
     def pytest_enter_pdb(self, config: pytest.Config) -> None:
         self.checks.debugger_entered()

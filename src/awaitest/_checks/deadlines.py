@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .frames import in_loop_machinery, pending_stacks, user_frames
+from .frames import in_loop_machinery, override, pending_stacks, user_frames
 
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
 
@@ -39,6 +39,9 @@ KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", 
 class Deadline:
     seconds: float
     source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
+    #: The marker whose ``timeout=`` gives one test longer: ``asyncio`` when that one set it
+    #: (it wins over awaitest's).
+    marker: str = "awaitest"
 
     def grace(self) -> float:
         """How long a soft expiry may take before the loop counts as blocked."""
@@ -116,13 +119,17 @@ class Expiry:
         return self.expired or self.blocked
 
     def message(self, blocked: LoopBlocked | None) -> str:
-        head = f"timed out after {self.deadline.seconds:g} s ({self.deadline.source})"
+        seconds = self.deadline.seconds
+        head = f"timed out after {seconds:g} s ({self.deadline.source})"
+        longer = "Needs longer? Mark the test: " + override(
+            "timeout", seconds * 2, self.deadline.marker
+        )
         if blocked is not None:
             return (
                 f"{head}: the event loop was blocked, and was interrupted in:\n"
-                f"{user_frames(blocked.__traceback__)}"
+                f"{user_frames(blocked.__traceback__)}\n{longer}"
             )
-        return f"{head}; pending tasks at that moment:\n{self.report}"
+        return f"{head}; pending tasks at that moment:\n{self.report}\n{longer}"
 
     def on_alarm(self, frame: types.FrameType | None) -> None:
         """Stage 2, in the main thread: raise in the blocking code, if the loop is blocked."""
