@@ -9,9 +9,13 @@ test asserting on ``caplog`` that asyncio logged a lost task exception, a protoc
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 import sys
 
 import pytest
+
+from awaitest._checks.blame import Places
 
 
 def more_ini(pytester: pytest.Pytester, *lines: str) -> None:
@@ -495,3 +499,18 @@ def test_an_async_generator_of_the_project_that_misbehaves_on_close(
             'On purpose? Mark the test: @pytest.mark.awaitest(loop_errors="ignore")',
         ]
     )
+
+
+def test_which_files_are_the_projects() -> None:
+    places = Places(("/usr/src/app",))
+    assert places.is_project("/usr/src/app/shop/orders.py")
+    assert places.is_project("/usr/src/app/tests/test_orders.py")
+    assert not places.is_project("/usr/src/app/.venv/lib/python3.11/site-packages/grpc/aio.py")
+    assert not places.is_project("/usr/lib/python3/dist-packages/yaml/__init__.py")
+    assert not places.is_project("/srv/other/module.py")
+    assert not places.is_project(asyncio.__file__)
+    assert not places.is_project("<string>")
+    assert places.library("/usr/src/app/.venv/lib/python3.11/site-packages/grpc/aio.py") == "grpc"
+    assert places.library("/usr/lib/python3/dist-packages/yaml.py") == "yaml"
+    assert places.library(asyncio.__file__) == "asyncio"
+    assert places.library(ssl.__file__) == "ssl"

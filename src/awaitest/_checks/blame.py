@@ -17,8 +17,8 @@ on its own. A ``CancelledError`` raised by one of asyncio's own callbacks (Pytho
 ``StreamReaderProtocol`` when a server's connection handler is cancelled) is never the test's.
 
 Project code is code under the project's root directory (pytest's rootdir) that is not an
-installed package (no ``site-packages`` or ``dist-packages`` in its path, not in the Python
-installation or the virtual environment).
+installed package or the standard library (no ``site-packages`` or ``dist-packages`` in its
+path, not in the standard library's or the packages' directories).
 """
 
 from __future__ import annotations
@@ -38,8 +38,10 @@ _INSTALLED: Final = frozenset({"site-packages", "dist-packages"})
 
 
 def _python_dirs() -> tuple[str, ...]:
-    dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    dirs.update(sysconfig.get_paths().values())
+    """The standard library's and the installed packages' directories. (Not the whole
+    installation prefix: a project in /usr/src/app is a project under Debian's /usr.)"""
+    paths = sysconfig.get_paths()
+    dirs = {paths.get(key) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     return tuple(sorted(os.path.join(os.path.normcase(d), "") for d in dirs if d))
 
 
