@@ -69,7 +69,7 @@ class Checks:
                     blocking_threshold=settings.blocking_threshold,
                 ),
                 Places((str(self.config.rootpath),)),
-                ignored_by_mark,
+                _ignored_by_mark,
             )
             if debugging_requested(self.config):
                 monitor.timeouts_suppressed = True
@@ -101,7 +101,7 @@ class Checks:
             changed = {
                 field.name: value
                 for field in dataclasses.fields(_checks.Policy)
-                if (value := getattr(overrides, field.name)) is not None
+                if (value := getattr(overrides, field.name, None)) is not None
             }
             found = self.policies[overrides] = dataclasses.replace(monitor.policy, **changed)
         return found
@@ -265,7 +265,7 @@ def _warn(item: pytest.Item, findings: list[_checks.Finding]) -> list[str]:
     return errors
 
 
-def ignored_by_mark(owner: object, message: str, category: type[Warning]) -> bool:
+def _ignored_by_mark(owner: object, message: str, category: type[Warning]) -> bool:
     """Whether the test's own ``filterwarnings`` marks ignore this warning. pytest puts each
     mark's filters in front of the ones before it, closest mark first, so the last one that
     matches decides. (A filter's module and line parts are not compared.)"""
