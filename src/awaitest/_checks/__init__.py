@@ -86,14 +86,16 @@ class Finding:
     message: str
 
 
-@dataclass(slots=True)
 class Unblamed:
     """Loop errors from outside the project, from one library: reported once per run."""
 
-    library: str | None  # None: nothing says whose
-    count: int
-    owner: object  # the test during which the first one arrived
-    text: str  # the first one, as asyncio logs it
+    __slots__ = ("count", "library", "owner", "text")
+
+    def __init__(self, library: str | None, owner: object, text: str) -> None:
+        self.library = library  # None: nothing says whose
+        self.count = 1
+        self.owner = owner  # the test during which the first one arrived
+        self.text = text  # the first one, as asyncio logs it
 
 
 def _never(owner: object, message: str, category: type[Warning]) -> bool:
@@ -165,7 +167,7 @@ class Monitor:
     def unblamed_error(self, library: str | None, owner: object, text: str) -> None:
         found = self.unblamed.get(library)
         if found is None:
-            self.unblamed[library] = Unblamed(library, 1, owner, text)
+            self.unblamed[library] = Unblamed(library, owner, text)
         else:
             found.count += 1
 
