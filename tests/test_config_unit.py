@@ -123,31 +123,32 @@ def test_loop_factory_names_split_on_commas_and_spaces(value: str, expected: tup
     assert settings(asyncio_loop_factories=value).loop_factories == expected
 
 
-SECONDS = "use a number of seconds >= 0 (0 turns it off)."
+SECONDS = "Valid values: a number of seconds >= 0 (0 turns it off)."
+FACTORIES = "Valid values: one or more loop factory names, each once, e.g. 'asyncio uvloop'."
 
 
+# Line one is pytest-asyncio's wording ('VALUE' is not a valid KEY. Valid ...: ...), which
+# suites and its own conformance tests match on.
 @pytest.mark.parametrize(
     ("key", "value", "message"),
     [
-        ("asyncio_timeout", "inf", f"asyncio_timeout = 'inf' is not valid; {SECONDS}"),
-        ("asyncio_timeout", "nan", f"asyncio_timeout = 'nan' is not valid; {SECONDS}"),
+        ("asyncio_timeout", "inf", f"'inf' is not a valid asyncio_timeout. {SECONDS}"),
+        ("asyncio_timeout", "nan", f"'nan' is not a valid asyncio_timeout. {SECONDS}"),
         (
             "asyncio_blocking_threshold",
             "-0.1",
-            f"asyncio_blocking_threshold = '-0.1' is not valid; {SECONDS}",
+            f"'-0.1' is not a valid asyncio_blocking_threshold. {SECONDS}",
         ),
-        ("asyncio_mode", "Auto", "asyncio_mode = 'Auto' is not valid; use 'strict' or 'auto'."),
+        ("asyncio_mode", "Auto", "'Auto' is not a valid asyncio_mode. Valid modes: auto, strict."),
         (
             "asyncio_loop_factories",
             " , ",
-            "asyncio_loop_factories = ',' is not valid; use one or more loop factory names, e.g. "
-            "'asyncio uvloop'.",
+            f"',' is not a valid asyncio_loop_factories. {FACTORIES}",
         ),
         (
             "asyncio_loop_factories",
             "asyncio uvloop asyncio",
-            "asyncio_loop_factories = 'asyncio uvloop asyncio' is not valid; use each loop "
-            "factory name once.",
+            f"'asyncio uvloop asyncio' is not a valid asyncio_loop_factories. {FACTORIES}",
         ),
     ],
 )

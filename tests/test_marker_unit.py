@@ -58,7 +58,7 @@ BAD = [
     pytest.param(
         ((), {"scope": "module", "loop_scope": "module"}),
         'An asyncio pytest marker defines both "scope" and "loop_scope", but it should only use '
-        '"loop_scope". ("scope" is its old name.)',
+        '"loop_scope".\n"scope" is its old name: remove it.',
         id="scope-and-loop-scope",
     ),
     pytest.param(
