@@ -7,10 +7,11 @@ default). A marker's ``loop_factories=[...]`` selects names in its own order. A 
 doesn't offer becomes a skipped variant that says which are available.
 
 A test with more than one factory, or any test under the hook, is parametrized over the
-``_asyncio_loop_factory`` fixture, ids being the names. The parameter is a :class:`LoopKey` of
-the run's loop registry; ``_plan.plan`` reads it back from the callspec, so running a test
-still needs no fixture lookup. Async fixtures of a wider cache scope are torn down when that
-parameter changes (see :func:`tie_to_variant`), so each variant gets fixtures made on its loop.
+``_asyncio_loop_factory`` fixture (defined in ``_compat.fixtures``), ids being the names. The
+parameter is a :class:`LoopKey` of the run's loop registry; ``_plan.plan`` reads it back from
+the callspec, so running a test still needs no fixture lookup. Async fixtures of a wider cache
+scope are torn down when that parameter changes (see :func:`tie_to_variant`), so each variant
+gets fixtures made on its loop.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ._compat.user_loop import no_user_loop
 from ._fixture_specs import test_loop_scope
 from ._loops.factories import FactoryError, LoopFactory, LoopKey, key_of
 from ._pytest_private import active_fixturedef, also_request, finish_at, set_up_first
-from ._session import STATE, SessionState
+from ._session import SessionState
 
 VARIANT_FIXTURE: Final = "_asyncio_loop_factory"
 
@@ -157,10 +158,3 @@ def tie_to_variant(
     callspec = getattr(item, "callspec", None)
     if callspec is not None and VARIANT_FIXTURE in callspec.params:
         finish_at(active_fixturedef(request, VARIANT_FIXTURE), fixturedef, request)
-
-
-@pytest.fixture(scope="session")
-def _asyncio_loop_factory(request: pytest.FixtureRequest) -> LoopFactory | None:
-    """The loop factory of this test variant (pytest-asyncio has a fixture of this name)."""
-    key = getattr(request, "param", None)
-    return request.config.stash[STATE].loops.factory(key) if isinstance(key, LoopKey) else None

@@ -23,6 +23,7 @@ from ._compat import alias as _alias
 from ._compat import looptime as _looptime
 from ._compat import pytest_timeout as _pytest_timeout
 from ._compat.fixtures import (
+    _asyncio_loop_factory,
     event_loop,
     event_loop_policy,
     make_event_loop_current,
@@ -39,7 +40,6 @@ from ._pytest_private import hookspec_of
 from ._registry import LoopRegistry
 from ._report import Checks, Phase
 from ._session import STATE, SessionState
-from ._variants import _asyncio_loop_factory
 
 __all__ = [
     "_asyncio_loop_factory",

@@ -1,4 +1,10 @@
-"""The fixtures pytest-asyncio provides: ``event_loop``, ``event_loop_policy``, the ports."""
+"""The fixtures pytest-asyncio provides: ``event_loop``, ``event_loop_policy``, the ports, and
+``_asyncio_loop_factory``, the variant parameter (see ``_variants``).
+
+They are all in this module so that ``pytest --fixtures`` lists them in one section: it groups
+fixtures by the module that defines them and hides the ones whose names start with ``_``
+without ``-v``, so a module holding only ``_asyncio_loop_factory`` showed an empty section.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from typing import Any
 import pytest
 
 from .._loops.current import current_loop, restore_current_loop, swap_current_loop
+from .._loops.factories import LoopFactory, LoopKey
 from .._session import STATE, SessionState
 
 
@@ -131,3 +138,10 @@ def unused_tcp_port_factory() -> Callable[[], int]:
 def unused_udp_port_factory() -> Callable[[], int]:
     """Call it for free localhost UDP ports; it never returns the same one twice in a run."""
     return _port_factory(socket.SOCK_DGRAM)
+
+
+@pytest.fixture(scope="session")
+def _asyncio_loop_factory(request: pytest.FixtureRequest) -> LoopFactory | None:
+    """The loop factory of this test variant (pytest-asyncio has a fixture of this name)."""
+    key = getattr(request, "param", None)
+    return request.config.stash[STATE].loops.factory(key) if isinstance(key, LoopKey) else None
