@@ -10,7 +10,8 @@ from typing import cast
 
 import pytest
 
-from awaitest._config import _INI, Settings, header_line, read_settings
+from awaitest._config import _INI, Settings, awaitest_header_lines, header_line, read_settings
+from awaitest._loops.factories import NO_EAGER_TASKS
 
 #: What pytest's getini returns for a key nobody set: the default it was registered with.
 DEFAULTS = {key: default for key, (_, default, _) in _INI.items()}
@@ -85,8 +86,40 @@ def test_the_command_line_wins_over_the_ini() -> None:
     )
 
 
-def test_only_keys_with_a_flag_are_read_from_the_command_line() -> None:
-    assert settings({"asyncio_clock": "virtual"}).clock == "real"
+#: Per key: an ini value, another value given with its flag, and the setting that shows which won.
+OVERRIDES: dict[str, tuple[str, object, str, object]] = {
+    "asyncio_mode": ("strict", "auto", "mode", "auto"),
+    "asyncio_default_fixture_loop_scope": (
+        "module",
+        "session",
+        "default_fixture_loop_scope",
+        "session",
+    ),
+    "asyncio_default_test_loop_scope": ("module", "class", "default_test_loop_scope", "class"),
+    "asyncio_debug": ("false", True, "debug", True),
+    "asyncio_loop_factories": ("asyncio", "uvloop", "loop_factories", ("uvloop",)),
+    "event_loop_policy": ("a.Policy", "b.Policy", "event_loop_policy", "b.Policy"),
+    "asyncio_eager_tasks": ("false", True, "eager_tasks", True),  # a switch, like --asyncio-debug
+    "asyncio_timeout": ("1", "3", "timeout", 3.0),
+    "asyncio_unawaited": ("error", "ignore", "unawaited", "ignore"),
+    "asyncio_task_leaks": ("warn", "error", "task_leaks", "error"),
+    "asyncio_blocking_threshold": ("0", "0.5", "blocking_threshold", 0.5),
+    "asyncio_loop_errors": ("error", "warn", "loop_errors", "warn"),
+    "asyncio_clock": ("real", "virtual", "clock", "virtual"),
+}
+
+
+def test_every_key_has_a_flag_here() -> None:
+    assert set(OVERRIDES) == set(_INI)
+
+
+@pytest.mark.parametrize("key", OVERRIDES)
+def test_each_keys_flag_wins_over_its_ini_value(key: str) -> None:
+    ini_value, flag_value, field, expected = OVERRIDES[key]
+    if key == "asyncio_eager_tasks" and NO_EAGER_TASKS:
+        pytest.skip("asyncio_eager_tasks = true is a usage error before Python 3.12")
+    assert getattr(settings(None, **{key: ini_value}), field) != expected
+    assert getattr(settings({key: flag_value}, **{key: ini_value}), field) == expected
 
 
 def test_values_are_stripped() -> None:
@@ -165,3 +198,21 @@ def test_header_line() -> None:
         "asyncio: mode=strict, debug=False, asyncio_default_fixture_loop_scope=module, "
         "asyncio_default_test_loop_scope=function"
     )
+
+
+def test_awaitest_header_lines() -> None:
+    assert awaitest_header_lines(settings()) == [
+        "awaitest loops: asyncio_loop_factories=asyncio, asyncio_clock=real, "
+        "asyncio_eager_tasks=false",
+        "awaitest checks: asyncio_timeout=0 (off), asyncio_blocking_threshold=0 (off), "
+        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error",
+    ]
+    found = settings(
+        event_loop_policy="uvloop.EventLoopPolicy", asyncio_timeout="2.5", asyncio_clock="virtual"
+    )
+    assert awaitest_header_lines(found) == [
+        "awaitest loops: asyncio_loop_factories=asyncio, asyncio_clock=virtual, "
+        "asyncio_eager_tasks=false, event_loop_policy=uvloop.EventLoopPolicy",
+        "awaitest checks: asyncio_timeout=2.5, asyncio_blocking_threshold=0 (off), "
+        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error",
+    ]

@@ -49,8 +49,8 @@ class Settings:
         return self.mode == "auto"
 
 
-# key -> (help text, ini default, CLI flag or None)
-_INI: Final[dict[str, tuple[str, str, str | None]]] = {
+# key -> (help text, ini default, CLI flag). A flag given wins over the ini key.
+_INI: Final[dict[str, tuple[str, str, str]]] = {
     "asyncio_mode": (
         "'strict' (default) or 'auto': auto runs every async def test",
         "strict",
@@ -59,28 +59,28 @@ _INI: Final[dict[str, tuple[str, str, str | None]]] = {
     "asyncio_default_fixture_loop_scope": (
         "loop scope of async fixtures without loop_scope",
         "",
-        None,
+        "--asyncio-default-fixture-loop-scope",
     ),
     "asyncio_default_test_loop_scope": (
         "loop scope of async tests (default function)",
         "function",
-        None,
+        "--asyncio-default-test-loop-scope",
     ),
     "asyncio_debug": ("run event loops in asyncio debug mode", "false", "--asyncio-debug"),
     "asyncio_loop_factories": (
         "loop factories each async test runs on: asyncio, uvloop, module:callable",
         "asyncio",
-        None,
+        "--asyncio-loop-factories",
     ),
     "event_loop_policy": (
         "dotted path of an event loop policy class, e.g. uvloop.EventLoopPolicy",
         "",
-        None,
+        "--asyncio-event-loop-policy",
     ),
     "asyncio_eager_tasks": (
         "start tasks eagerly (asyncio.eager_task_factory, Python 3.12+) on every loop",
         "false",
-        None,
+        "--asyncio-eager-tasks",
     ),
     "asyncio_timeout": (
         "seconds an async test may take, setup and teardown included; 0 = no limit",
@@ -90,12 +90,12 @@ _INI: Final[dict[str, tuple[str, str, str | None]]] = {
     "asyncio_unawaited": (
         "coroutines never awaited: error (default), warn or ignore",
         "error",
-        None,
+        "--asyncio-unawaited",
     ),
     "asyncio_task_leaks": (
         "tasks a test left pending: warn (default), error or ignore",
         "warn",
-        None,
+        "--asyncio-task-leaks",
     ),
     "asyncio_blocking_threshold": (
         "seconds one callback may hold the loop; 0 = off",
@@ -105,14 +105,19 @@ _INI: Final[dict[str, tuple[str, str, str | None]]] = {
     "asyncio_loop_errors": (
         "exceptions reaching the loop's handler: error (default), warn or ignore",
         "error",
-        None,
+        "--asyncio-loop-errors",
     ),
     "asyncio_clock": (
         "'real' (default) or 'virtual' time for function-loop tests",
         "real",
-        None,
+        "--asyncio-clock",
     ),
 }
+
+
+#: Keys whose flag takes no value: given, it sets the key to true (as pytest-asyncio's
+#: ``--asyncio-debug`` does).
+_SWITCHES: Final = frozenset({"asyncio_debug", "asyncio_eager_tasks"})
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -123,20 +128,20 @@ def add_options(parser: pytest.Parser) -> None:
     taken = {name for option in parser.getgroup("asyncio").options for name in option.names()}
     for key, (help_text, default, flag) in _INI.items():
         parser.addini(key, help_text, type="string", default=default)
-        if flag is None or flag in taken:
+        if flag in taken:
             continue
-        if flag == "--asyncio-debug":
-            group.addoption(flag, action="store_true", dest=key, default=None, help=help_text)
+        described = f"{help_text} (ini: {key})"
+        if key in _SWITCHES:
+            group.addoption(flag, action="store_true", dest=key, default=None, help=described)
         else:
-            group.addoption(flag, dest=key, default=None, metavar="VALUE", help=help_text)
+            group.addoption(flag, dest=key, default=None, metavar="VALUE", help=described)
 
 
 def read_settings(config: pytest.Config) -> Settings:
     def raw(key: str) -> str:
-        if _INI[key][2] is not None:
-            cli = config.getoption(key, None)
-            if cli is not None:
-                return "true" if cli is True else str(cli)
+        cli = config.getoption(key, None)  # the flag, when given, wins over the ini key
+        if cli is not None:
+            return "true" if cli is True else str(cli).strip()
         value = config.getini(key)
         return value.strip() if isinstance(value, str) else str(value)
 
@@ -170,6 +175,30 @@ def header_line(settings: Settings) -> str:
         f"asyncio_default_fixture_loop_scope={settings.default_fixture_loop_scope}, "
         f"asyncio_default_test_loop_scope={settings.default_test_loop_scope}"
     )
+
+
+def awaitest_header_lines(settings: Settings) -> list[str]:
+    """What awaitest has on beyond pytest-asyncio's fields, as ``key=value`` with the ini keys'
+    names and spellings: the loops, then the checks."""
+    loops = [
+        f"asyncio_loop_factories={' '.join(settings.loop_factories)}",
+        f"asyncio_clock={settings.clock}",
+        f"asyncio_eager_tasks={str(settings.eager_tasks).lower()}",
+    ]
+    if settings.event_loop_policy is not None:
+        loops.append(f"event_loop_policy={settings.event_loop_policy}")
+    checks = [
+        f"asyncio_timeout={_shown_seconds(settings.timeout)}",
+        f"asyncio_blocking_threshold={_shown_seconds(settings.blocking_threshold)}",
+        f"asyncio_unawaited={settings.unawaited}",
+        f"asyncio_task_leaks={settings.task_leaks}",
+        f"asyncio_loop_errors={settings.loop_errors}",
+    ]
+    return [f"awaitest loops: {', '.join(loops)}", f"awaitest checks: {', '.join(checks)}"]
+
+
+def _shown_seconds(seconds: float) -> str:
+    return f"{seconds:g}" if seconds else "0 (off)"
 
 
 def _choice(key: str, value: str, valid: tuple[_T, ...], *, noun: str = "values") -> _T:

@@ -129,7 +129,9 @@ class AwaitestSession:
         self.advisories = Summary()
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        lines = [_config.header_line(self.state.settings), *self.timeouts.header()]
+        settings = self.state.settings
+        lines = [_config.header_line(settings), *_config.awaitest_header_lines(settings)]
+        lines += self.timeouts.header()
         real = _alias.real_pytest_asyncio()
         if real is not None:
             lines.append(
