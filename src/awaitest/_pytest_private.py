@@ -185,3 +185,35 @@ def hookspec_of(
     namespace = spec.namespace
     module = getattr(namespace, "__module__", None) or getattr(namespace, "__name__", "?")
     return tuple(spec.argnames), bool(spec.opts.get("firstresult")), str(module)
+
+
+def setup_show_requested(config: pytest.Config) -> bool:
+    """``--setup-show`` (or ``--setup-only``, which implies it), fixtures really set up: not
+    ``--setup-plan``, under which none runs and no loop is made.
+
+    ``setupshow`` and ``setupplan`` are the option names of pytest's setuponly and setupplan
+    plugins, not documented ones.
+    """
+    return bool(config.getoption("setupshow", False) and not config.getoption("setupplan", False))
+
+
+def write_on_setup_show_line(config: pytest.Config, text: str, *, captured: bool) -> None:
+    """Add ``text`` to the line ``--setup-show`` just wrote (a fixture's ``SETUP`` line, or the
+    test's line before its verdict), past output capturing when ``captured``.
+
+    pytest's setuponly plugin writes those lines the same way: on the terminal reporter's
+    writer, with the capture manager's global capture suspended around it. Neither the writer's
+    type nor the capture manager's methods are public API.
+    """
+    if not config.pluginmanager.has_plugin("terminalreporter"):
+        return  # -p no:terminal: there are no lines to add to
+    capman = config.pluginmanager.getplugin("capturemanager") if captured else None
+    if capman is not None:
+        capman.suspend_global_capture()
+    try:
+        writer = config.get_terminal_writer()
+        writer.write(text)
+        writer.flush()
+    finally:
+        if capman is not None:
+            capman.resume_global_capture()

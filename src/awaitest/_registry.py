@@ -167,6 +167,14 @@ class LoopRegistry:
             runner = self.borrowed[loop] = Runner(loop, owned=False)
         return runner
 
+    def origin(self, runner: Runner) -> tuple[Node, LoopKey] | None:
+        """The node that owns ``runner``'s loop and the key of its factory; None for a loop a
+        user's fixture owns. (A search: only ``--setup-show`` asks, once per line.)"""
+        for found, live in self.runners.items():
+            if live is runner:
+                return found
+        return None
+
     def forget_if_closed_unused(self, runner: Runner) -> None:
         """A sync fixture was given ``runner``'s loop as the current one before anything ran
         on it, and closed it (``asyncio.get_event_loop().close()``, to start afresh with

@@ -70,3 +70,17 @@ def scope_node(node: Node, scope: Scope) -> Node:
     # A package loop for a test outside any package (or a doctest without a module) is the
     # session's: nothing narrower contains it.
     return node.session
+
+
+def owner_scope(node: Node) -> Scope:
+    """The scope of the loops ``node`` owns, as :func:`scope_node` picked it: a class-scoped
+    loop of a plain function is its module's, a package one outside any package the session's."""
+    if isinstance(node, pytest.Item):
+        return "function"
+    if isinstance(node, pytest.Class):
+        return "class"
+    if isinstance(node, pytest.Module):
+        return "module"
+    if isinstance(node, pytest.Package):
+        return "package"
+    return "session"

@@ -20,7 +20,7 @@ from ._loops.factories import LoopKey
 from ._loops.runner import Runner
 from ._pytest_private import closure_fixturedefs
 from ._registry import LoopRegistry, UserLoop
-from ._scopes import Node, Scope
+from ._scopes import Node, Scope, owner_scope, scope_node
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +144,24 @@ class SessionState:
             return self.loops.runner(item, plan.loop_scope, plan.loop)
         return self.loops.user_runner(item, item, plan.loop_scope, "function", plan.user_loop)
 
+    def loop_label(self, runner: Runner) -> str:
+        """Which loop ``runner``'s is, as ``--setup-show`` adds it to an async fixture's line."""
+        origin = self.loops.origin(runner)
+        if origin is None:
+            return _USER_EVENT_LOOP
+        node, key = origin
+        return _label(owner_scope(node), key, self.settings)
+
+    def test_loop_label(self, item: pytest.Item, plan: TestPlan) -> str:
+        """Which loop ``item`` runs on, as ``--setup-show`` adds it to the test's line."""
+        scope = owner_scope(scope_node(item, plan.loop_scope))
+        if plan.user_loop is None:
+            key = plan.loop if scope == "function" else plan.loop.real  # as LoopRegistry.runner
+            return _label(scope, key, self.settings)
+        if plan.user_loop.fixture == "event_loop":
+            return _USER_EVENT_LOOP
+        return f"(loop: {scope}, the {plan.user_loop.fixture} fixture's policy, real clock)"
+
     def run_test(self, item: pytest.Function, plan: TestPlan) -> None:
         __tracebackhide__ = True
         runner = self.test_runner(item, plan)
@@ -152,3 +170,16 @@ class SessionState:
 
 
 STATE: Final = pytest.StashKey[SessionState]()
+
+_USER_EVENT_LOOP: Final = "(loop: the event_loop fixture's)"
+
+
+def _label(scope: Scope, key: LoopKey, settings: Settings) -> str:
+    """``(loop: SCOPE, FACTORY, CLOCK)``, the factory as users name it."""
+    if key.policy:
+        factory = f"event_loop_policy={settings.event_loop_policy}"
+        factory += ", eager tasks" if key.eager else ""
+    else:
+        factory = key.label
+    clock = "virtual clock" if key.virtual else "real clock"
+    return f"(loop: {scope}, {factory}, {clock})"

@@ -36,7 +36,7 @@ from ._compat.user_loop import request_user_loop
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
-from ._pytest_private import hookspec_of
+from ._pytest_private import hookspec_of, setup_show_requested, write_on_setup_show_line
 from ._registry import LoopRegistry
 from ._report import Checks, Phase
 from ._session import STATE, SessionState
@@ -91,6 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if _looptime.registered(config):
         session.looptime = True
         pluginmanager.register(LooptimeSupport(session.state), LOOPTIME_SUPPORT_PLUGIN)
+    if setup_show_requested(config):
+        pluginmanager.register(SetupShow(session.state), SETUP_SHOW_PLUGIN)
 
 
 def _check_hookspec(config: pytest.Config) -> None:
@@ -279,6 +281,47 @@ class LooptimeSupport:
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> Generator[None, Any, Any]:
         __tracebackhide__ = _hidden_hook
         _looptime.make_test_loop_current(pyfuncitem, self.state)
+        return (yield)
+
+
+#: The name :class:`SetupShow` is registered under.
+SETUP_SHOW_PLUGIN: Final = "awaitest-setup-show"
+
+
+class SetupShow:
+    """Registered only with ``--setup-show`` (perf: otherwise none of this runs): each line
+    pytest writes for an async fixture's setup, and each async test's line, end with the loop
+    it ran on: ``(loop: module, asyncio, real clock)``."""
+
+    def __init__(self, state: SessionState) -> None:
+        self.state = state
+
+    # tryfirst: outside pytest's own wrapper, which writes the SETUP line when setup ends
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook
+        value = yield
+        state = self.state
+        spec = state.async_fixture(fixturedef)
+        if (
+            spec is not None
+            and spec.claimed
+            and not _collect.fixture_belongs_to_others(request, state)
+        ):
+            label = state.loop_label(_fixtures.fixture_runner(state, spec, request))
+            write_on_setup_show_line(request.config, f" {label}", captured=True)
+        return value
+
+    # tryfirst: before output capturing resumes for the call, right after pytest's test line
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, Any, Any]:
+        __tracebackhide__ = _hidden_hook
+        plan = self.state.planned.get(item)
+        if plan is not None and plan.error is None:
+            label = self.state.test_loop_label(item, plan)
+            write_on_setup_show_line(item.config, f"{label} ", captured=False)
         return (yield)
 
 

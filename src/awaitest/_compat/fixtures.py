@@ -140,7 +140,13 @@ def unused_udp_port_factory() -> Callable[[], int]:
     return _port_factory(socket.SOCK_DGRAM)
 
 
-@pytest.fixture(scope="session")
+def _variant_id(param: object) -> str:
+    """The variant's name, as its test id has it: what ``--setup-show`` prints after the
+    fixture's name (pytest uses a fixture's ``ids`` for that, and a ``LoopKey``'s repr is long)."""
+    return param.label if isinstance(param, LoopKey) else type(param).__name__
+
+
+@pytest.fixture(scope="session", ids=_variant_id)
 def _asyncio_loop_factory(request: pytest.FixtureRequest) -> LoopFactory | None:
     """The loop factory of this test variant (pytest-asyncio has a fixture of this name)."""
     key = getattr(request, "param", None)
