@@ -177,3 +177,19 @@ def test_a_broken_link_is_reported_with_its_line(
         (5, "other.md has no heading with anchor #usage (it has: other-page)"),
         (10, "../elsewhere.md is outside the repository"),
     ]
+
+
+#: Notes that live beside the repository, not in it: users who read the docs don't have them.
+_OUTSIDE = ("../shared", "shared/", "DESIGN.md")
+
+
+def test_nothing_points_to_notes_outside_the_repository() -> None:
+    texts = [ROOT / "README.md", ROOT / "CHANGELOG.md", *(ROOT / "docs").rglob("*.md")]
+    texts += [*(ROOT / "src").rglob("*.py"), ROOT / "pyproject.toml"]
+    found = [
+        f"{path.relative_to(ROOT)}: {needle}"
+        for path in texts
+        for needle in _OUTSIDE
+        if needle in path.read_text()
+    ]
+    assert found == []
