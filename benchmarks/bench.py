@@ -6,9 +6,12 @@ Run from the repository root (the full run behind docs/performance.md, then CI's
         --markdown benchmarks/.work/perf.md --chart benchmarks/.work/perf.png
     python benchmarks/bench.py --n 200 --repeat 1 --reference-side
 
-For every N it writes four suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
+For every N it writes nine suites of N tests under benchmarks/.work/nN/ (files of ~100 tests,
 strict mode, explicit asyncio markers): sync, async, async_fixture (a function-scoped async
-generator fixture per test) and async_session (module-level loop_scope="session"). Whole
+generator fixture per test), async_session (module-level loop_scope="session"), and five
+shaped like real suites: sync_fixtures (five sync fixtures per test), module_fixture (a
+module-scoped async fixture on the module's loop), tasks (twenty tasks created and gathered per
+test), parametrized (one parametrized function per file) and logging (ten records per test). Whole
 `python -m pytest` runs are timed (wall clock; --clock cpu: the child's user + system time;
 --clock instructions: the instructions the run executes, counted by valgrind's callgrind, the same
 from run to run on a machine whose speed drifts, so one round is enough), interleaved (round,
@@ -18,8 +21,8 @@ suite, side), and medians reported:
 * peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
   pluggy versions plus pytest-asyncio --peer-version (skipped by --no-peer).
 * extra sides, reported after the targets: --checks-side (awaitest with every check on) and
-  --reference-side (benchmarks/reference_plugin.py on the sync, async and async_fixture suites:
-  the least a plugin can do to run each test and its fixture on a new loop).
+  --reference-side (benchmarks/reference_plugin.py on the sync, async and async_fixture suites
+  and the five shapes: the least a plugin can do to run each test and its fixture on a new loop).
 
 Each side runs with plugin autoloading off and only its own plugin loaded by -p, so whatever
 else is installed costs neither side (--autoload keeps autoloading on); PYTHONDONTWRITEBYTECODE
@@ -48,32 +51,124 @@ from pathlib import Path
 
 WORK = Path(__file__).resolve().parent / ".work"
 PEER_VENV = WORK / "venv-pytest-asyncio"
-SUITES = ("sync", "async", "async_fixture", "async_session")
+#: The shapes of real suites (issue 17), each beside the four above and run by every side.
+SHAPES = ("sync_fixtures", "module_fixture", "tasks", "parametrized", "logging")
+SUITES = ("sync", "async", "async_fixture", "async_session", *SHAPES)
 ASYNC_SUITES = SUITES[1:]
+COLLECTED = SUITES[:4]  # also timed with --collect-only (the shapes are not: CI's time budget)
 PER_FILE = 100
 INI = "[pytest]\nasyncio_mode = strict\nasyncio_default_fixture_loop_scope = function\n"
 IMPORTS = "import asyncio\n\nimport pytest\n"
 SESSION = '\npytestmark = pytest.mark.asyncio(loop_scope="session")\n'
-HEADERS = dict.fromkeys(SUITES, IMPORTS) | {"sync": "", "async_session": IMPORTS + SESSION}
+MODULE = '\npytestmark = pytest.mark.asyncio(loop_scope="module")\n'
+WORK_TASK = """
+
+async def work(i):
+    await asyncio.sleep(0)
+    return i
+"""
+LOGGER = "import asyncio\nimport logging\n\nimport pytest\n\nlog = logging.getLogger(__name__)\n"
+HEADERS = dict.fromkeys(SUITES, IMPORTS) | {
+    "sync": "",
+    "async_session": IMPORTS + SESSION,
+    "module_fixture": IMPORTS + MODULE,
+    "tasks": IMPORTS + WORK_TASK,
+    "logging": LOGGER,
+}
 MARK, AWAIT = "@pytest.mark.asyncio\n", "    await asyncio.sleep(0)\n"
 TESTS = {
     "sync": "\ndef test_{i}():\n    assert sum(range(10)) == 45\n",
     "async": f"\n{MARK}async def test_{{i}}():\n{AWAIT}    assert sum(range(10)) == 45\n",
     "async_fixture": f"\n{MARK}async def test_{{i}}(resource):\n{AWAIT}    assert resource == 45\n",
     "async_session": f"\nasync def test_{{i}}():\n{AWAIT}    assert sum(range(10)) == 45\n",
+    # five function-scoped sync fixtures (two of them generators), as a real test asks for
+    "sync_fixtures": f"\n{MARK}async def test_{{i}}(settings, store, client, ids, clock):\n"
+    f"{AWAIT}    assert client.send(ids[0]) == settings['retries']\n",
+    # a module-scoped async generator fixture, on the module's loop with the tests
+    "module_fixture": f"\nasync def test_{{i}}(pool):\n{AWAIT}    assert pool == 45\n",
+    # twenty tasks created, each suspending once, gathered
+    "tasks": f"\n{MARK}async def test_{{i}}():\n"
+    "    tasks = [asyncio.create_task(work(k)) for k in range(20)]\n"
+    "    assert sum(await asyncio.gather(*tasks)) == 190\n",
+    # ten log records reaching pytest's capturing handlers (WARNING passes the root's level)
+    "logging": f"\n{MARK}async def test_{{i}}():\n"
+    "    for k in range(10):\n"
+    "        log.warning('step %d of %s', k, 'test_{i}')\n"
+    f"{AWAIT}    assert sum(range(10)) == 45\n",
 }
-CONFTEST = f"""import asyncio
+#: parametrized: one test function per file, one case per test
+PARAMETRIZED = (
+    f"\n{MARK}@pytest.mark.parametrize('case', range({{count}}))\n"
+    f"async def test_{{i}}(case):\n{AWAIT}    assert case >= 0\n"
+)
+FIXTURE_IMPORT = """import asyncio
+
+import pytest
 
 try:
     from pytest_asyncio import fixture  # pytest-asyncio, or awaitest's alias of it
 except ImportError:  # the reference plugin's side: it runs any async generator fixture
-    from pytest import fixture
 
+    def fixture(*args, loop_scope=None, **kwargs):
+        return pytest.fixture(*args, **kwargs)
+"""
+CONFTEST = f"""{FIXTURE_IMPORT}
 
 @fixture
 async def resource():
 {AWAIT}    yield 45
 {AWAIT}"""
+MODULE_CONFTEST = f"""{FIXTURE_IMPORT}
+
+@fixture(scope="module", loop_scope="module")
+async def pool():
+{AWAIT}    yield 45
+{AWAIT}"""
+SYNC_FIXTURES = """import pytest
+
+
+class Client:
+    def __init__(self, store):
+        self.store = store
+
+    def send(self, key):
+        self.store[key] = self.store.get(key, 0) + 1
+        return self.store["retries"] + self.store[key] - 1
+
+
+@pytest.fixture
+def settings():
+    return {"retries": 3, "timeout": 5.0}
+
+
+@pytest.fixture
+def store(settings):
+    state = dict(settings)
+    yield state
+    state.clear()
+
+
+@pytest.fixture
+def client(store):
+    return Client(store)
+
+
+@pytest.fixture
+def ids():
+    return [f"id-{n}" for n in range(5)]
+
+
+@pytest.fixture
+def clock():
+    ticks = [0.0]
+    yield ticks
+    ticks.clear()
+"""
+CONFTESTS = {
+    "async_fixture": CONFTEST,
+    "module_fixture": MODULE_CONFTEST,
+    "sync_fixtures": SYNC_FIXTURES,
+}
 PROBE = """import importlib, importlib.metadata as md, json, sys
 def version(dist):
     try: return md.version(dist)
@@ -131,7 +226,7 @@ ALL_CHECKS = (
 class Stats:  # medians for one suite on one side, times by the chosen --clock
     run: float
     peak_mb: float
-    collect: float
+    collect: float | None  # None: the suite is not timed with --collect-only (SHAPES)
 
 
 @dataclass(frozen=True)
@@ -155,7 +250,8 @@ class Samples:  # every run of one suite on one side
         def med(runs: list[Run], what: str) -> float:
             return float(statistics.median(getattr(r, what) for r in runs))
 
-        return Stats(med(self.runs, clock), med(self.runs, "peak_mb"), med(self.collects, clock))
+        collect = med(self.collects, clock) if self.collects else None
+        return Stats(med(self.runs, clock), med(self.runs, "peak_mb"), collect)
 
 
 Results = dict[int, dict[str, list[Stats]]]  # N -> suite -> [awaitest, peer?]
@@ -205,12 +301,15 @@ def write_suite(root: Path, suite: str, n: int) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     (target / "pytest.ini").write_text(INI)
-    if suite == "async_fixture":
-        (target / "conftest.py").write_text(CONFTEST)
+    if suite in CONFTESTS:
+        (target / "conftest.py").write_text(CONFTESTS[suite])
     files = max(1, -(-n // PER_FILE))
     for f in range(files):
         numbers = range(f * n // files, (f + 1) * n // files)
-        tests = "".join(TESTS[suite].format(i=f"{i:05d}") for i in numbers)
+        if suite == "parametrized":
+            tests = PARAMETRIZED.format(i=f"{f:03d}", count=len(numbers))
+        else:
+            tests = "".join(TESTS[suite].format(i=f"{i:05d}") for i in numbers)
         (target / f"test_{suite}_{f:03d}.py").write_text(HEADERS[suite] + tests)
     return target
 
@@ -279,14 +378,15 @@ def measure(
                 if suite not in side.suites:
                     continue
                 got.runs.append(run := sample(side, dirs[suite], n, autoload, False, count=count))
-                got.collects.append(
-                    col := sample(side, dirs[suite], n, autoload, True, count=count)
-                )
+                collected = ""
+                if suite in COLLECTED:
+                    col = sample(side, dirs[suite], n, autoload, True, count=count)
+                    got.collects.append(col)
+                    collected = f"  collect {col.wall:6.2f} s"
                 counted = f"  {run.instructions:9.1f} M instr" if count else ""
                 print(
-                    f"  N={n} round {r + 1}/{repeat} {suite:<13} {side.name:<14} {run.wall:7.2f} s"
-                    f" {run.peak_mb:6.1f} MB  cpu {run.cpu:6.2f} s  collect {col.wall:6.2f} s"
-                    + counted,
+                    f"  N={n} round {r + 1}/{repeat} {suite:<14} {side.name:<14} {run.wall:7.2f} s"
+                    f" {run.peak_mb:6.1f} MB  cpu {run.cpu:6.2f} s{collected}{counted}",
                     flush=True,
                 )
     return samples
@@ -331,7 +431,10 @@ def targets(results: Results, clock: str) -> list[str]:
         check(f"{at} peer: async_fixture, awaitest / pytest-asyncio", peer, 0.70)
         worst = max(ASYNC_SUITES, key=lambda s: stats[s][0].peak_mb)
         check(f"{at} peak memory: {worst} / sync", stats[worst][0].peak_mb / sync.peak_mb, 1.10)
-        check(f"{at} collection: async / sync", stats["async"][0].collect / sync.collect, 1.05)
+        collect, sync_collect = stats["async"][0].collect, sync.collect
+        assert collect is not None  # COLLECTED suites
+        assert sync_collect is not None
+        check(f"{at} collection: async / sync", collect / sync_collect, 1.05)
     lines.append(
         "per-test overhead over the sync suite (awaitest; pytest-asyncio), "
         f"{UNITS[clock][1]} per test:"
@@ -469,7 +572,8 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
         sides.append(Side(CHECKS, python, plugin, ALL_CHECKS))
     if args.reference_side:
         here = str(Path(__file__).resolve().parent)
-        sides.append(Side(REFERENCE, python, "reference_plugin", suites=SUITES[:3], path=here))
+        suites = (*SUITES[:3], *SHAPES)
+        sides.append(Side(REFERENCE, python, "reference_plugin", suites=suites, path=here))
     return sides, versions
 
 
@@ -518,6 +622,8 @@ def reference_floor(every: Every, sides: list[Side]) -> list[str]:
                 side_stats(every, sides, name, n, suite)
                 for suite in ("sync", "async", "async_fixture")
             )
+            assert run.collect is not None  # COLLECTED suites
+            assert sync.collect is not None
             cells = [
                 f"floor {run.run / sync.run:.3f}",
                 f"async_fixture / sync {fixture.run / sync.run:.3f}",
@@ -528,6 +634,39 @@ def reference_floor(every: Every, sides: list[Side]) -> list[str]:
                 theirs = side_stats(every, sides, "pytest-asyncio", n, "async_fixture")
                 cells.append(f"peer {fixture.run / theirs.run:.3f}")
             lines.append(f"  N={n} {name:<9} " + ", ".join(cells))
+    return lines
+
+
+def shape_targets(every: Every, sides: list[Side], clock: str) -> list[str]:
+    """Issue 17's targets on the real-suite shapes: awaitest at most 0.80 x pytest-asyncio and
+    at most 1.05 x the reference plugin, and what awaitest costs per test over the reference."""
+    names = [side.name for side in sides]
+    unit = UNITS[clock][1]
+    lines = [
+        "real-suite shapes: awaitest / pytest-asyncio (<= 0.80), awaitest / reference "
+        f"(<= 1.05), awaitest - reference in {unit} per test:"
+    ]
+
+    def ratio(value: float | None, limit: float) -> str:
+        if value is None:
+            return "   -   n/a "
+        return f"{value:6.3f} {'PASS' if value <= limit else 'MISS'}"
+
+    for n in every:
+        for suite in SHAPES:
+            mine = side_stats(every, sides, "awaitest", n, suite).run
+            peer = ref = None
+            if "pytest-asyncio" in names:
+                peer = mine / side_stats(every, sides, "pytest-asyncio", n, suite).run
+            extra = ""
+            if REFERENCE in names:
+                theirs = side_stats(every, sides, REFERENCE, n, suite).run
+                ref = mine / theirs
+                extra = f"  {(mine - theirs) / n * 1000:8.3f}"
+            lines.append(
+                f"  N={n} {suite:<15} peer {ratio(peer, 0.80)}  reference {ratio(ref, 1.05)}"
+                + extra
+            )
     return lines
 
 
@@ -595,6 +734,7 @@ def main() -> int:
     for n, stats in results.items():
         print(f"\nN = {n:,}\n{render_text(table(n, stats, args.clock), args.clock)}")
     lines = targets(results, args.clock) + paired(samples, sides, args.clock)
+    lines += shape_targets(every, sides, args.clock)
     if args.checks_side:
         lines += checks_cost(every, sides)
     if args.reference_side:

@@ -4,10 +4,12 @@ Not awaitest and not for use: a yardstick for ``bench.py --reference-side``. Eac
 ``async def`` test gets ``asyncio.new_event_loop()`` before its fixtures are set up and
 ``close()`` after they are torn down; the test is one ``run_until_complete`` on it, and a
 function-scoped async generator fixture one before the test and one after (through pytest's
-own handling of a sync generator fixture). No current-loop bookkeeping, no leftover-task
-shutdown, no checks, no other fixture kinds, no scopes. Whatever an async test costs under
-this plugin over a sync test is what asyncio and pytest cost, and no plugin giving each test
-(and its fixtures) a new loop can avoid it.
+own handling of a sync generator fixture). A test marked ``loop_scope="module"`` runs on its
+module's loop instead, made for the module's first such test and closed when the module is
+torn down, and a module-scoped async generator fixture runs on it too. No current-loop
+bookkeeping, no leftover-task shutdown, no checks, no other fixture kinds, no other scopes.
+Whatever an async test costs under this plugin over a sync test is what asyncio and pytest
+cost, and no plugin giving each test (and its fixtures) a new loop can avoid it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,18 @@ from typing import Any
 
 import pytest
 
-_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()
+_LOOP = pytest.StashKey[asyncio.AbstractEventLoop]()  # of a test, or of a module
+_IN_MODULE = pytest.StashKey[pytest.Module]()  # a test on its module's loop
+
+
+def _module_loop(module: pytest.Collector) -> asyncio.AbstractEventLoop:
+    """The module's loop, made on first use (the module is set up by then) and closed when the
+    module is torn down, after its fixtures (finalizers run last in, first out)."""
+    loop: asyncio.AbstractEventLoop | None = module.stash.get(_LOOP, None)
+    if loop is None:
+        loop = module.stash[_LOOP] = asyncio.new_event_loop()
+        module.addfinalizer(loop.close)
+    return loop
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,7 +52,12 @@ def _is_async(item: pytest.Item) -> bool:
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None]:
     if _is_async(item):
-        item.stash[_LOOP] = asyncio.new_event_loop()
+        marker = item.get_closest_marker("asyncio")
+        module = item.getparent(pytest.Module)
+        if marker is not None and marker.kwargs.get("loop_scope") == "module" and module:
+            item.stash[_IN_MODULE] = module  # its loop is made once the module is set up
+        else:
+            item.stash[_LOOP] = asyncio.new_event_loop()
     return (yield)
 
 
@@ -59,7 +77,9 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Ge
     func = fixturedef.func
     if not inspect.isasyncgenfunction(func):
         return (yield)
-    loop = request.node.stash[_LOOP]  # the suites' async fixtures are function-scoped
+    # the suites' async fixtures are function-scoped, or module-scoped on the module's loop
+    node = request.node
+    loop = _module_loop(node) if fixturedef.scope == "module" else node.stash[_LOOP]
 
     def on_the_loop(**kwargs: Any) -> Generator[Any]:
         agen: AsyncGenerator[Any] = func(**kwargs)
@@ -81,6 +101,8 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Ge
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     loop = pyfuncitem.stash.get(_LOOP, None)
+    if loop is None and _IN_MODULE in pyfuncitem.stash:
+        loop = _module_loop(pyfuncitem.stash[_IN_MODULE])
     if loop is None:
         return None
     function: Callable[..., Any] = pyfuncitem.obj

@@ -67,6 +67,9 @@ class SessionState:
     #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
     #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
     planned: dict[pytest.Item, TestPlan] = field(default_factory=dict)
+    #: The runner :meth:`test_runner` last found, and for which test (perf: each of a test's
+    #: sync fixtures asks for it, then its call: one registry lookup per test, not one each).
+    last_runner: tuple[pytest.Item, Runner] | None = None
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
         try:
@@ -140,8 +143,13 @@ class SessionState:
     def test_runner(self, item: pytest.Item, plan: TestPlan) -> Runner:
         """The runner of the loop ``item`` runs on."""
         __tracebackhide__ = True  # making it runs the user's loop factory
+        last = self.last_runner
+        if last is not None and last[0] is item and not last[1].closed:
+            return last[1]  # a closed runner is out of the registry: ask it again
         if plan.user_loop is None:
-            return self.loops.runner(item, plan.loop_scope, plan.loop)
+            runner = self.loops.runner(item, plan.loop_scope, plan.loop)
+            self.last_runner = (item, runner)
+            return runner
         return self.loops.user_runner(item, item, plan.loop_scope, "function", plan.user_loop)
 
     def loop_label(self, runner: Runner) -> str:
