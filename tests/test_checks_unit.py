@@ -19,6 +19,7 @@ import pytest
 
 from awaitest import _checks
 from awaitest._checks import Clock, Finding, Hosts, Monitor, Policy, Step, Watchdog, Window
+from awaitest._checks.blame import Places
 from awaitest._checks.deadlines import Deadline, StepTimeout
 
 HERE = os.path.relpath(__file__)  # how the checks show this file: relative to the cwd
@@ -63,10 +64,11 @@ class ManualWatchdog:
 
 class ManualMonitor(Monitor):
     def __init__(self, policy: Policy, clock: Clock | None) -> None:
-        super().__init__(policy, clock=clock)
+        # the project: this directory (blame's evidence for loop errors)
+        super().__init__(policy, clock=clock, places=Places((os.path.dirname(__file__),)))
         self.manual = ManualWatchdog()
 
-    def watchdog(self) -> Watchdog:
+    def watchdog(self, threshold: float = 0.0) -> Watchdog:
         return cast(Watchdog, self.manual)
 
 
@@ -171,7 +173,9 @@ def test_a_coroutine_dropped_unawaited_is_found_where_it_was_dropped() -> None:
         f"coroutine save() was never awaited; dropped at {HERE}:{line} "
         "(in test_a_coroutine_dropped_unawaited_is_found_where_it_was_dropped), usually the "
         "line that called it.\nAdd 'await' before the call, or hand it to asyncio.create_task() "
-        "and await the task (asyncio_unawaited = error).",
+        "and await the task (asyncio_unawaited = error).\nOn purpose? Expect it with "
+        "pytest.warns(RuntimeWarning), or mark the test: "
+        '@pytest.mark.awaitest(unawaited="ignore")',
     )
 
 
@@ -243,6 +247,7 @@ def test_a_task_left_pending_after_teardown_is_a_leak_and_is_cancelled(
         # task factory after its name argument)
         f"  Task '*' running sleep(), created at {HERE}:* (in starts_a_worker), waiting at *",
         "Await each task before the test ends, or cancel and await it in a fixture's teardown.",
+        'Meant to outlive the test? Mark the test: @pytest.mark.awaitest(task_leaks="ignore")',
     )
 
 
@@ -310,7 +315,44 @@ def test_what_reaches_the_loops_handler_is_a_finding(loop: asyncio.AbstractEvent
         "Traceback (most recent call last):",
         "*",
         "ValueError: lost in a callback",
+        "This project's own code reported it, calling loop.call_exception_handler() at "
+        f"{HERE}:* (in reports_an_error). If that is how the project reports an error it has "
+        "handled, a test that provokes one should say so: mark it "
+        '@pytest.mark.awaitest(loop_errors="ignore")',
     )
+
+
+def test_a_loop_error_is_passed_on_to_asyncios_handler(
+    loop: asyncio.AbstractEventLoop, caplog: pytest.LogCaptureFixture
+) -> None:
+    with watching() as window:
+        run_step(window, loop, reports_an_error())
+        assert len(window.take()) == 1
+    assert [record.getMessage() for record in caplog.records] == ["boom"]
+
+
+def test_a_loop_error_nothing_ties_to_the_project_is_an_advisory(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    monitor = Monitor(Policy())  # no project directories: nothing here is the project's
+    window = monitor.open("test_x", None)
+    try:
+        run_step(window, loop, reports_an_error())
+        run_step(window, loop, reports_an_error())
+        findings = window.take()
+    finally:
+        window.close()
+        monitor.stop()
+    assert findings == [
+        Finding(
+            "loop_error",
+            "warn",
+            f"an exception from {HERE} reached the event loop's exception handler: boom "
+            "(ValueError: lost in a callback). Nothing ties it to this project's code, so no "
+            "test failed for it; asyncio logged it, as it does without awaitest (the test's "
+            "captured log has the traceback).",
+        )
+    ]  # once per test: the second, alike, adds nothing
 
 
 def test_a_users_exception_handler_is_kept(loop: asyncio.AbstractEventLoop) -> None:
@@ -369,6 +411,7 @@ def test_a_ping_answered_late_is_blocking_with_the_sampled_stack(
         "test_a_ping_answered_late_is_blocking_with_the_sampled_stack",
         "*",
         "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an async library.",
+        "Blocking on purpose? Mark the test: @pytest.mark.awaitest(blocking_threshold=0)",
     )
 
 
@@ -425,6 +468,7 @@ def test_a_step_past_the_deadline_is_cancelled_and_times_out(
         "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:\n"
         "Task 'Task-*' running hangs():\n"
         f'  File "*{os.path.basename(__file__)}", line *, in hangs\n'
-        "    await asyncio.Event().wait()",
+        "    await asyncio.Event().wait()\n"
+        "Needs longer? Mark the test: @pytest.mark.awaitest(timeout=2)",
     )
     assert caught.value.__cause__ is None

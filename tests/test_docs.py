@@ -94,6 +94,13 @@ def test_marker_table_matches_the_code() -> None:
     assert documented == list(_marker.KEYWORDS)
 
 
+def test_check_settings_table_matches_the_code() -> None:
+    rows = _table("configuration.md", "Check settings per test")
+    assert [_code(row[0]) for row in rows] == list(_marker.CHECK_KEYWORDS)
+    for row in rows:
+        assert _code(row[2].split(";")[0]) == f"asyncio_{_code(row[0])}"
+
+
 def test_fixture_table_matches_the_plugin(pytester: pytest.Pytester) -> None:
     documented = {_code(row[0]) for row in _table("configuration.md", "Fixtures")}
     result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")

@@ -79,6 +79,8 @@ def test_marker_timeout_on_a_hanging_async_test_is_reported_by_awaitest(
             "    await wait_for_reply()",
             '  File "*test_hang.py", line 12, in wait_for_reply',
             "    await asyncio.Event().wait()",
+            # pytest-timeout's marker gives it longer: awaitest's wouldn't (the shorter wins)
+            "Needs longer? Mark the test: @pytest.mark.timeout(1)",
             "FAILED test_hang.py::test_hangs - Failed: timed out after 0.5 s*",
         ]
     )
@@ -120,6 +122,8 @@ def test_timeout_from_the_flag_the_ini_or_the_variable(
             "Task * running test_hangs():",
             '  File "*test_hang.py", line 17, in test_hangs',
             "    await wait_for_reply()",
+            "*",
+            "Needs longer? Mark the test: @pytest.mark.timeout(1)",
         ]
     )
 
@@ -140,8 +144,12 @@ def test_the_shorter_of_asyncio_timeout_and_pytest_timeout_applies(
     pytester.makepyfile(test_hang=HANGING.format(marker=marker))
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
+    longer = "timeout(0.8)" if "timeout" in marker else "awaitest(timeout=0.8)"
     result.stdout.fnmatch_lines(
-        [f"timed out after 0.4 s ({source}); pending tasks at that moment:"]
+        [
+            f"timed out after 0.4 s ({source}); pending tasks at that moment:",
+            f"Needs longer? Mark the test: @pytest.mark.{longer}",
+        ]
     )
 
 
@@ -184,6 +192,7 @@ def test_sync_tests_keep_pytest_timeouts_own_behaviour(pytester: pytest.Pytester
             "interrupted in:",
             '  File "*test_mixed.py", line 14, in test_async_blocks',
             "    time.sleep(30)",
+            "Needs longer? Mark the test: @pytest.mark.timeout(1)",
         ]
     )
 
@@ -236,6 +245,7 @@ def test_a_hanging_sync_fixture_of_an_async_test_is_interrupted(
             f"    {setup if phase == 'setup' else teardown}",
             '  File "*test_service.py", line 7, in wait_until_ready',
             "    time.sleep(30)  # polls a service that never comes up",
+            "Needs longer? Mark the test: @pytest.mark.timeout(1)",
         ]
     )
 
@@ -273,6 +283,7 @@ def test_func_only_times_the_call_and_not_the_fixtures(pytester: pytest.Pytester
             "Task * running test_hangs():",
             '  File "*test_func_only.py", line 17, in test_hangs',
             "    await asyncio.Event().wait()",
+            "Needs longer? Mark the test: @pytest.mark.timeout(1)",
         ]
     )
 

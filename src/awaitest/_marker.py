@@ -1,4 +1,8 @@
-"""``@pytest.mark.asyncio(...)``: parsed and validated into a :class:`MarkerSpec`.
+"""``@pytest.mark.asyncio(...)``: parsed and validated into a :class:`MarkerSpec`; and
+``@pytest.mark.awaitest(...)``, a test's own settings of the checks, into :class:`CheckOverrides`.
+
+The check settings have a marker of their own because pytest-asyncio refuses keywords it doesn't
+know on ``asyncio``: a suite that also runs under pytest-asyncio keeps working with them.
 
 Markers are read closest first (function, then class, then module ``pytestmark``); for each
 keyword the closest marker that sets it wins. A bad marker never stops collection: it becomes a
@@ -16,16 +20,21 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, NamedTuple
 
 import pytest
 
+from ._checks import Severity
+from ._config import SEVERITIES
 from ._errors import quoted_choices
 from ._loops.factories import NO_EAGER_TASKS
 from ._scopes import SCOPES, Scope, is_scope
 
 KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout", "eager_tasks")
 _USAGE: Final = "use @pytest.mark.asyncio(loop_scope=..., loop_factories=[...], timeout=...)"
+#: ``@pytest.mark.awaitest(...)``: each check's ini key without its ``asyncio_`` prefix.
+CHECK_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors", "blocking_threshold", "timeout")
+_SEVERITY_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -77,6 +86,13 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
             notes.append("mark.asyncio(scope=...) is deprecated; write loop_scope= instead")
             kwargs["loop_scope"] = kwargs.pop("scope")
         unknown = sorted(set(kwargs) - set(KEYWORDS))
+        checks = [key for key in unknown if key in CHECK_KEYWORDS]
+        if checks:
+            return MarkerError(
+                f"mark.asyncio has no keyword {checks[0]!r}: the checks' settings go on "
+                f"awaitest's own marker, which pytest-asyncio leaves alone: "
+                f"@pytest.mark.awaitest({checks[0]}=...)"
+            )
         if unknown:
             return MarkerError(
                 f"mark.asyncio accepts only keyword arguments {quoted_choices(KEYWORDS)}, "
@@ -100,12 +116,7 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
             factories = tuple(value)
         if timeout is None and "timeout" in kwargs:
             value = kwargs["timeout"]
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or value < 0
-                or math.isnan(value)
-            ):
+            if not _is_seconds(value):
                 return MarkerError(
                     f"mark.asyncio 'timeout' must be a number of seconds >= 0 (0 turns the limit "
                     f"off), but got {value!r}"
@@ -127,6 +138,67 @@ def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | Marke
     if loop_scope is None and factories is None and timeout is None and eager_tasks is None:
         return EMPTY
     return MarkerSpec(loop_scope, factories, timeout, eager_tasks)
+
+
+def _is_seconds(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= 0
+        and not math.isnan(value)
+    )
+
+
+class CheckOverrides(NamedTuple):
+    """A test's own settings of the checks (None: the run's). (perf: a NamedTuple: see
+    ``_checks.blame.Blame``.)"""
+
+    unawaited: Severity | None = None
+    task_leaks: Severity | None = None
+    loop_errors: Severity | None = None
+    blocking_threshold: float | None = None
+    timeout: float | None = None
+
+
+NO_OVERRIDES: Final = CheckOverrides()
+_CHECKS_USAGE: Final = (
+    "use @pytest.mark.awaitest(unawaited=..., task_leaks=..., loop_errors=... ('error', 'warn' "
+    "or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off))"
+)
+
+
+def parse_checks(marks: Iterable[pytest.Mark]) -> CheckOverrides | MarkerError:
+    """``awaitest`` markers, closest first: for each keyword the closest that sets it wins."""
+    found: dict[str, object] = {}
+    for mark in marks:
+        if mark.args:
+            return MarkerError(
+                f"mark.awaitest accepts only keyword arguments, but got positional argument "
+                f"{mark.args[0]!r}; {_CHECKS_USAGE}"
+            )
+        for key, value in mark.kwargs.items():
+            if key not in CHECK_KEYWORDS:
+                return MarkerError(
+                    f"mark.awaitest accepts only keyword arguments "
+                    f"{quoted_choices(CHECK_KEYWORDS)}, but got {key!r}; {_CHECKS_USAGE}"
+                )
+            if key in found:
+                continue
+            if key in _SEVERITY_KEYWORDS:
+                if value not in SEVERITIES:
+                    return MarkerError(
+                        f"mark.awaitest {key!r} must be {quoted_choices(SEVERITIES)}, "
+                        f"but got {value!r}"
+                    )
+                found[key] = value
+            elif _is_seconds(value):
+                found[key] = float(value)
+            else:
+                return MarkerError(
+                    f"mark.awaitest {key!r} must be a number of seconds >= 0 (0 turns it off), "
+                    f"but got {value!r}"
+                )
+    return CheckOverrides(**found) if found else NO_OVERRIDES  # type: ignore[arg-type]
 
 
 def _all_names(value: object) -> bool:

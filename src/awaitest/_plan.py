@@ -69,8 +69,11 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         note(item, pytest.PytestDeprecationWarning(f"{item.nodeid}: {text}"))
     key = state.loops.default_key
     argnames = test_argnames(item)
-    if isinstance(parsed, MarkerError):
-        problem = f"{item.nodeid}: {parsed.problem}"
+    checks = state.parse_checks([mark for mark in every if mark.name == "awaitest"])
+    if isinstance(parsed, MarkerError) or isinstance(checks, MarkerError):
+        bad = parsed if isinstance(parsed, MarkerError) else checks
+        assert isinstance(bad, MarkerError)
+        problem = f"{item.nodeid}: {bad.problem}"
         state.planned[item] = state.shared_plan("function", key, argnames, EMPTY, error=problem)
         return
     if parsed.loop_factories is not None and len(parsed.loop_factories) == 1:
@@ -78,7 +81,9 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     variant = chosen(item)
     if isinstance(variant, Problem):
         problem = variant.message
-        state.planned[item] = state.shared_plan("function", key, argnames, parsed, error=problem)
+        state.planned[item] = state.shared_plan(
+            "function", key, argnames, parsed, checks=checks, error=problem
+        )
         return
     if variant is not None:
         key = variant
@@ -106,7 +111,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         )
         key = key.with_clock()
     state.planned[item] = state.shared_plan(
-        scope, key, argnames, parsed, user_loop=user_loop, error=error
+        scope, key, argnames, parsed, checks=checks, user_loop=user_loop, error=error
     )
 
 

@@ -9,18 +9,29 @@ would be. Each phase (setup, call, teardown) runs inside :class:`Phase`: at its 
 warning, so ``filterwarnings = error`` doesn't turn it into a failure). When the phase failed
 anyway, error findings are added to its exception as notes, so the cause of a failure (often
 the missing ``await``) is printed with it.
+
+A test's own ``@pytest.mark.awaitest(...)`` settings give its window a policy of its own. Loop
+errors that no test is to blame for are advisories too (``_checks.Window``): the summary lists
+each once, naming the library and the tests it came during.
 """
 
 from __future__ import annotations
 
+import builtins
+import dataclasses
+import importlib
+import re
 from types import TracebackType
 
 import pytest
 
 from . import _checks
 from ._advisories import advise
+from ._checks.blame import Places
 from ._checks.deadlines import Deadline, StepTimeout, debugger_active
+from ._collect import markers
 from ._config import Settings
+from ._marker import NO_OVERRIDES, CheckOverrides, MarkerError, parse_checks
 from ._pytest_private import debugging_requested
 from ._session import TestPlan
 
@@ -29,7 +40,7 @@ class Checks:
     """The checks of one run: the monitor (made on first use) and each test's open window (one
     at a time, two while Ctrl-C unwinds)."""
 
-    __slots__ = ("carried", "config", "monitor", "settings", "windows")
+    __slots__ = ("carried", "config", "monitor", "policies", "settings", "windows")
 
     def __init__(self, config: pytest.Config, settings: Settings) -> None:
         self.config = config
@@ -38,6 +49,8 @@ class Checks:
         self.windows: dict[pytest.Item, _checks.Window] = {}
         #: Deadlines of other plugins (pytest-timeout's) for tests not yet set up.
         self.carried: dict[pytest.Item, Deadline] = {}
+        #: The policies of tests with settings of their own, by those settings.
+        self.policies: dict[CheckOverrides, _checks.Policy] = {}
 
     def monitor_of_run(self) -> _checks.Monitor:
         monitor = self.monitor
@@ -49,7 +62,9 @@ class Checks:
                     task_leaks=settings.task_leaks,
                     loop_errors=settings.loop_errors,
                     blocking_threshold=settings.blocking_threshold,
-                )
+                ),
+                places=Places((str(self.config.rootpath),)),
+                expected=_ignored_by_mark,
             )
             if debugging_requested(self.config):
                 monitor.timeouts_suppressed = True
@@ -65,18 +80,40 @@ class Checks:
 
     def open(self, item: pytest.Item, plan: TestPlan | None) -> _checks.Window:
         """Open the window of ``item``'s test (``plan`` None: a sync test)."""
+        return self._open(item, plan, NO_OVERRIDES if plan is None else plan.checks)
+
+    def _open(
+        self, item: pytest.Item, plan: TestPlan | None, overrides: CheckOverrides
+    ) -> _checks.Window:
         monitor = self.monitor_of_run()
-        window = monitor.open(item.name, _deadline(plan, monitor, self.carried.pop(item, None)))
+        policy = None if overrides is NO_OVERRIDES else self._policy(monitor, overrides)
+        deadline = _deadline(plan, overrides, monitor, self.carried.pop(item, None))
+        window = monitor.open(item.name, deadline, policy, item)
         self.windows[item] = window
         return window
+
+    def _policy(self, monitor: _checks.Monitor, overrides: CheckOverrides) -> _checks.Policy:
+        found = self.policies.get(overrides)
+        if found is None:
+            changed = {
+                field.name: value
+                for field in dataclasses.fields(_checks.Policy)
+                if (value := getattr(overrides, field.name, None)) is not None
+            }
+            found = self.policies[overrides] = dataclasses.replace(monitor.policy, **changed)
+        return found
 
     def watch_sync_test(self, item: pytest.Item) -> None:
         """One of our async fixtures is about to be set up for ``item``, a test we don't run (a
         sync test): if it has no window yet, open one, so the fixture's steps are watched
         (deadline, missing awaits, leaked tasks, loop errors, blocking). Opened here rather
         than in setup, a sync test that uses no async fixture costs nothing."""
+        __tracebackhide__ = True
         if item not in self.windows:
-            self.open(item, None)
+            overrides = parse_checks(mark for mark in markers(item) if mark.name == "awaitest")
+            if isinstance(overrides, MarkerError):
+                pytest.fail(f"{item.nodeid}: {overrides.problem}", pytrace=False)
+            self._open(item, None, overrides)
 
     def close(self, item: pytest.Item, planned: bool) -> _checks.Window | None:
         """``item``'s teardown begins: its window, taken out of the open ones (closed by the
@@ -106,17 +143,25 @@ def _failure(message: str) -> BaseException:
 
 
 def _deadline(
-    plan: TestPlan | None, monitor: _checks.Monitor, carried: Deadline | None
+    plan: TestPlan | None,
+    overrides: CheckOverrides,
+    monitor: _checks.Monitor,
+    carried: Deadline | None,
 ) -> Deadline | None:
-    """The marker's ``timeout=`` wins over ``--asyncio-timeout``, which wins over the ini
-    (``plan`` None: a sync test, which has no marker of ours); a ``carried`` deadline (from
-    pytest-timeout) applies when it is the shorter."""
+    """The ``asyncio`` marker's ``timeout=`` wins over the ``awaitest`` marker's, which wins
+    over ``--asyncio-timeout``, which wins over the ini (``plan`` None: a sync test, which has
+    no ``asyncio`` marker of ours); a ``carried`` deadline (from pytest-timeout) applies when it
+    is the shorter."""
     found = monitor.default_deadline
-    if plan is not None and plan.marker.timeout is not None:
-        seconds = plan.marker.timeout
-        found = None
-        if seconds > 0:
-            found = Deadline(seconds, f"@pytest.mark.asyncio(timeout={seconds:g})")
+    for seconds, marker in (
+        (overrides.timeout, "awaitest"),
+        (None if plan is None else plan.marker.timeout, "asyncio"),
+    ):
+        if seconds is not None:
+            found = None
+            if seconds > 0:
+                source = f"@pytest.mark.{marker}(timeout={seconds:g})"
+                found = Deadline(seconds, source, marker=marker)
     if carried is not None and (found is None or carried.seconds < found.seconds):
         found = carried
     if found is None or debugger_active():
@@ -202,3 +247,37 @@ def _advise(item: pytest.Item, when: str, findings: list[_checks.Finding]) -> li
         elif finding.severity == "error":
             errors.append(finding.message)
     return errors
+
+
+def _ignored_by_mark(owner: object, message: str, category: type[Warning]) -> bool:
+    """Whether the test's own ``filterwarnings`` marks ignore this warning. pytest puts each
+    mark's filters in front of the ones before it, closest mark first, so the last one that
+    matches decides. (A filter's module and line parts are not compared.)"""
+    if not isinstance(owner, pytest.Item):
+        return False
+    action = None
+    for mark in owner.iter_markers(name="filterwarnings"):
+        for arg in mark.args:
+            parts = [part.strip() for part in str(arg).split(":")]
+            parts += [""] * (3 - len(parts))
+            wanted = _warning_category(parts[2])
+            if wanted is None or not issubclass(category, wanted):
+                continue
+            try:
+                if not parts[1] or re.match(parts[1], message, re.IGNORECASE):
+                    action = parts[0]
+            except re.error:  # pytest refuses such a mark itself
+                continue
+    return action == "ignore"
+
+
+def _warning_category(name: str) -> type[Warning] | None:
+    """A filter's category, as pytest resolves it: a builtin or a dotted name."""
+    if not name:
+        return Warning
+    module, _, attribute = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module) if module else builtins, attribute)
+    except (ImportError, AttributeError, ValueError):
+        return None
+    return found if isinstance(found, type) and issubclass(found, Warning) else None

@@ -31,6 +31,8 @@ class TestPlan:
     loop: LoopKey
     argnames: tuple[str, ...]
     marker: _marker.MarkerSpec
+    #: ``@pytest.mark.awaitest(...)``: the test's own settings of the checks.
+    checks: _marker.CheckOverrides = _marker.NO_OVERRIDES
     #: Set when a user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop.
     user_loop: UserLoop | None = None
     error: str | None = None  # a bad marker: fails this test at setup
@@ -63,6 +65,11 @@ class SessionState:
     markers: dict[tuple[int, ...], tuple[tuple[pytest.Mark, ...], _Parsed]] = field(
         default_factory=dict
     )
+    #: ``awaitest`` markers parsed, as ``markers``.
+    check_markers: dict[
+        tuple[int, ...],
+        tuple[tuple[pytest.Mark, ...], _marker.CheckOverrides | _marker.MarkerError],
+    ] = field(default_factory=dict)
     plans: dict[tuple[object, ...], TestPlan] = field(default_factory=dict)
     #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
     #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
@@ -100,6 +107,18 @@ class SessionState:
             found = self.markers[key] = (tuple(marks), _marker.parse(marks))
         return found[1]
 
+    def parse_checks(
+        self, marks: list[pytest.Mark]
+    ) -> _marker.CheckOverrides | _marker.MarkerError:
+        """The test's ``awaitest`` markers parsed once (none: nearly every test)."""
+        if not marks:
+            return _marker.NO_OVERRIDES
+        key = tuple(map(id, marks))
+        found = self.check_markers.get(key)
+        if found is None:
+            found = self.check_markers[key] = (tuple(marks), _marker.parse_checks(marks))
+        return found[1]
+
     def plan_of(self, node: Node | None) -> TestPlan | None:
         """The plan of an async test awaitest runs; None for anything else."""
         return self.planned.get(node) if isinstance(node, pytest.Item) else None
@@ -111,6 +130,7 @@ class SessionState:
         argnames: tuple[str, ...],
         marker: _marker.MarkerSpec,
         *,
+        checks: _marker.CheckOverrides = _marker.NO_OVERRIDES,
         user_loop: UserLoop | None = None,
         error: str | None = None,
     ) -> TestPlan:
@@ -118,10 +138,12 @@ class SessionState:
         plans between them (memory is one of the targets, see benchmarks/)."""
         # perf: a tuple of plain values
         key: tuple[object, ...] = (loop_scope, loop, argnames, marker.loop_scope)
-        key += (marker.loop_factories, marker.timeout, user_loop, error)
+        key += (marker.loop_factories, marker.timeout, checks, user_loop, error)
         found = self.plans.get(key)
         if found is None:
-            found = self.plans[key] = TestPlan(loop_scope, loop, argnames, marker, user_loop, error)
+            found = self.plans[key] = TestPlan(
+                loop_scope, loop, argnames, marker, checks, user_loop, error
+            )
         return found
 
     def begin(self, item: pytest.Item) -> TestPlan | None:

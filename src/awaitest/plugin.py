@@ -81,6 +81,11 @@ def pytest_configure(config: pytest.Config) -> None:
         "asyncio(loop_scope=None, loop_factories=None, timeout=None, eager_tasks=None): run "
         "this async test on an event loop (awaitest)",
     )
+    config.addinivalue_line(
+        "markers",
+        "awaitest(unawaited=None, task_leaks=None, loop_errors=None, blocking_threshold=None, "
+        "timeout=None): this test's own settings of awaitest's checks",
+    )
     settings = _config.read_settings(config)
     loops = LoopRegistry(settings)
     loops.check_factories()

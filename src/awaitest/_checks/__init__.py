@@ -10,14 +10,20 @@ What each check costs, and why it is cheap:
 * *Missing await*: CPython reports a coroutine that is freed unawaited by calling
   ``warnings._warn_unawaited_coroutine(coro)``, and mostly does so at once, on the line that
   dropped it (reference counting). While a window is open that function is ours: it records the
-  coroutine and that line. (Coroutine origin tracking would give the creation line in every
-  case, but it costs more than the rest of the checks together, on every coroutine created.)
+  coroutine and that line, instead of Python's ``RuntimeWarning``. A test that handles warnings
+  itself (``pytest.warns``, ``recwarn``, ``warnings.catch_warnings``: each puts a new
+  ``warnings.filters`` list in place) or ignores this one with a ``filterwarnings`` mark gets
+  Python's warning as usual, and no finding. (Coroutine origin tracking would give the creation
+  line in every case, but it costs more than the rest of the checks together, on every
+  coroutine created.)
 * *Leaked tasks*: a wrapper around each loop's task factory notes (weakly) the tasks created
   during the test's steps, and the line that created each; those still pending once the test's
   teardown is over are leaks. Checking after teardown lets a fixture stop the worker a test
   started through it.
 * *Loop errors*: an exception handler on our loops (never replacing one the user set) records
-  what reaches it while a window is open, and passes everything else to the default handler.
+  what reaches it while a window is open (the test's finding when the evidence says it is the
+  project's, see ``blame``; an advisory naming the library otherwise), and passes everything on
+  to the default handler, which logs it as it would without awaitest.
 * *Blocking* and *timeouts*: one watchdog thread per run, started only when one of them is on.
   It pings the loop with ``call_soon_threadsafe``; a ping answered late means one step held the
   loop, and the main thread's stack sampled while it was late shows where.
@@ -29,9 +35,12 @@ test that freezes or shifts time (freezegun, time-machine) must not make a check
 from __future__ import annotations
 
 import asyncio
+import linecache
+import re
 import sys
 import threading
 import traceback
+import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
@@ -41,6 +50,7 @@ from typing import Any, Final, Literal
 
 from .._loops.tasks import Task as _Task
 from .._realtime import REAL_TIME
+from .blame import Creator, Places, blame
 from .deadlines import (
     Alarm,
     Deadline,
@@ -50,8 +60,19 @@ from .deadlines import (
     StepTimeout,
     interrupt_main_thread,
 )
-from .frames import frame_site, origin_site, user_frame, user_stack
+from .frames import (
+    ASYNCIO_DIR,
+    creating_frame,
+    frame_site,
+    origin_site,
+    override,
+    user_frame,
+    user_stack,
+)
 
+#: Whether the test being watched (the window's owner) ignores a warning with a mark of its own:
+#: (owner, message, category) -> bool. The pytest side knows; the default: never.
+WarningExpected = Callable[[object, str, type[Warning]], bool]
 #: The runner's generator-fixture tasks (pending on purpose) and their async generators.
 Hosts = Mapping[asyncio.Task[Any], object]
 Severity = Literal["error", "warn", "ignore"]
@@ -70,6 +91,10 @@ class Finding:
     kind: Kind
     severity: Severity  # "error" or "warn"
     message: str
+
+
+def _never(owner: object, message: str, category: type[Warning]) -> bool:
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +122,20 @@ class Monitor:
     ``clock`` is what every duration is measured with (tests pass one they control).
     """
 
-    def __init__(self, policy: Policy, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        clock: Clock | None = None,
+        places: Places | None = None,
+        expected: WarningExpected = _never,
+    ) -> None:
         self.policy = policy
         self.clock: Clock = clock or REAL_TIME.monotonic
+        #: Which files are the project's: whose loop errors fail a test (see ``blame``).
+        self.places = places or Places(())
+        #: Whether a test ignores a warning with a mark of its own (the pytest side knows).
+        self.expected = expected
         #: What a timeout outside the loop raises in the stuck code: the pytest side makes it
         #: one of pytest's outcomes, which ``except Exception`` doesn't swallow and teardown
         #: bookkeeping expects.
@@ -109,23 +145,32 @@ class Monitor:
         self.default_deadline: Deadline | None = None  # from the ini or the command line
         self._watchdog: Watchdog | None = None
 
-    def open(self, name: str, deadline: Deadline | None) -> Window:
+    def open(
+        self,
+        name: str,
+        deadline: Deadline | None,
+        policy: Policy | None = None,
+        owner: object = None,
+    ) -> Window:
+        """``policy``: the test's own, when it overrides the run's; ``owner``: the pytest
+        side's handle on the test (asked whether its marks ignore a warning)."""
         global _active  # noqa: PLW0603 - see active()
         if self.timeouts_suppressed:
             deadline = None
-        window = Window(self, name, deadline, _active)
+        window = Window(self, name, deadline, _active, policy=policy or self.policy, owner=owner)
         _active = window
         if window.outside is not None:
             self.alarm.install()
-            self.watchdog().watch_window(window)
+            self.watchdog(window.policy.blocking_threshold).watch_window(window)
         return window
 
-    def watchdog(self) -> Watchdog:
+    def watchdog(self, threshold: float = 0.0) -> Watchdog:
+        """The run's watchdog, looking often enough for ``threshold`` (a blocking threshold)."""
+        period = min(WATCH_PERIOD, threshold / 4) if threshold > 0 else WATCH_PERIOD
         if self._watchdog is None:
-            period = WATCH_PERIOD
-            if self.policy.blocking_threshold > 0:
-                period = min(period, self.policy.blocking_threshold / 4)
             self._watchdog = Watchdog(period, self.alarm, self.clock)
+        else:
+            self._watchdog.at_most(period)  # a test's own, lower, blocking threshold
         return self._watchdog
 
     def unwatch_window(self, window: Window) -> None:
@@ -142,17 +187,26 @@ class Monitor:
 
 
 # CPython calls this (private) function of the warnings module for every coroutine freed unawaited.
-_UNAWAITED_HOOK: Final = callable(getattr(warnings, "_warn_unawaited_coroutine", None))
+_PYTHON_HOOK: Final = getattr(warnings, "_warn_unawaited_coroutine", None)
+_UNAWAITED_HOOK: Final = callable(_PYTHON_HOOK)
 
 
 class Window:
     """One test watched: its findings, the tasks it started, its deadline."""
 
     def __init__(
-        self, monitor: Monitor, name: str, deadline: Deadline | None, outer: Window | None
+        self,
+        monitor: Monitor,
+        name: str,
+        deadline: Deadline | None,
+        outer: Window | None,
+        *,
+        policy: Policy,
+        owner: object = None,
     ) -> None:
         self.monitor = monitor
-        self.policy = policy = monitor.policy
+        self.policy = policy
+        self.owner = owner
         self.name = name
         self.deadline = deadline
         self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
@@ -162,16 +216,20 @@ class Window:
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
-        self._track_tasks = policy.task_leaks != "ignore"
+        # the tasks the test creates: leak candidates, and evidence for blaming loop errors
+        self._track_tasks = policy.task_leaks != "ignore" or policy.loop_errors != "ignore"
         self._plain = _PlainStep()
         self._outer = outer
         # weak: a task that died holding an exception must be freed (and reported) on time
-        self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], str | None]] = []
+        self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], Creator | None]] = []
         self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
-        self._unawaited: dict[tuple[str, str], int] = {}
+        self._unawaited: dict[tuple[str, str, str | None], int] = {}
         self._blocked_in_callback: LoopBlocked | None = None
         self._previous_hook: Callable[[Any], None] | None = None
         if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
+            # The filters in place now are pytest's for this test; a test that catches
+            # warnings itself puts a list of its own in place (see _on_unawaited).
+            self._filters = warnings.filters
             self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
 
@@ -291,8 +349,16 @@ class Window:
     # -- missing await -----------------------------------------------------------------------
 
     def _on_unawaited(self, coro: Any) -> None:
+        if warnings.filters is not self._filters:
+            self._pass_on(coro)  # the test catches warnings itself: it gets Python's, as usual
+            return
         try:
             name = getattr(coro, "__qualname__", None) or repr(coro)
+            if self.monitor.expected(
+                self.owner, f"coroutine '{name}' was never awaited", RuntimeWarning
+            ):
+                self._pass_on(coro)  # ignored by a filterwarnings mark of the test's
+                return
             origin = origin_site(getattr(coro, "cr_origin", None))  # when the user tracks origins
             if origin is not None:
                 site = f"created at {origin}"
@@ -300,61 +366,152 @@ class Window:
                 dropped = user_frame(sys._getframe(1))
                 where = frame_site(dropped) if dropped is not None else "an unknown line"
                 site = f"dropped at {where}, usually the line that called it"
-            key = (name, site)
+            key = (name, site, _async_mock_name(coro))
             self._unawaited[key] = self._unawaited.get(key, 0) + 1
         except Exception:  # pragma: no cover - never let the check itself break a test
-            if self._previous_hook is not None:
-                self._previous_hook(coro)
+            self._pass_on(coro)
+
+    def _pass_on(self, coro: Any) -> None:
+        """Python's own warning, from the line that dropped the coroutine. (Its hook, called
+        from here, would name this line: it warns with ``stacklevel=2``.)"""
+        previous = self._previous_hook
+        if previous is not _PYTHON_HOOK:
+            assert previous is not None
+            previous(coro)  # someone else's hook: theirs to place
+            return
+        text = f"coroutine '{coro.__qualname__}' was never awaited"
+        origin = getattr(coro, "cr_origin", None)
+        if origin:
+            created = [(f, line, name, linecache.getline(f, line)) for f, line, name in origin]
+            text += "\nCoroutine created at (most recent call last)\n" + "".join(
+                traceback.format_list(created[::-1])
+            ).rstrip("\n")
+        # 1: this function, 2: _on_unawaited, 3: the code that dropped the coroutine
+        warnings.warn(text, RuntimeWarning, stacklevel=3, source=coro)
 
     def _flush_unawaited(self) -> None:
         if not self._unawaited:
             return
         severity = self.policy.unawaited
-        for (name, site), count in self._unawaited.items():
+        on_purpose = (
+            "On purpose? Expect it with pytest.warns(RuntimeWarning), or mark the test: "
+            + override("unawaited", "ignore")
+        )
+        for (name, site, mock), count in self._unawaited.items():
             times = f" ({count} times)" if count > 1 else ""
-            self.findings.append(
-                Finding(
-                    "unawaited",
-                    severity,
+            if mock is None:
+                text = (
                     f"coroutine {name}() was never awaited{times}; {site}.\n"
                     "Add 'await' before the call, or hand it to asyncio.create_task() and "
-                    f"await the task (asyncio_unawaited = {severity}).",
+                    f"await the task (asyncio_unawaited = {severity})."
                 )
-            )
+            else:
+                text = (
+                    f"a call of {mock} returned a coroutine that was never awaited{times}; "
+                    f"{site}.\nThe code calls it without await, so the method it stands for is "
+                    "probably sync: make it a Mock or MagicMock, or create the mock with "
+                    "spec=TheRealClass, which makes only the async methods AsyncMocks "
+                    f"(asyncio_unawaited = {severity})."
+                )
+            self.findings.append(Finding("unawaited", severity, f"{text}\n{on_purpose}"))
         self._unawaited.clear()
 
     # -- loop errors -------------------------------------------------------------------------
 
-    def loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
-        exc = context.get("exception")
-        if isinstance(exc, LoopBlocked):
-            self._blocked_in_callback = exc
+    def loop_error(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: dict[str, Any],
+        reporter: types.FrameType | None,
+    ) -> None:
+        """``reporter``: who called ``loop.call_exception_handler``, when not asyncio."""
+        if isinstance(context.get("exception"), LoopBlocked):
+            self._blocked_in_callback = context["exception"]
+            return
+        try:
+            if self.policy.loop_errors != "ignore":
+                self._record_loop_error(context, reporter)
+        finally:
+            loop.default_exception_handler(context)  # logging and caplog see what they always do
+
+    def _record_loop_error(self, context: dict[str, Any], reporter: types.FrameType | None) -> None:
+        found = blame(context, self.monitor.places, reporter, self._creator(context))
+        if found.asyncio_noise:
+            return
+        if not found.project:
+            self._unblamed(found.library, context)
             return
         severity = self.policy.loop_errors
-        if severity == "ignore":
-            loop.default_exception_handler(context)
-            return
+        on_purpose = override("loop_errors", "ignore")
+        if found.reported_by_project:
+            tail = (
+                "This project's own code reported it, calling loop.call_exception_handler() at "
+                f"{found.evidence}. If that is how the project reports an error it has "
+                "handled, a test that provokes one should say so: mark it " + on_purpose
+            )
+        else:
+            tail = (
+                f"It comes from this project's code: {found.evidence}.\n{_fix(context)}\n"
+                "On purpose? Mark the test: " + on_purpose
+            )
         self.findings.append(
             Finding(
                 "loop_error",
                 severity,
                 "an exception reached the event loop's exception handler during the test "
-                f"(asyncio_loop_errors = {severity}):\n{format_loop_context(context)}",
+                f"(asyncio_loop_errors = {severity}):\n{format_loop_context(context)}\n{tail}",
             )
         )
+
+    def _unblamed(self, library: str | None, context: dict[str, Any]) -> None:
+        """Not the project's: an advisory (a ``warn`` finding), never the test's failure. Its
+        text names the library and the error but no test, so the run's summary of advisories
+        lists each once, with the tests it came during."""
+        source = (
+            f"from {library}"
+            if library is not None
+            else "from code nothing identifies (no traceback, task or callback came with it)"
+        )
+        exc = context.get("exception")
+        error = (
+            "".join(traceback.format_exception_only(exc)).strip().splitlines()[-1]
+            if isinstance(exc, BaseException)
+            else None
+        )
+        text = (
+            f"an exception {source} reached the event loop's exception handler: "
+            f"{context.get('message') or 'Unhandled error in event loop'}"
+            + (f" ({error})" if error else "")
+            + ". Nothing ties it to this project's code, so no test failed for it; asyncio "
+            "logged it, as it does without awaitest (the test's captured log has the "
+            "traceback)."
+        )
+        if all(finding.message != text for finding in self.findings):
+            self.findings.append(Finding("loop_error", "warn", text))
+
+    def _creator(self, context: dict[str, Any]) -> Creator | None:
+        task = context.get("task") or context.get("future")
+        if not isinstance(task, asyncio.Task):
+            return None
+        for ref, creator in self._candidates:
+            if ref() is task:
+                return creator
+        return None
 
     # -- leaked tasks ------------------------------------------------------------------------
 
     def _collect_leaks(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
         if not self._candidates:
             return
+        if self.policy.task_leaks == "ignore":
+            return
         leaked = [
-            (task, site)
-            for task, site in ((ref(), site) for ref, site in self._candidates)
+            (task, creator[1] if creator is not None else None)
+            for task, creator in ((ref(), creator) for ref, creator in self._candidates)
             if task is not None and task.get_loop() is loop and not task.done()
             if task not in hosts
         ]
-        if not leaked or self.policy.task_leaks == "ignore":
+        if not leaked:
             return
         leaked.sort(key=lambda pair: pair[0].get_name())
         lines = [f"  {describe_task(task, site)}" for task, site in leaked]
@@ -380,7 +537,8 @@ class Window:
                 f"{'them' if len(leaked) > 1 else 'it'} (asyncio_task_leaks = {severity}):\n"
                 + "\n".join(lines)
                 + "\nAwait each task before the test ends, or cancel and await it in a "
-                "fixture's teardown.",
+                "fixture's teardown.\nMeant to outlive the test? Mark the test: "
+                + override("task_leaks", "ignore"),
             )
         )
 
@@ -465,7 +623,7 @@ class Step:
                 monitor.alarm.install()
                 monitor.alarm.expiry = self._expiry
             self._started = self._clock()
-            self._watchdog = monitor.watchdog()
+            self._watchdog = monitor.watchdog(window.policy.blocking_threshold)
             self._watchdog.watch(self)
         return self
 
@@ -547,7 +705,8 @@ class Step:
                 f"yielding (asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
                 f"{self._sampled}\n"
                 "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
-                "async library.",
+                "async library.\nBlocking on purpose? Mark the test: "
+                + override("blocking_threshold", 0),
             )
         )
 
@@ -625,6 +784,9 @@ class Watchdog:
         if self._window is window:
             self._window = None
 
+    def at_most(self, period: float) -> None:
+        self._period = min(self._period, period)
+
     def stop(self) -> None:
         self._stopping.set()
         self._thread.join(timeout=5)
@@ -660,9 +822,9 @@ class _TaskFactory:
         window = _active
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
-            creator = user_frame(sys._getframe(1))
-            site = frame_site(creator) if creator is not None else None
-            window._candidates.append((weakref.ref(task), site))  # type: ignore[arg-type]
+            frame = creating_frame(sys._getframe(1))
+            creator = None if frame is None else (frame.f_code.co_filename, frame_site(frame))
+            window._candidates.append((weakref.ref(task), creator))  # type: ignore[arg-type]
         return task
 
 
@@ -691,7 +853,65 @@ def _handle_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     if window is None or window.closed:
         loop.default_exception_handler(context)
     else:
-        window.loop_error(loop, context)
+        window.loop_error(loop, context, _reporter(sys._getframe(1)))
+
+
+def _reporter(frame: types.FrameType | None) -> types.FrameType | None:
+    """The caller of asyncio's ``call_exception_handler``, when that is not asyncio itself:
+    a library reporting an error through the loop. (uvloop's is not Python: nobody.)"""
+    if frame is None or frame.f_code.co_name != "call_exception_handler":
+        return None
+    if not frame.f_code.co_filename.startswith(ASYNCIO_DIR):
+        return None
+    caller = frame.f_back
+    if caller is None or caller.f_code.co_filename.startswith(ASYNCIO_DIR):
+        return None
+    # A future freed unreferenced reports from C (its __del__): then the frame below is just
+    # whatever ran at that moment, and it never calls call_exception_handler itself.
+    if "call_exception_handler" not in caller.f_code.co_names:
+        return None
+    # A library's own call_exception_handler that forwards to the loop's: its caller reported.
+    while caller.f_code.co_name == "call_exception_handler":
+        outer = caller.f_back
+        if outer is None or "call_exception_handler" not in outer.f_code.co_names:
+            break
+        caller = outer
+    return caller
+
+
+_MOCK_NAME: Final = re.compile(r"name='([^']*)'")
+
+
+def _async_mock_name(coro: Any) -> str | None:
+    """``AsyncMock 'client.send'`` when ``coro`` is what calling an AsyncMock returned."""
+    code = getattr(coro, "cr_code", None)
+    if code is None or code.co_qualname != "AsyncMockMixin._execute_mock_call":
+        return None
+    frame = getattr(coro, "cr_frame", None)
+    mock = frame.f_locals.get("self") if frame is not None else None
+    found = _MOCK_NAME.search(repr(mock)) if mock is not None else None
+    return f"AsyncMock {found[1]!r}" if found else "an AsyncMock"
+
+
+def _fix(context: dict[str, Any]) -> str:
+    if "attached to a different loop" in str(context.get("exception")):
+        return (
+            "It awaited a future of another event loop: the test made a loop of its own (a "
+            "fixture calling asyncio.new_event_loop()?) beside the one it runs on, so this "
+            "code never ran as the test meant. Use the running loop: "
+            "asyncio.get_running_loop()."
+        )
+    if context.get("asyncgen") is not None:
+        return (
+            "Make the async generator stop when it is closed (no yield, no exception after "
+            "GeneratorExit), and close it where it is used: async with contextlib.aclosing(...)."
+        )
+    if context.get("handle") is not None or context.get("protocol") is not None:
+        return "Handle the error in the callback or protocol method that raises it."
+    return (
+        "Await the task or future that holds the exception, or retrieve it (.exception()) in a "
+        "done callback."
+    )
 
 
 def format_loop_context(context: dict[str, Any]) -> str:

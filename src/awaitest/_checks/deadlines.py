@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from .frames import in_loop_machinery, pending_stacks, user_frames
+from .frames import in_loop_machinery, override, pending_stacks, user_frames
 
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
 #: Modules of the test runner and of the loop: a timeout outside the loop is never raised in them.
@@ -50,6 +50,10 @@ class Deadline:
     seconds: float
     source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
     covers_sync: bool = False  # also the time between steps (sync fixtures, pytest's own work)
+    #: The marker that gives one test longer: awaitest's (``timeout=``), the ``asyncio``
+    #: marker's when that one set it (it wins over awaitest's), or pytest-timeout's
+    #: ``timeout`` for a deadline carried from pytest-timeout.
+    marker: str = "awaitest"
 
     def grace(self) -> float:
         """How long a soft expiry may take before the loop counts as blocked."""
@@ -57,6 +61,16 @@ class Deadline:
 
     def head(self) -> str:
         return f"timed out after {self.seconds:g} s ({self.source})"
+
+    def longer(self) -> str:
+        """The last line of a timeout's report: the one line that gives this test twice the
+        time, on the marker that set the deadline."""
+        seconds = self.seconds * 2
+        if self.marker == "timeout":  # pytest-timeout's marker takes the seconds positionally
+            line = f"@pytest.mark.timeout({seconds:g})"
+        else:
+            line = override("timeout", seconds, self.marker)
+        return f"Needs longer? Mark the test: {line}"
 
 
 class StepTimeout(Exception):
@@ -134,9 +148,9 @@ class Expiry:
         if blocked is not None:
             return (
                 f"{head}: the event loop was blocked, and was interrupted in:\n"
-                f"{user_frames(blocked.__traceback__)}"
+                f"{user_frames(blocked.__traceback__)}\n{self.deadline.longer()}"
             )
-        return f"{head}; pending tasks at that moment:\n{self.report}"
+        return f"{head}; pending tasks at that moment:\n{self.report}\n{self.deadline.longer()}"
 
     def on_alarm(self, frame: types.FrameType | None) -> None:
         """Stage 2, in the main thread: raise in the blocking code, if the loop is blocked."""
@@ -234,7 +248,7 @@ class Outside:
         self.sent_at = None
         return (
             f"{self.deadline.head()}: the test was stuck outside the event loop, and was "
-            f"interrupted in:\n{_stack_outside_harness(frame)}"
+            f"interrupted in:\n{_stack_outside_harness(frame)}\n{self.deadline.longer()}"
         )
 
 

@@ -86,9 +86,9 @@ def origin_site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
         return None
     for filename, lineno, function in origin:
         if not filename.startswith(NOT_USER_CODE):
-            return f"{_shown(filename)}:{lineno} (in {function})"
+            return f"{shown(filename)}:{lineno} (in {function})"
     filename, lineno, function = origin[0]
-    return f"{_shown(filename)}:{lineno} (in {function})"
+    return f"{shown(filename)}:{lineno} (in {function})"
 
 
 def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
@@ -98,17 +98,35 @@ def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
     return frame
 
 
+def creating_frame(frame: types.FrameType | None) -> types.FrameType | None:
+    """The code that created a task: as :func:`user_frame`, but None when asyncio itself did,
+    in a callback the loop ran (a server starting a connection's handler): outside the loop's
+    callback are only the loop's caller and pytest, who created nothing."""
+    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
+        code = frame.f_code
+        if code.co_name == "_run" and code.co_filename.startswith(ASYNCIO_DIR):
+            return None  # Handle._run: the loop running a callback
+        frame = frame.f_back
+    return frame
+
+
 def frame_site(frame: Any) -> str:
-    return f"{_shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+    return f"{shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+
+
+def override(key: str, value: str | float, marker: str = "awaitest") -> str:
+    """The one line that changes a check's setting for one test, as every message gives it."""
+    written = f'"{value}"' if isinstance(value, str) else f"{value:g}"
+    return f"@pytest.mark.{marker}({key}={written})"
 
 
 def definition_site(func: Any) -> str | None:
     """``path:line`` of the ``def`` of a function (unwrapped), or None when it has no code."""
     code = getattr(inspect.unwrap(func), "__code__", None)
-    return None if code is None else f"{_shown(code.co_filename)}:{code.co_firstlineno}"
+    return None if code is None else f"{shown(code.co_filename)}:{code.co_firstlineno}"
 
 
-def _shown(filename: str) -> str:
+def shown(filename: str) -> str:
     """A path as pytest shows it: relative to the working directory when inside it."""
     try:
         relative = os.path.relpath(filename)

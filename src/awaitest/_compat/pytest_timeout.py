@@ -35,6 +35,8 @@ from .._report import Checks
 
 #: pytest-timeout's plugin name (its entry point), as ``-p no:timeout`` uses it.
 PLUGIN: Final = "timeout"
+#: pytest-timeout's marker: what a carried deadline's report says gives the test longer.
+MARKER: Final = "timeout"
 #: How many tests a summary line names before it only counts.
 _NAMED: Final = 5
 
@@ -82,9 +84,9 @@ class PytestTimeout:
             window = self.checks.windows.get(item)
             if window is None:
                 return None  # no window: nothing of awaitest's runs now
-            window.impose(Deadline(seconds, source))
+            window.impose(Deadline(seconds, source, marker=MARKER))
         else:
-            self.checks.carried[item] = Deadline(seconds, source, covers_sync=True)
+            self.checks.carried[item] = Deadline(seconds, source, covers_sync=True, marker=MARKER)
         self.taken.add(item)
         return True
 
