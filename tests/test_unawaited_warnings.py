@@ -183,3 +183,48 @@ def test_a_dropped_async_mock_call_says_the_method_is_probably_sync(
             "a call of AsyncMock 'mock.close' returned a coroutine that was never awaited; *",
         ]
     )
+
+
+HELD = """
+import asyncio
+
+import pytest
+
+
+async def fetch(i):
+    return i
+
+
+@pytest.mark.asyncio
+async def test_list():
+    coros = [fetch(i) for i in range(3)]
+    await asyncio.sleep(0)
+
+
+@pytest.mark.asyncio
+async def test_several():
+    first = fetch(1)
+    second = fetch(2)
+    await asyncio.sleep(0)
+"""
+
+
+def test_coroutines_held_until_the_test_returns_point_at_the_tests_lines(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """Freed when the test's coroutine ends (a list, variables), they are dropped by the loop's
+    callback: the message names the test's lines that call them, not pluggy's."""
+    pytester.makepyfile(test_held=HELD)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_list _*",
+            "coroutine fetch() was never awaited (3 times); called at test_held.py:12 "
+            "(in test_list), dropped when test_list() returned.",
+            "*_ test_several _*",
+            "coroutine fetch() was never awaited (2 times); called at test_held.py:18, 19 "
+            "(in test_several), dropped when test_several() returned.",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*pluggy/_*")

@@ -62,10 +62,13 @@ from .deadlines import (
 )
 from .frames import (
     ASYNCIO_DIR,
+    NOT_USER_CODE,
+    calling_lines,
     creating_frame,
     frame_site,
     origin_site,
     override,
+    shown,
     user_frame,
     user_stack,
 )
@@ -363,9 +366,7 @@ class Window:
             if origin is not None:
                 site = f"created at {origin}"
             else:
-                dropped = user_frame(sys._getframe(1))
-                where = frame_site(dropped) if dropped is not None else "an unknown line"
-                site = f"dropped at {where}, usually the line that called it"
+                site = _drop_site(sys._getframe(1), coro)
             key = (name, site, _async_mock_name(coro))
             self._unawaited[key] = self._unawaited.get(key, 0) + 1
         except Exception:  # pragma: no cover - never let the check itself break a test
@@ -880,6 +881,31 @@ def _reporter(frame: types.FrameType | None) -> types.FrameType | None:
 
 
 _MOCK_NAME: Final = re.compile(r"name='([^']*)'")
+
+
+def _drop_site(frame: types.FrameType | None, coro: Any) -> str:
+    """Where an unawaited coroutine was dropped, as the message says it. Freed by the loop's
+    callback, it was held by a coroutine of the test's that just returned (a list of them, a
+    variable): the frames outside are the loop's caller, pytest, who dropped nothing; the
+    line to show is in the finished coroutine, the one that calls this one's function."""
+    dropped = creating_frame(frame)
+    if dropped is not None:
+        return f"dropped at {frame_site(dropped)}, usually the line that called it"
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no loop running: freed by the garbage collector, anywhere
+        task = None
+    code = getattr(task.get_coro(), "cr_code", None) if task is not None else None
+    if code is None or code.co_filename.startswith(NOT_USER_CODE):
+        dropped = user_frame(frame)
+        where = frame_site(dropped) if dropped is not None else "an unknown line"
+        return f"dropped at {where}, usually the line that called it"
+    ended = f"dropped when {code.co_name}() returned"
+    lines = sorted(calling_lines(code, getattr(coro, "__name__", "")))
+    if not lines:
+        return f"{ended} ({shown(code.co_filename)}:{code.co_firstlineno})"
+    at = ", ".join(str(line) for line in lines)
+    return f"called at {shown(code.co_filename)}:{at} (in {code.co_name}), {ended}"
 
 
 def _async_mock_name(coro: Any) -> str | None:

@@ -4,6 +4,7 @@ task's await chain or a traceback is shown without them."""
 from __future__ import annotations
 
 import asyncio
+import dis
 import inspect
 import os
 import selectors
@@ -108,6 +109,28 @@ def creating_frame(frame: types.FrameType | None) -> types.FrameType | None:
             return None  # Handle._run: the loop running a callback
         frame = frame.f_back
     return frame
+
+
+#: The instructions that name a function about to be called (as a global, a local, a method).
+_NAMING: Final = frozenset(
+    {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FAST", "LOAD_DEREF", "LOAD_ATTR", "LOAD_METHOD"}
+)
+
+
+def calling_lines(code: types.CodeType, name: str) -> set[int]:
+    """The lines of ``code`` (its comprehensions and nested functions included) that name
+    ``name``: where a function of that name is called from, read from the bytecode."""
+    found: set[int] = set()
+    if not name:
+        return found
+    for instruction in dis.get_instructions(code):
+        line = instruction.positions.lineno if instruction.positions is not None else None
+        if instruction.opname in _NAMING and instruction.argval == name and line is not None:
+            found.add(line)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            found |= calling_lines(const, name)
+    return found
 
 
 def frame_site(frame: Any) -> str:
