@@ -66,8 +66,10 @@ def test_a_test_that_provokes_a_lost_exception_fails_and_asyncio_still_logs_it(
             "*",
             "RuntimeError: boom",
             "It comes from this project's code: raised at test_caplog.py:9 (in boom).",
-            "Await the task or future that holds the exception, or retrieve it (.exception()) "
-            "in a done callback.",
+            "The task was created at test_caplog.py:15 (in test_asyncio_logs_the_lost_exception).",
+            "Nothing retrieved the task's exception: keep a reference to the task and await it, "
+            "or add a done callback that retrieves it "
+            "(task.add_done_callback(lambda t: t.cancelled() or t.exception())).",
             'On purpose? Mark the test: @pytest.mark.awaitest(loop_errors="ignore")',
             "*- Captured log call -*",
             "ERROR    asyncio:*Task exception was never retrieved",

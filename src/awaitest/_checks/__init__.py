@@ -436,7 +436,8 @@ class Window:
             loop.default_exception_handler(context)  # logging and caplog see what they always do
 
     def _record_loop_error(self, context: dict[str, Any], reporter: types.FrameType | None) -> None:
-        found = blame(context, self.monitor.places, reporter, self._creator(context))
+        creator = self._creator(context)
+        found = blame(context, self.monitor.places, reporter, creator)
         if found.asyncio_noise:
             return
         if not found.project:
@@ -451,9 +452,12 @@ class Window:
                 "handled, a test that provokes one should say so: mark it " + on_purpose
             )
         else:
+            created = ""
+            if creator is not None and creator[1] not in found.evidence:
+                created = f"The task was created at {creator[1]}.\n"
             tail = (
-                f"It comes from this project's code: {found.evidence}.\n{_fix(context)}\n"
-                "On purpose? Mark the test: " + on_purpose
+                f"It comes from this project's code: {found.evidence}.\n{created}"
+                f"{_fix(context)}\nOn purpose? Mark the test: " + on_purpose
             )
         self.findings.append(
             Finding(
@@ -934,6 +938,12 @@ def _fix(context: dict[str, Any]) -> str:
         )
     if context.get("handle") is not None or context.get("protocol") is not None:
         return "Handle the error in the callback or protocol method that raises it."
+    if isinstance(context.get("future"), asyncio.Task):
+        return (
+            "Nothing retrieved the task's exception: keep a reference to the task and await "
+            "it, or add a done callback that retrieves it "
+            "(task.add_done_callback(lambda t: t.cancelled() or t.exception()))."
+        )
     return (
         "Await the task or future that holds the exception, or retrieve it (.exception()) in a "
         "done callback."
