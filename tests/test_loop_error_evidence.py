@@ -530,3 +530,49 @@ def test_which_files_are_the_projects() -> None:
     assert places.library("/usr/lib/python3/dist-packages/yaml.py") == "yaml"
     assert places.library(asyncio.__file__) == "asyncio"
     assert places.library(ssl.__file__) == "ssl"
+
+
+# -- a forgotten gather is a missing await, not a loop error --------------------------------
+
+FORGOTTEN_GATHER = """
+import asyncio
+
+import pytest
+
+
+async def fetch(i):
+    await asyncio.sleep(10)
+
+
+@pytest.mark.asyncio
+async def test_forgets():
+    asyncio.gather(fetch(1), fetch(2))
+    await asyncio.sleep(0)
+"""
+
+
+@pytest.mark.parametrize("leaks", ["warn", "ignore"])
+def test_a_forgotten_gather_is_reported_at_its_line_not_as_our_cleanups_cancelled_error(
+    pytester: pytest.Pytester, mode: str, leaks: str
+) -> None:
+    """Cancelling the leaked children sets a ``CancelledError`` on the gather nobody awaited:
+    awaitest's own side effect. The report is the forgotten gather, at the test's line."""
+    pytester.makepyfile(test_gather=FORGOTTEN_GATHER)
+    more_ini(pytester, f"asyncio_task_leaks = {leaks}")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_forgets _*",
+            "asyncio.gather() at test_gather.py:12 (in test_forgets) was never awaited: it "
+            "started its 2 child tasks, but nothing awaited the gather, so the test never "
+            "waited for them; they were still pending after its teardown and awaitest "
+            "cancelled them (asyncio_unawaited = error).",
+            "Add 'await' before asyncio.gather(...).",
+            'On purpose? Mark the test: @pytest.mark.awaitest(unawaited="ignore")',
+            "*= short test summary info =*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*exception reached the event loop's exception handler*")
+    result.stdout.no_fnmatch_line("*_GatheringFuture exception was never retrieved*")
+    result.stdout.no_fnmatch_line("*left 2 tasks pending*")

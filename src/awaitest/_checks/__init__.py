@@ -438,7 +438,7 @@ class Window:
     def _record_loop_error(self, context: dict[str, Any], reporter: types.FrameType | None) -> None:
         creator = self._creator(context)
         found = blame(context, self.monitor.places, reporter, creator)
-        if found.asyncio_noise:
+        if found.asyncio_noise or _cancelled_children(context):
             return
         if not found.project:
             self._unblamed(found.library, context)
@@ -508,7 +508,8 @@ class Window:
     def _collect_leaks(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
         if not self._candidates:
             return
-        if self.policy.task_leaks == "ignore":
+        leaks_on = self.policy.task_leaks != "ignore"
+        if not leaks_on and self.policy.unawaited == "ignore":
             return
         leaked = [
             (task, creator[1] if creator is not None else None)
@@ -518,12 +519,22 @@ class Window:
         ]
         if not leaked:
             return
+        gathers = _forgotten_gathers([task for task, _ in leaked])
+        if gathers and self.policy.unawaited != "ignore":
+            self._report_gathers(gathers, dict(leaked))
+            gathered = {child for children in gathers.values() for child in children}
+            leaked = [(task, site) for task, site in leaked if task not in gathered]
+        if not leaked or not leaks_on:
+            if gathers and self.policy.unawaited != "ignore":
+                self._cancel_gathers(loop, gathers)
+            return
         leaked.sort(key=lambda pair: pair[0].get_name())
         lines = [f"  {describe_task(task, site)}" for task, site in leaked]
         tasks = [task for task, _ in leaked]
         for task in tasks:
             task.cancel()
         let_finish(loop, tasks, LEAK_GRACE)
+        self._cancel_gathers(loop, gathers)
         for index, task in enumerate(tasks):
             # Retrieved here, it is part of this report, not a "never retrieved" loop error
             # once the task is freed (asyncio.run only logs it, too).
@@ -546,6 +557,76 @@ class Window:
                 + override("task_leaks", "ignore"),
             )
         )
+
+    def _report_gathers(
+        self,
+        gathers: dict[asyncio.Future[Any], list[asyncio.Task[Any]]],
+        sites: dict[asyncio.Task[Any], str | None],
+    ) -> None:
+        severity = self.policy.unawaited
+        for children in gathers.values():
+            site = next((sites[c] for c in children if sites.get(c)), None) or "an unknown line"
+            count = f"{len(children)} child task" + ("s" if len(children) > 1 else "")
+            self.findings.append(
+                Finding(
+                    "unawaited",
+                    severity,
+                    f"asyncio.gather() at {site} was never awaited: it started its {count}, "
+                    "but nothing awaited the gather, so the test never waited for them; "
+                    f"they were still pending after its teardown and awaitest cancelled them "
+                    f"(asyncio_unawaited = {severity}).\n"
+                    "Add 'await' before asyncio.gather(...).\nOn purpose? Mark the test: "
+                    + override("unawaited", "ignore"),
+                )
+            )
+
+    def _cancel_gathers(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        gathers: dict[asyncio.Future[Any], list[asyncio.Task[Any]]],
+    ) -> None:
+        """Cancel a forgotten gather's children, and take the ``CancelledError`` that sets on
+        the gather: our cleanup's side effect, never a loop error of the test's."""
+        children = [child for group in gathers.values() for child in group]
+        for child in children:
+            child.cancel()
+        let_finish(loop, children, LEAK_GRACE)
+        for outer in gathers:
+            if outer.done() and not outer.cancelled():
+                outer.exception()
+
+
+def _cancelled_children(context: dict[str, Any]) -> bool:
+    """A gather's ``CancelledError`` from its children all being cancelled (by the cleanup of
+    leaked tasks, or the loop's shutdown): the forgotten gather is the unawaited check's, this
+    only the cleanup's side effect."""
+    outer = context.get("future")
+    children = getattr(outer, "_children", None)
+    return (
+        isinstance(context.get("exception"), asyncio.CancelledError)
+        and isinstance(children, list)
+        and bool(children)
+        and all(isinstance(c, asyncio.Future) and c.cancelled() for c in children)
+    )
+
+
+def _forgotten_gathers(
+    tasks: list[asyncio.Task[Any]],
+) -> dict[asyncio.Future[Any], list[asyncio.Task[Any]]]:
+    """The pending ``asyncio.gather()`` futures nothing awaits (no callback of their own) whose
+    children are among ``tasks``, with those children. asyncio keeps no link from a child to
+    its gather but the done callback gather adds to it, whose closure holds the gather."""
+    found: dict[asyncio.Future[Any], list[asyncio.Task[Any]]] = {}
+    for task in tasks:
+        for callback, *_ in getattr(task, "_callbacks", None) or ():
+            if getattr(callback, "__qualname__", "") != "gather.<locals>._done_callback":
+                continue
+            for cell in getattr(callback, "__closure__", None) or ():
+                outer = cell.cell_contents
+                awaited = getattr(outer, "_callbacks", None)  # an awaiting task's wakeup
+                if isinstance(outer, asyncio.Future) and not outer.done() and not awaited:
+                    found.setdefault(outer, []).append(task)
+    return found
 
 
 class _PlainStep:
