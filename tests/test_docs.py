@@ -80,6 +80,34 @@ def _code(cell: str) -> str:
     return cell.strip().strip("`")
 
 
+#: What pytest-asyncio knows too; every other key and keyword breaks a run under it.
+PYTEST_ASYNCIO_INI = {
+    "asyncio_mode",
+    "asyncio_default_fixture_loop_scope",
+    "asyncio_default_test_loop_scope",
+    "asyncio_debug",
+}
+PYTEST_ASYNCIO_KEYWORDS = {"loop_scope", "loop_factories"}
+
+
+@pytest.mark.parametrize(
+    ("heading", "known"),
+    [
+        ("Ini keys", PYTEST_ASYNCIO_INI),
+        ("Marker", PYTEST_ASYNCIO_KEYWORDS),
+        ("Check settings per test", set()),
+    ],
+)
+def test_awaitest_only_keys_and_keywords_are_marked(heading: str, known: set[str]) -> None:
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    header = text.split(f"## {heading}\n", 1)[1].split("\n| ", 1)[1].split("\n", 1)[0]
+    assert header.rstrip(" |").endswith("| pytest-asyncio"), heading
+    for row in _table("configuration.md", heading):
+        expected = "yes" if _code(row[0]) in known else "no: awaitest only"
+        assert row[-1] == expected, (heading, row[0])
+        assert "awaitest only:" not in " ".join(row[1:-1]), (heading, row[0])
+
+
 def test_ini_table_matches_the_code() -> None:
     documented = {_code(row[0]): row for row in _table("configuration.md", "Ini keys")}
     assert set(documented) == set(_config._INI)
