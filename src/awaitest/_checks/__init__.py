@@ -62,6 +62,7 @@ from .deadlines import (
 )
 from .frames import (
     ASYNCIO_DIR,
+    code_site,
     creating_frame,
     frame_site,
     origin_site,
@@ -506,7 +507,7 @@ class Window:
         if self.policy.task_leaks == "ignore":
             return
         leaked = [
-            (task, creator[1] if creator is not None else None)
+            (task, code_site(*creator) if creator is not None else None)
             for task, creator in ((ref(), creator) for ref, creator in self._candidates)
             if task is not None and task.get_loop() is loop and not task.done()
             if task not in hosts
@@ -823,7 +824,7 @@ class _TaskFactory:
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
             frame = creating_frame(sys._getframe(1))
-            creator = None if frame is None else (frame.f_code.co_filename, frame_site(frame))
+            creator = None if frame is None else (frame.f_code, frame.f_lineno)
             window._candidates.append((weakref.ref(task), creator))  # type: ignore[arg-type]
         return task
 
