@@ -1,8 +1,13 @@
 """awaitest: run async tests and fixtures with pytest, and catch the mistakes async code makes."""
 
-from ._collect import is_async_test
-from ._fixture_specs import fixture
-from .clock import VirtualClock
+# First, before any other module of the package is imported: see the function.
+from ._pytest_private import keep_own_modules_unrewritten
+
+keep_own_modules_unrewritten()
+
+from ._collect import is_async_test  # noqa: E402
+from ._fixture_specs import fixture  # noqa: E402
+from .clock import VirtualClock  # noqa: E402
 
 __version__ = "0.1.0"
 

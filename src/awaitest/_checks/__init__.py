@@ -64,6 +64,7 @@ from .frames import (
     ASYNCIO_DIR,
     NOT_USER_CODE,
     calling_lines,
+    code_site,
     creating_frame,
     frame_site,
     origin_site,
@@ -453,8 +454,9 @@ class Window:
             )
         else:
             created = ""
-            if creator is not None and creator[1] not in found.evidence:
-                created = f"The task was created at {creator[1]}.\n"
+            site = code_site(*creator) if creator is not None else None
+            if site is not None and site not in found.evidence:
+                created = f"The task was created at {site}.\n"
             tail = (
                 f"It comes from this project's code: {found.evidence}.\n{created}"
                 f"{_fix(context)}\nOn purpose? Mark the test: " + on_purpose
@@ -512,7 +514,7 @@ class Window:
         if not leaks_on and self.policy.unawaited == "ignore":
             return
         leaked = [
-            (task, creator[1] if creator is not None else None)
+            (task, code_site(*creator) if creator is not None else None)
             for task, creator in ((ref(), creator) for ref, creator in self._candidates)
             if task is not None and task.get_loop() is loop and not task.done()
             if task not in hosts
@@ -909,7 +911,7 @@ class _TaskFactory:
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
             frame = creating_frame(sys._getframe(1))
-            creator = None if frame is None else (frame.f_code.co_filename, frame_site(frame))
+            creator = None if frame is None else (frame.f_code, frame.f_lineno)
             window._candidates.append((weakref.ref(task), creator))  # type: ignore[arg-type]
         return task
 

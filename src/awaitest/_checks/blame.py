@@ -30,7 +30,7 @@ import types
 from collections.abc import Iterator
 from typing import Any, Final, NamedTuple
 
-from .frames import ASYNCIO_DIR, AWAITEST_DIR, frame_site, shown
+from .frames import ASYNCIO_DIR, AWAITEST_DIR, code_site, frame_site, shown
 
 _INSTALLED: Final = frozenset({"site-packages", "dist-packages"})
 #: The standard library's directory (``lib-dynload`` is inside it). Installed packages are
@@ -129,8 +129,10 @@ def blame(
     return Blame(False, "")
 
 
-#: Where a task was created: (file, ``file:line (in function)`` as shown).
-Creator = tuple[str, str]
+#: Where a task was created: the creating code and its line. Kept as found, and shown only for
+#: a task that is reported: formatting a path for every task a test creates costs more than
+#: creating the task. The code object, not the frame, so that no frame's locals stay alive.
+Creator = tuple[types.CodeType, int]
 
 
 def _entries(tb: types.TracebackType | None) -> Iterator[tuple[str, str]]:
@@ -158,7 +160,7 @@ def _objects(context: dict[str, Any], task_creator: Creator | None) -> Iterator[
             code.co_filename,
         )
     if task_creator is not None:
-        yield f"in a task created at {task_creator[1]}", task_creator[0]
+        yield f"in a task created at {code_site(*task_creator)}", task_creator[0].co_filename
     code = _code_of(context.get("asyncgen"))
     if code is not None:
         yield (

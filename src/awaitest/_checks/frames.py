@@ -94,7 +94,7 @@ def origin_site(origin: tuple[tuple[str, int, str], ...] | None) -> str | None:
 
 def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
     """The innermost frame, from ``frame`` outwards, that is not asyncio's or awaitest's."""
-    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
+    while frame is not None and _not_user_code(frame.f_code.co_filename):
         frame = frame.f_back
     return frame
 
@@ -102,13 +102,37 @@ def user_frame(frame: types.FrameType | None) -> types.FrameType | None:
 def creating_frame(frame: types.FrameType | None) -> types.FrameType | None:
     """The code that created a task: as :func:`user_frame`, but None when asyncio itself did,
     in a callback the loop ran (a server starting a connection's handler): outside the loop's
-    callback are only the loop's caller and pytest, who created nothing."""
-    while frame is not None and frame.f_code.co_filename.startswith(NOT_USER_CODE):
+    callback are only the loop's caller and pytest, who created nothing. Runs for every task
+    a test creates, so the prefix test is looked up per file rather than done per frame."""
+    known = _NOT_USER_FILES
+    while frame is not None:
         code = frame.f_code
-        if code.co_name == "_run" and code.co_filename.startswith(ASYNCIO_DIR):
+        filename = code.co_filename
+        machinery = known.get(filename)
+        if machinery is None:
+            machinery = _not_user_code(filename)
+        if not machinery:
+            return frame
+        if code.co_name == "_run" and filename.startswith(ASYNCIO_DIR):
             return None  # Handle._run: the loop running a callback
         frame = frame.f_back
-    return frame
+    return None
+
+
+#: Per source file: whether it is asyncio's or awaitest's (a few hundred files at most).
+_NOT_USER_FILES: Final[dict[str, bool]] = {}
+
+
+def _not_user_code(filename: str) -> bool:
+    machinery = _NOT_USER_FILES.get(filename)
+    if machinery is None:
+        machinery = _NOT_USER_FILES[filename] = filename.startswith(NOT_USER_CODE)
+    return machinery
+
+
+def code_site(code: types.CodeType, lineno: int | None) -> str:
+    """``file:line (in function)`` as the messages show a frame."""
+    return f"{shown(code.co_filename)}:{lineno} (in {code.co_name})"
 
 
 #: The instructions that name a function about to be called (as a global, a local, a method).
@@ -134,7 +158,7 @@ def calling_lines(code: types.CodeType, name: str) -> set[int]:
 
 
 def frame_site(frame: Any) -> str:
-    return f"{shown(frame.f_code.co_filename)}:{frame.f_lineno} (in {frame.f_code.co_name})"
+    return code_site(frame.f_code, frame.f_lineno)
 
 
 def override(key: str, value: str | float, marker: str = "awaitest") -> str:
