@@ -4,6 +4,9 @@ suites that pass under pytest-asyncio pass here too."""
 
 from __future__ import annotations
 
+import re
+import textwrap
+
 import pytest
 
 STRICT_WARNINGS = "[pytest]\nasyncio_mode = auto\nfilterwarnings = error\n"
@@ -102,8 +105,7 @@ def test_mixed_loops_are_one_advisory_naming_the_tests(pytester: pytest.Pytester
             "test_mixed.py::test_narrow[[]2[]] and 2 more: The test runs on the function loop "
             "but uses async fixtures on other loops: 'pool' on the module loop. Objects bound "
             "to one loop (connections, locks, tasks) fail on another. Fix: "
-            '@pytest.mark.asyncio(loop_scope="module") on the test, or loop_scope="function" '
-            "on fixture 'pool'",
+            '@pytest.mark.asyncio(loop_scope="module") on the test',
             "*= 5 passed in *",
         ]
     )
@@ -144,3 +146,127 @@ def test_no_section_when_there_is_nothing_to_say(pytester: pytest.Pytester) -> N
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
     result.stdout.no_fnmatch_line("*awaitest*advisories*")
+
+
+# Each shape the mixed-loop advisory covers: a test whose async fixtures are on other loops.
+# The decorator right above each ``async def`` is the line a suggested fix replaces.
+MIXED_SHAPES = {
+    "test_narrower_than_its_fixtures_loop": (
+        """
+        @pytest.fixture(scope="session")
+        async def sess():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_it(sess):
+            assert sess is asyncio.get_running_loop()
+        """,
+        "The test runs on the function loop but uses async fixtures on other loops: 'sess' on"
+        " the session loop. Objects bound to one loop (connections, locks, tasks) fail on"
+        ' another. Fix: @pytest.mark.asyncio(loop_scope="session") on the test',
+    ),
+    "test_two_wide_fixtures_on_different_loops": (
+        """
+        @pytest.fixture(scope="module")
+        async def mod():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture(scope="session")
+        async def sess():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio
+        async def test_it(mod, sess):
+            assert mod is sess is asyncio.get_running_loop()
+        """,
+        "The test runs on the session loop but uses async fixtures on other loops: 'mod' on"
+        " the module loop. Objects bound to one loop (connections, locks, tasks) fail on"
+        ' another. Fix: @pytest_asyncio.fixture(scope="module", loop_scope="session") on'
+        " fixture 'mod'",
+    ),
+    "test_marker_between_two_wide_fixtures": (
+        """
+        @pytest.fixture(scope="module")
+        async def mod():
+            return asyncio.get_running_loop()
+
+        @pytest.fixture(scope="session")
+        async def sess():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_it(mod, sess):
+            assert mod is sess is asyncio.get_running_loop()
+        """,
+        "The test runs on the module loop but uses async fixtures on other loops: 'sess' on"
+        " the session loop. Objects bound to one loop (connections, locks, tasks) fail on"
+        ' another. Fix: @pytest.mark.asyncio(loop_scope="session") on the test and'
+        ' @pytest_asyncio.fixture(scope="module", loop_scope="session") on fixture \'mod\'',
+    ),
+    "test_wider_than_its_fixtures_loop": (
+        """
+        @pytest.fixture(scope="module")
+        async def mod():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="session")
+        async def test_it(mod):
+            assert mod is asyncio.get_running_loop()
+        """,
+        "The test runs on the session loop but uses async fixtures on other loops: 'mod' on"
+        " the module loop. Objects bound to one loop (connections, locks, tasks) fail on"
+        ' another. Fix: @pytest_asyncio.fixture(scope="module", loop_scope="session") on'
+        " fixture 'mod'; or @pytest.mark.asyncio(loop_scope=\"module\") on the test",
+    ),
+    "test_function_fixture_given_a_wider_loop": (
+        """
+        @pytest_asyncio.fixture(loop_scope="module")
+        async def func():
+            return asyncio.get_running_loop()
+
+        @pytest.mark.asyncio(loop_scope="function")
+        async def test_it(func):
+            assert func is asyncio.get_running_loop()
+        """,
+        "The test runs on the function loop but uses async fixtures on other loops: 'func' on"
+        " the module loop. Objects bound to one loop (connections, locks, tasks) fail on"
+        " another. Fix: @pytest_asyncio.fixture(loop_scope=\"function\") on fixture 'func'; or"
+        ' @pytest.mark.asyncio(loop_scope="module") on the test',
+    ),
+}
+
+_CHANGE = re.compile(r"(@[\w.]+\([^)]*\)) on (?:the test|fixture '(\w+)')")
+
+
+def _apply(source: str, fix: str) -> str:
+    """``source`` with each change of one suggested ``fix``: the decorator right above the
+    test's (or the named fixture's) ``async def`` replaced by the suggested one."""
+    lines = source.splitlines()
+    changes = _CHANGE.findall(fix)
+    assert len(changes) == fix.count(" on "), fix  # every change of the fix is understood
+    for decorator, fixture in changes:
+        target = f"async def {fixture or 'test_it'}("
+        index = next(i for i, line in enumerate(lines) if line.strip().startswith(target))
+        lines[index - 1] = decorator
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("shape", MIXED_SHAPES)
+def test_each_suggested_mixed_loop_fix_ends_the_advisory(
+    pytester: pytest.Pytester, shape: str
+) -> None:
+    """Every fix the advisory offers is one awaitest accepts and, applied as written, puts the
+    test and its fixtures on one loop: no advisory, the test passes."""
+    body, advice = MIXED_SHAPES[shape]
+    source = "import asyncio\nimport pytest\nimport pytest_asyncio\n" + textwrap.dedent(body)
+    pytester.makeini(STRICT_WARNINGS)
+    pytester.makepyfile(test_shape=source)
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(failed=1)  # the test sees its fixtures on other loops
+    result.stdout.fnmatch_lines(["*= awaitest advisories =*", f"test_shape.py::test_it: {advice}"])
+    fixes = advice.split("Fix: ", 1)[1].split("; or ")
+    for fix in fixes:
+        pytester.makepyfile(test_shape=_apply(source, fix))
+        fixed = pytester.runpytest("-p", "no:randomly")
+        fixed.assert_outcomes(passed=1)
+        fixed.stdout.no_fnmatch_line("*awaitest advisories*")

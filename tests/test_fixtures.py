@@ -200,11 +200,66 @@ def test_strict_mode_unmarked_async_fixture_fails_with_the_fix(pytester: pytest.
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "async fixture 'plain' (requested by test_uses) is not run by awaitest: in"
-            " asyncio_mode = strict, declare it with @pytest_asyncio.fixture or"
-            " @awaitest.fixture, or set asyncio_mode = auto.",
+            "*_ ERROR at setup of test_uses _*",
+            "asyncio test 'test_uses' requested async @pytest.fixture 'plain' in strict mode.",
+            "awaitest runs it once it is declared with @pytest_asyncio.fixture or"
+            " @awaitest.fixture instead of @pytest.fixture"
+            " (test_strict_mode_unmarked_async_fixture_fails_with_the_fix.py:3), or set"
+            " asyncio_mode = auto to run every async fixture without one.",
+            "=*short test summary info*=",
         ]
     )
+
+
+@pytest.mark.parametrize("scope", ["module", "session"])
+def test_strict_mode_unmarked_wider_async_fixture_fails_each_test_alike(
+    pytester: pytest.Pytester, scope: str
+) -> None:
+    """The first test requesting it is named; pytest caches the error, so every later test
+    using the fixture gets the same one (not an AssertionError of pytest's bookkeeping)."""
+    pytester.makepyfile(
+        test_wide=f"""
+        import pytest
+
+        @pytest.fixture(scope="{scope}")
+        async def shared():
+            yield 1
+
+        @pytest.mark.asyncio
+        async def test_first(shared):
+            pass
+
+        @pytest.mark.asyncio
+        async def test_second(shared):
+            pass
+
+        def test_sync_later(shared):
+            pass
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=3)
+    message = [
+        "asyncio test 'test_first' requested async @pytest.fixture 'shared' in strict mode.",
+        "awaitest runs it once it is declared with @pytest_asyncio.fixture or @awaitest.fixture"
+        " instead of @pytest.fixture (test_wide.py:3), or set asyncio_mode = auto to run every"
+        " async fixture without one.",
+        f"'shared' is {scope}-scoped: each test that uses it fails with this error.",
+    ]
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_first _*",
+            *message,
+            "*_ ERROR at setup of test_second _*",
+            *message,
+            "*_ ERROR at setup of test_sync_later _*",
+            *message,
+            "=*short test summary info*=",
+        ]
+    )
+    assert "AssertionError" not in result.stdout.str()
+    assert "INTERNALERROR" not in result.stdout.str()
+    assert "awaitest/_fixtures.py" not in result.stdout.str()  # none of awaitest's frames
 
 
 def test_auto_mode_runs_plain_pytest_async_fixtures(pytester: pytest.Pytester) -> None:

@@ -207,8 +207,7 @@ def test_explicit_narrower_marker_is_an_advisory_with_the_fix(pytester: pytest.P
             "test_explicit_narrower_marker_is_an_advisory_with_the_fix.py::test_narrow: The test"
             " runs on the function loop but uses async fixtures on other loops:"
             " 'pool' on the module loop. Objects bound to one loop (connections, locks, tasks)"
-            ' fail on another. Fix: @pytest.mark.asyncio(loop_scope="module") on the test, or'
-            " loop_scope=\"function\" on fixture 'pool'",
+            ' fail on another. Fix: @pytest.mark.asyncio(loop_scope="module") on the test',
         ]
     )
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 import pytest
 
 from . import _variants
+from ._checks.frames import definition_site
 from ._collect import fixture_belongs_to_others
 from ._fixture_specs import AsyncFixture, declared
 from ._loops.current import make_current
@@ -39,7 +40,13 @@ def setup(
     """Body of the ``pytest_fixture_setup`` wrapper for one of our async fixtures."""
     __tracebackhide__ = True
     if not spec.claimed:
-        fail_unclaimed(spec, request)
+        # Failing inside pytest's own setup (not here, before it) lets pytest cache the
+        # error like any fixture's: every later test using a wider-scoped fixture gets it too.
+        original = swap_fixture_function(fixturedef, _unclaimed_stand_in(spec, fixturedef, state))
+        try:
+            return (yield)
+        finally:
+            swap_fixture_function(fixturedef, original)
     current = state.current
     if current is not None and current not in state.planned:
         checks.watch_sync_test(current)  # a sync test: its async fixtures are watched too
@@ -238,11 +245,31 @@ def _undo(changed: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any
             pass
 
 
-def fail_unclaimed(spec: AsyncFixture, request: pytest.FixtureRequest) -> None:
-    __tracebackhide__ = True
-    pytest.fail(
-        f"async fixture {spec.name!r} (requested by {request.node.name}) is not run by "
-        "awaitest: in asyncio_mode = strict, declare it with @pytest_asyncio.fixture or "
-        "@awaitest.fixture, or set asyncio_mode = auto.",
-        pytrace=False,
-    )
+def _unclaimed_stand_in(
+    spec: AsyncFixture, fixturedef: pytest.FixtureDef[Any], state: SessionState
+) -> Callable[..., Any]:
+    """Strict mode: an async fixture nobody declared fails, naming the test, the fixture
+    (where it is defined) and both fixes. Line one is pytest-asyncio's warning's sentence."""
+    current = state.current
+    test = "asyncio test" if current in state.planned else "test"
+    name = current.name if current is not None else "?"
+    site = definition_site(fixturedef.func)
+    where = f" ({site})" if site else ""
+    lines = [
+        f"{test} {name!r} requested async @pytest.fixture {spec.name!r} in strict mode.",
+        "awaitest runs it once it is declared with @pytest_asyncio.fixture or @awaitest.fixture "
+        f"instead of @pytest.fixture{where}, or set asyncio_mode = auto to run every async "
+        "fixture without one.",
+    ]
+    if spec.cache_scope != "function":
+        lines.append(
+            f"{spec.name!r} is {spec.cache_scope}-scoped: each test that uses it fails with "
+            "this error."
+        )
+    message = "\n".join(lines)
+
+    def unclaimed_async_fixture(**kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        pytest.fail(message, pytrace=False)
+
+    return unclaimed_async_fixture

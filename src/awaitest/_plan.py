@@ -28,7 +28,7 @@ from ._loops.factories import clock_of, key_of
 from ._loops.runner import is_async_generator_function
 from ._marker import EMPTY, MarkerError
 from ._pytest_private import test_argnames
-from ._scopes import Scope, widest
+from ._scopes import Scope, wider, widest
 from ._session import STATE, SessionState, note
 from ._variants import Problem, chosen
 from .clock import VirtualClock
@@ -120,27 +120,40 @@ def _note_mixed_loops(
 ) -> None:
     """An advisory (pytest-asyncio is silent here) when one of the test's async fixtures is
     left on another loop."""
-    apart = [
-        (spec.name, demand)
+    placed = [
+        (spec, demand)
         for spec in fixtures
-        if not spec.follows_test
-        and (demand := spec.demand(settings)) is not None
-        and demand != scope
+        if not spec.follows_test and (demand := spec.demand(settings)) is not None
     ]
-    if apart:
-        note(item, _mixed_loops_message(scope, apart))
+    if any(demand != scope for _, demand in placed):
+        note(item, mixed_loops_message(scope, placed))
 
 
-def _mixed_loops_message(scope: Scope, apart: list[tuple[str, Scope]]) -> str:
-    listed = ", ".join(f"{name!r} on the {demand} loop" for name, demand in apart)
-    widest_fixture = widest(*(demand for _, demand in apart))
-    first = apart[0][0]
+def mixed_loops_message(scope: Scope, placed: list[tuple[AsyncFixture, Scope]]) -> str:
+    """The advisory: which fixtures are elsewhere and only fixes awaitest accepts (a fixture's
+    loop is never narrower than its own scope), each complete, so applying one ends it."""
+    apart = [(spec, demand) for spec, demand in placed if demand != scope]
+    listed = ", ".join(f"{spec.name!r} on the {demand} loop" for spec, demand in apart)
+    fixes: list[list[str]] = []
+    if not any(wider(spec.cache_scope, scope) for spec, _ in apart):
+        # the test stays where it is and its fixtures join it
+        fixes.append([_on_fixture(spec, scope) for spec, _ in apart])
+    target = widest(*(demand for _, demand in placed))
+    if target != scope:
+        # the test moves to the widest of its fixtures' loops, and so do the others
+        moved = [_on_fixture(spec, target) for spec, demand in placed if demand != target]
+        fixes.append([f'@pytest.mark.asyncio(loop_scope="{target}") on the test', *moved])
+    fixes.sort(key=len)
     return (
         f"The test runs on the {scope} loop but uses async fixtures on other loops: {listed}. "
         "Objects bound to one loop (connections, locks, tasks) fail on another. Fix: "
-        f'@pytest.mark.asyncio(loop_scope="{widest_fixture}") on the test, or '
-        f'loop_scope="{scope}" on fixture {first!r}'
+        + "; or ".join(" and ".join(changes) for changes in fixes)
     )
+
+
+def _on_fixture(spec: AsyncFixture, loop: Scope) -> str:
+    keep = "" if spec.cache_scope == "function" else f'scope="{spec.cache_scope}", '
+    return f'@pytest_asyncio.fixture({keep}loop_scope="{loop}") on fixture {spec.name!r}'
 
 
 def wants_clock(
