@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from _helpers import ini
 
+#: pytest 9.1 puts a space between the test's line and its verdict; older ones don't
+V = " " if pytest.version_tuple >= (9, 1) else ""
+
 SUITE = """
 import asyncio
 import pytest
@@ -64,7 +67,7 @@ def test_setup_show_names_the_loop_of_each_async_test_and_fixture(
             f"        SETUP    F db (loop: module, {factory}, real clock)",
             "        SETUP    F config",
             f"        test_show.py::test_on_the_module_loop[[]{factory}[]] {used} "
-            f"(loop: module, {factory}, real clock) .",
+            f"(loop: module, {factory}, real clock){V}.",
             "        TEARDOWN F config",
             "        TEARDOWN F db",
             "    TEARDOWN M pool",
@@ -74,17 +77,17 @@ def test_setup_show_names_the_loop_of_each_async_test_and_fixture(
         lines += [
             f"SETUP    S _asyncio_loop_factory['{factory}']",
             f"        test_show.py::test_alone[[]{factory}[]] (fixtures used: "
-            f"_asyncio_loop_factory) (loop: function, {factory}, real clock) .",
+            f"_asyncio_loop_factory) (loop: function, {factory}, real clock){V}.",
             f"TEARDOWN S _asyncio_loop_factory['{factory}']",
         ]
     lines += [
         # a sync test's async fixture: on a loop of the fixture's own scope
         "        SETUP    F db (loop: function, asyncio, real clock)",
-        "        test_show.py::test_sync_uses_an_async_fixture (fixtures used: db) .",
+        f"        test_show.py::test_sync_uses_an_async_fixture (fixtures used: db){V}.",
         "        TEARDOWN F db",
         "        SETUP    F virtual_clock",
         "        test_show.py::test_sleeps_virtually (fixtures used: request, virtual_clock) "
-        "(loop: function, asyncio, virtual clock) .",
+        f"(loop: function, asyncio, virtual clock){V}.",
         "        TEARDOWN F virtual_clock",
     ]
     result.stdout.fnmatch_lines(["test_show.py ", *lines, ""], consecutive=True)
@@ -98,7 +101,7 @@ def test_with_v_the_verdict_follows_the_loop(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "        test_with_v_the_verdict_follows_the_loop.py::test_alone "
-            "(loop: function, asyncio, real clock) PASSED",
+            f"(loop: function, asyncio, real clock){V}PASSED",
         ]
     )
 
@@ -139,13 +142,13 @@ def test_a_policy_and_a_users_event_loop_are_named(pytester: pytest.Pytester) ->
             "        SETUP    F db (loop: function, event_loop_policy=uvloop.EventLoopPolicy, "
             "real clock)",
             "        test_policy.py::test_policy (fixtures used: db) "
-            "(loop: function, event_loop_policy=uvloop.EventLoopPolicy, real clock) .",
+            f"(loop: function, event_loop_policy=uvloop.EventLoopPolicy, real clock){V}.",
         ]
     )
     result.stdout.fnmatch_lines(
         [
             "        test_own_loop.py::test_own_loop (fixtures used: event_loop) "
-            "(loop: the event_loop fixture's) .",
+            f"(loop: the event_loop fixture's){V}.",
         ]
     )
 

@@ -326,7 +326,10 @@ class SetupShow:
         plan = self.state.planned.get(item)
         if plan is not None and plan.error is None:
             label = self.state.test_loop_label(item, plan)
-            write_on_setup_show_line(item.config, f"{label} ", captured=False)
+            # pytest 9.1 ends the test's line with a space before the verdict; older ones don't
+            ends_with_space = pytest.version_tuple >= (9, 1)
+            text = f"{label} " if ends_with_space else f" {label}"
+            write_on_setup_show_line(item.config, text, captured=False)
         return (yield)
 
 
