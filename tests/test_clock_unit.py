@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from awaitest.clock import VirtualClock, VirtualClockError
+from awaitest.clock import VirtualClock, VirtualClockError, jump_beside_threads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Coroutine, Iterator
@@ -357,6 +357,38 @@ def test_thread_jobs_hold_the_jump_back(
     assert loop.time() == 0
     run(loop, asyncio.sleep(60))  # and jumps again once the job is done
     assert loop.time() == 60
+    run(loop, loop.shutdown_default_executor())
+
+
+def test_a_jump_beside_a_thread_it_cant_see_is_remembered(
+    loop: asyncio.AbstractEventLoop, clock: VirtualClock
+) -> None:
+    # A thread of its own (as aiosqlite starts one) answers through call_soon_threadsafe; the
+    # clock can't know it is working and jumps to the timeout: remembered, with its name.
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, args=(_HANG,), name="own worker")
+    worker.start()
+    try:
+        with pytest.raises(TimeoutError):
+            run(loop, asyncio.wait_for(asyncio.sleep(3600), timeout=5))
+    finally:
+        release.set()
+        worker.join()
+    assert jump_beside_threads(clock) == (0.0, 5.0, ("own worker",))
+
+
+def test_no_jump_beside_threads_without_new_ones(
+    loop: asyncio.AbstractEventLoop, clock: VirtualClock
+) -> None:
+    # Threads alive before attach(), and the default executor's workers idle after their
+    # (tracked) job, are not counted.
+    async def main() -> None:
+        await asyncio.to_thread(int)
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(asyncio.sleep(3600), timeout=5)
+
+    run(loop, main())
+    assert jump_beside_threads(clock) is None
     run(loop, loop.shutdown_default_executor())
 
 

@@ -7,7 +7,7 @@ checks that the real time spent stays far below them.
 from __future__ import annotations
 
 import pytest
-from _helpers import ini, verdicts
+from _helpers import ini
 
 # Inner tests that sleep for hours of virtual time assert that they took less than this real
 # time, so a clock that silently fell back to real time fails instead of hanging for an hour.
@@ -420,11 +420,165 @@ def test_uvloop_is_an_error_naming_the_factory(pytester: pytest.Pytester, mode: 
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(
         [
-            "the virtual clock needs a selector-based asyncio loop, but loop factory 'uvloop' "
-            "makes uvloop.Loop; use the 'asyncio' factory for tests that request virtual_clock",
+            "test_uvloop_is_an_error_naming_the_factory.py::test_virtual requests virtual_clock,"
+            " but its loop comes from loop factory 'uvloop', which makes uvloop.Loop, whose"
+            " clock awaitest can't replace: time can only be virtual on a selector-based"
+            ' asyncio loop. Fix: @pytest.mark.asyncio(loop_factories=["asyncio"]) on the test,'
+            " or don't request virtual_clock.",
         ]
     )
     result.stdout.no_fnmatch_line("*During handling*")
+
+
+UVLOOP_POLICY_TESTS = """
+import asyncio
+import pytest
+
+@pytest.mark.asyncio
+async def test_virtual(virtual_clock):
+    await asyncio.sleep(3600)
+    assert type(asyncio.get_running_loop()).__module__.startswith("asyncio")
+
+@pytest.mark.asyncio
+async def test_real():
+    assert type(asyncio.get_running_loop()).__module__ == "uvloop"
+"""
+
+
+def test_uvloop_policy_names_what_the_user_wrote(pytester: pytest.Pytester, mode: str) -> None:
+    """Not a "loop factory 'policy'" the user never wrote: the ini line, and the marker that
+    fixes it, which then passes."""
+    pytest.importorskip("uvloop")
+    ini(pytester, asyncio_mode=mode, event_loop_policy="uvloop.EventLoopPolicy")
+    pytester.makepyfile(test_policy=UVLOOP_POLICY_TESTS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_policy.py::test_virtual requests virtual_clock, but its loop comes from"
+            " event_loop_policy = uvloop.EventLoopPolicy, which makes uvloop.Loop, whose clock"
+            " awaitest can't replace: time can only be virtual on a selector-based asyncio"
+            ' loop. Fix: @pytest.mark.asyncio(loop_factories=["asyncio"]) on the test, or'
+            " don't request virtual_clock.",
+        ]
+    )
+    fixed = UVLOOP_POLICY_TESTS.replace(
+        "@pytest.mark.asyncio\nasync def test_virtual",
+        '@pytest.mark.asyncio(loop_factories=["asyncio"])\nasync def test_virtual',
+    )
+    assert fixed != UVLOOP_POLICY_TESTS
+    pytester.makepyfile(test_policy=fixed)
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    ("keys", "source", "drop"),
+    [
+        (
+            {"event_loop_policy": "uvloop.EventLoopPolicy"},
+            "event_loop_policy = uvloop.EventLoopPolicy",
+            "remove event_loop_policy",
+        ),
+        (
+            {"asyncio_loop_factories": "asyncio uvloop"},
+            "loop factory 'uvloop' of asyncio_loop_factories",
+            "remove 'uvloop' from asyncio_loop_factories",
+        ),
+    ],
+    ids=["policy", "factories"],
+)
+def test_ini_virtual_clock_with_uvloop_is_one_usage_error(
+    pytester: pytest.Pytester, keys: dict[str, str], source: str, drop: str
+) -> None:
+    """uvloop keeps its clock in C (its timers ignore loop.time): it can't be virtual, so the
+    run stops at start instead of failing every function-loop test."""
+    pytest.importorskip("uvloop")
+    ini(pytester, asyncio_mode="auto", asyncio_clock="virtual", **keys)
+    pytester.makepyfile(
+        """
+        import asyncio
+
+        async def test_sleeps():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: asyncio_clock = virtual can't be used with {source}: its loops are"
+            " uvloop.Loop, whose clock awaitest can't replace (time can only be virtual on a"
+            " selector-based asyncio loop). Fix: set asyncio_clock = real and request the"
+            " virtual_clock fixture in tests marked"
+            f' @pytest.mark.asyncio(loop_factories=["asyncio"]), or {drop}.',
+        ]
+    )
+    ini(pytester, asyncio_mode="auto", asyncio_clock="real", **keys)  # the fix
+    passed = 2 if "asyncio_loop_factories" in keys else 1  # once per factory
+    pytester.runpytest().assert_outcomes(passed=passed)
+
+
+THREAD_TIMEOUT = """
+import asyncio
+import aiosqlite
+import pytest
+
+@pytest.mark.asyncio
+async def test_query(virtual_clock):
+    virtual_clock.autojump_threshold = THRESHOLD
+    async with asyncio.timeout(5):
+        async with aiosqlite.connect(":memory:") as db:
+            await db.execute("select 1")
+"""
+
+
+def test_timeout_beside_a_thread_the_clock_cant_see_says_so(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """aiosqlite works in a thread of its own: the clock jumps to the timeout before the
+    answer. The TimeoutError says why and names the fix, which then passes."""
+    pytester.makepyfile(test_db=THREAD_TIMEOUT.replace("THRESHOLD", "0"))
+    result = pytester.runpytest("--tb=short")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   TimeoutError",
+            "E   awaitest: the virtual clock jumped from 0 to 5 s while thread '*' was running."
+            " The clock waits for jobs of loop.run_in_executor (asyncio.to_thread) but can't"
+            " see other threads (aiosqlite's, a library's own worker), so a timeout can expire"
+            " before their answer arrives. Fix: request the virtual_clock fixture and set"
+            " virtual_clock.autojump_threshold = 0.1 (real seconds to wait for I/O and threads"
+            " before each jump).",
+        ]
+    )
+    pytester.makepyfile(test_db=THREAD_TIMEOUT.replace("THRESHOLD", "0.1"))
+    pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_timeouts_beside_executor_jobs_say_nothing_of_threads(
+    pytester: pytest.Pytester, mode: str
+) -> None:
+    """asyncio.to_thread and run_in_executor hold the clock (no jump while they run); a
+    timeout that expires for real afterwards is the user's own, with no note."""
+    pytester.makepyfile(
+        """
+        import asyncio
+        import time
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_threads_then_a_real_timeout(virtual_clock):
+            loop = asyncio.get_running_loop()
+            await asyncio.wait_for(asyncio.to_thread(time.sleep, 0.05), timeout=1)
+            await asyncio.wait_for(loop.run_in_executor(None, time.sleep, 0.05), timeout=1)
+            assert loop.time() == 0
+            await asyncio.wait_for(asyncio.sleep(60), timeout=30)
+        """
+    )
+    result = pytester.runpytest("--tb=short")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["E   TimeoutError"])
+    result.stdout.no_fnmatch_line("*virtual clock jumped*")
 
 
 def test_custom_selector_loop_factory_works(pytester: pytest.Pytester, mode: str) -> None:
@@ -497,35 +651,5 @@ def test_user_defined_event_loop_is_an_error(pytester: pytest.Pytester, mode: st
             "but its event loop comes from the user-defined event_loop fixture, whose clock "
             "awaitest can't replace. Fix: remove that fixture override for this test, or don't "
             "request virtual_clock.",
-        ]
-    )
-
-
-def test_ini_with_uvloop_fails_each_test_naming_the_factory(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("uvloop")
-    ini(
-        pytester,
-        asyncio_mode="auto",
-        asyncio_clock="virtual",
-        asyncio_loop_factories="asyncio uvloop",
-    )
-    pytester.makepyfile(
-        """
-        import asyncio
-
-        async def test_sleeps():
-            await asyncio.sleep(3600)
-            assert asyncio.get_running_loop().time() == 3600
-        """
-    )
-    result = pytester.runpytest("-v")
-    found = verdicts(result)
-    # Fails at setup or at call, wherever the test's loop is first needed.
-    assert found.pop("test_sleeps[uvloop]") in ("ERROR", "FAILED")
-    assert found == {"test_sleeps[asyncio]": "PASSED"}
-    result.stdout.fnmatch_lines(
-        [
-            "*the virtual clock needs a selector-based asyncio loop, but loop factory 'uvloop' "
-            "makes uvloop.Loop*",
         ]
     )

@@ -23,6 +23,7 @@ from ._loops.factories import (
     FactoryError,
     LoopFactory,
     LoopKey,
+    NoVirtualClock,
     clocked,
     detach,
     eager,
@@ -114,6 +115,31 @@ class LoopRegistry:
                         f"tasks out on this Python: -o asyncio_loop_factories='{lazy}'"
                     )
                 raise pytest.UsageError(f"{ini}: {exc}{fix}") from None
+        if self.settings.clock == "virtual":
+            for key in dict.fromkeys(keys):
+                self._check_clock(key)
+
+    def _check_clock(self, key: LoopKey) -> None:
+        """``asyncio_clock = virtual``: a configured factory whose loops can't take a virtual
+        clock would fail every function-loop test on it; one usage error now instead."""
+        try:
+            loop = self.factory(key.with_clock())()
+        except NoVirtualClock as exc:
+            if key.policy:
+                source = f"event_loop_policy = {self.settings.event_loop_policy}"
+                drop = "remove event_loop_policy"
+            else:
+                source = f"loop factory {key.label!r} of asyncio_loop_factories"
+                drop = f"remove {key.label!r} from asyncio_loop_factories"
+            raise pytest.UsageError(
+                f"asyncio_clock = virtual can't be used with {source}: its loops are "
+                f"{exc.loop_type}, whose clock awaitest can't replace (time can only be "
+                "virtual on a selector-based asyncio loop). Fix: set asyncio_clock = real "
+                "and request the virtual_clock fixture in tests marked "
+                f'@pytest.mark.asyncio(loop_factories=["asyncio"]), or {drop}.'
+            ) from None
+        loop.close()
+        detach(loop)
 
     # -- runners -------------------------------------------------------------------------------
 
@@ -128,6 +154,8 @@ class LoopRegistry:
             problem = None
             try:
                 runner = Runner.open(self.factory(key), debug=self.settings.debug)
+            except NoVirtualClock as exc:
+                problem = self._no_clock(owner, key, exc.loop_type)  # failed below
             except VirtualClockError as exc:
                 problem = str(exc)  # failed below, outside this except block
             if problem is not None:
@@ -136,6 +164,23 @@ class LoopRegistry:
             self.runners[owner, key] = runner
             owner.addfinalizer(functools.partial(self._close, (owner, key), runner))
         return runner
+
+    def _no_clock(self, owner: Node, key: LoopKey, loop_type: str) -> str:
+        """Why a test's virtual loop can't be made, in the words the user configured it with."""
+        if key.policy:
+            source = f"event_loop_policy = {self.settings.event_loop_policy}"
+        else:
+            source = f"loop factory {key.label!r}"
+        if "virtual_clock" in getattr(owner, "fixturenames", ()):
+            why, other = "requests virtual_clock", "don't request virtual_clock"
+        else:
+            why, other = "has a virtual clock (asyncio_clock = virtual)", "set asyncio_clock = real"
+        return (
+            f"{owner.nodeid} {why}, but its loop comes from {source}, which makes "
+            f"{loop_type}, whose clock awaitest can't replace: time can only be virtual on a "
+            'selector-based asyncio loop. Fix: @pytest.mark.asyncio(loop_factories=["asyncio"]) '
+            f"on the test, or {other}."
+        )
 
     def user_runner(
         self, item: pytest.Item, node: Node, scope: Scope, cache_scope: Scope, user: UserLoop

@@ -19,7 +19,9 @@ The approach: instance attributes that shadow methods the loop already calls thr
   test can't change, see ``_realtime``), which tests replace to never wait for real.
 * ``loop.run_in_executor`` is wrapped only to track jobs running in threads (``to_thread``,
   ``getaddrinfo``, aiofiles): while one runs, tasks wait on more than timers, so the clock
-  doesn't jump and the loop blocks until the thread (or I/O) wakes it.
+  doesn't jump and the loop blocks until the thread (or I/O) wakes it. Threads started any
+  other way (aiosqlite's, anyio's workers) can't be seen; a jump made while one of them was
+  alive is remembered (:func:`jump_beside_threads`), so a ``TimeoutError`` can say why.
 
 Far from zero (past ~1e7 s) ``time() + resolution`` rounds back to ``time()``, so a timer due
 at exactly ``time()`` would never look due and the loop would spin; there the clock steps one
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import threading
 import time
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
@@ -126,6 +129,11 @@ class VirtualClock:
         self._real_run_in_executor: Callable[..., asyncio.Future[Any]] | None = None
         self._patches: list[_InstancePatch] = []
         self._executor_jobs: set[asyncio.Future[Any]] = set()
+        #: Threads alive at attach(): none of them works for this loop's tasks yet.
+        self._known_threads: frozenset[int | None] = frozenset()
+        #: The last jump made while a thread started since attach() was alive: (from, to,
+        #: the threads' names).
+        self._jump_beside_threads: tuple[float, float, tuple[str, ...]] | None = None
         self._autojump_threshold = 0.0
         self.autojump_threshold = autojump_threshold
 
@@ -195,6 +203,8 @@ class VirtualClock:
             )
         self._real_select = selector.select
         self._real_run_in_executor = loop.run_in_executor
+        self._known_threads = frozenset(t.ident for t in threading.enumerate())
+        self._jump_beside_threads = None
         try:
             self._patch(selector, "select", self._select)
             self._patch(loop, "run_in_executor", self._run_in_executor)
@@ -249,8 +259,23 @@ class VirtualClock:
         if not events:
             deadline = _next_timer_deadline(loop)
             if deadline is not None and deadline > self._now:
+                self._note_threads(deadline)
                 self._now = deadline
         return events
+
+    def _note_threads(self, deadline: float) -> None:
+        """Remember a jump made while a thread the clock can't see might be working for the
+        loop's tasks: one started since attach(), not an idle worker of the loop's default
+        executor (named ``asyncio_N``, whose jobs are tracked)."""
+        known = self._known_threads
+        unseen = tuple(
+            thread.name
+            for thread in threading.enumerate()
+            if thread.ident not in known
+            and not (thread.name.startswith("asyncio_") and thread.name[8:].isdigit())
+        )
+        if unseen:
+            self._jump_beside_threads = (self._now, deadline, unseen)
 
     def _wait_for_io(
         self, select: Callable[[float | None], list[Any]], threshold: float
@@ -293,3 +318,10 @@ class VirtualClock:
             running = None
         if running is not loop:
             loop.call_soon_threadsafe(_do_nothing)
+
+
+def jump_beside_threads(clock: VirtualClock) -> tuple[float, float, tuple[str, ...]] | None:
+    """The last jump ``clock`` made while a thread it can't see (one started since it was
+    attached, not through ``loop.run_in_executor``) was alive: virtual time before and after,
+    and the threads' names. None when there was none."""
+    return clock._jump_beside_threads

@@ -157,17 +157,27 @@ def eager(factory: LoopFactory, label: str) -> LoopFactory:
     return new_eager_loop
 
 
+class NoVirtualClock(VirtualClockError):
+    """A factory's loop can't take a virtual clock (uvloop's keeps its clock in C)."""
+
+    def __init__(self, problem: str, loop_type: str) -> None:
+        super().__init__(problem)
+        #: The type of loop the factory made, as ``module.Class``.
+        self.loop_type = loop_type
+
+
 def clocked(factory: LoopFactory, label: str) -> LoopFactory:
     """``factory`` with a fresh :class:`VirtualClock` attached to every loop it makes; a loop
-    that can't take one is closed and :class:`VirtualClockError` says why."""
+    that can't take one is closed and :class:`NoVirtualClock` says why."""
 
     def new_virtual_loop() -> asyncio.AbstractEventLoop:
         loop = factory()
         try:
             VirtualClock().attach(loop, factory_name=label)
-        except VirtualClockError:
+        except VirtualClockError as exc:
             loop.close()
-            raise
+            kind = type(loop)
+            raise NoVirtualClock(str(exc), f"{kind.__module__}.{kind.__qualname__}") from None
         return loop
 
     return new_virtual_loop

@@ -23,8 +23,9 @@ from collections.abc import AsyncGenerator, Callable, Coroutine
 from typing import Any, Final, Generic, TypeVar
 
 from .. import _checks
+from ..clock import jump_beside_threads
 from .current import restore_current_loop, shut_down, swap_current_loop
-from .factories import LoopFactory
+from .factories import LoopFactory, clock_of
 
 T = TypeVar("T")
 
@@ -123,6 +124,8 @@ class Runner:
                     pass
             else:
                 _skip_loop_frames(exc, getattr(coro, "cr_code", None))
+                if isinstance(exc, TimeoutError):
+                    explain_timeout(self.loop, exc)
             raise
 
     def run_test(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
@@ -237,8 +240,10 @@ class GeneratorHost(Generic[T]):
                     # handling of" the CancelledError of our own future.
                     task.result()
                     raise NoYieldError from None  # pragma: no cover - _live raised or produced
-        except BaseException:
+        except BaseException as exc:
             self._abandon()
+            if isinstance(exc, TimeoutError):
+                explain_timeout(loop, exc)
             raise
         self.value = produced.result()
 
@@ -256,6 +261,8 @@ class GeneratorHost(Generic[T]):
                     self._runner.loop.run_until_complete(task)
                 except BaseException as exc:
                     _skip_loop_frames(exc, _LIVE)
+                    if isinstance(exc, TimeoutError):
+                        explain_timeout(self._runner.loop, exc)
                     raise
         finally:
             self._runner.hosts.pop(task, None)
@@ -273,6 +280,30 @@ class GeneratorHost(Generic[T]):
 
 
 _LIVE: Final = GeneratorHost._live.__code__
+
+
+_JUMPED: Final = "virtual clock jumped"
+
+
+def explain_timeout(loop: asyncio.AbstractEventLoop, exc: TimeoutError) -> None:
+    """A ``TimeoutError`` on a virtual loop whose clock jumped while a thread it can't see was
+    alive: say so under the error, with the fix (a note: the error stays the user's)."""
+    clock = clock_of(loop)
+    found = jump_beside_threads(clock) if clock is not None else None
+    notes: list[str] = getattr(exc, "__notes__", [])
+    if found is None or any(_JUMPED in note for note in notes):
+        return  # a fixture's error re-raised by the test: said once
+    before, after, threads = found
+    names = ", ".join(repr(name) for name in threads)
+    which = f"thread {names} was" if len(threads) == 1 else f"threads {names} were"
+    exc.add_note(
+        f"awaitest: the {_JUMPED} from {before:g} to {after:g} s while {which} "
+        "running. The clock waits for jobs of loop.run_in_executor (asyncio.to_thread) but "
+        "can't see other threads (aiosqlite's, a library's own worker), so a timeout can "
+        "expire before their answer arrives. Fix: request the virtual_clock fixture and set "
+        "virtual_clock.autojump_threshold = 0.1 (real seconds to wait for I/O and threads "
+        "before each jump)."
+    )
 
 
 def _skip_loop_frames(exc: BaseException, code: types.CodeType | None) -> None:
