@@ -26,7 +26,11 @@ def test_only_awaitest_is_unmarked(
     pytester.makepyfile(helpers="X = 1\n", awaitest_extras="Y = 1\n")
     monkeypatch.syspath_prepend(str(pytester.path))
     hook = AssertionRewritingHook(pytestconfig)
-    hook.mark_rewrite("awaitest", "helpers", "awaitest_extras")  # as pytest marks plugins
+    hook.mark_rewrite("helpers", "awaitest_extras")  # as pytest marks plugins
+    # awaitest is marked the same way, minus mark_rewrite()'s check of modules imported
+    # already: pytest 8.4 makes that an error under filterwarnings = error, and awaitest was
+    # imported long before this new hook existed (the test asks what the hook does next)
+    hook._must_rewrite.add("awaitest")
     monkeypatch.setattr(sys, "meta_path", [hook, *sys.meta_path])
     ours = list(awaitest.__path__)
     assert _rewrites(hook, "awaitest.clock", ours)
