@@ -12,10 +12,11 @@ import pytest
 
 from awaitest._loops.runner import (
     GeneratorHost,
+    NotSteppingError,
     NoYieldError,
-    ReentrantRunError,
     Runner,
     SecondYieldError,
+    running_loop,
 )
 
 ASYNCIO_DIR = os.path.dirname(asyncio.__file__)
@@ -136,14 +137,13 @@ def test_ctrl_c_while_suspended_lets_the_coroutine_unwind(runner: Runner) -> Non
     assert unwound == ["finally ran"]
 
 
-def test_check_not_nested_refuses_inside_a_running_loop(runner: Runner) -> None:
-    Runner.check_not_nested()
+def test_running_loop_is_the_loop_running_the_caller(runner: Runner) -> None:
+    assert running_loop() is None
 
-    async def nested() -> None:
-        Runner.check_not_nested()
+    async def which() -> asyncio.AbstractEventLoop | None:
+        return running_loop()
 
-    with pytest.raises(ReentrantRunError):
-        runner.run(nested())
+    assert runner.run(which()) is runner.loop
 
 
 # -- GeneratorHost ---------------------------------------------------------------------------
@@ -256,3 +256,178 @@ def test_contextvars_set_in_setup_are_in_the_given_context(runner: Runner) -> No
     assert host.value == "from setup"
     assert context[VAR] == "from setup"
     host.teardown()
+
+
+# -- calls between steps ---------------------------------------------------------------------
+
+
+def test_a_call_between_steps_runs_with_the_loop_stopped_and_may_run_coroutines_on_it(
+    runner: Runner,
+) -> None:
+    seen: list[object] = []
+
+    async def in_a_fixture() -> str:
+        await asyncio.sleep(0)
+        return "set up"
+
+    def call() -> str:
+        seen.append(running_loop())  # stopped: nothing runs
+        return runner.run(in_a_fixture())  # as pytest's setup of an async fixture does
+
+    async def ticks() -> None:
+        while True:
+            seen.append("tick")
+            await asyncio.sleep(0)
+
+    async def test() -> str:
+        ticker = asyncio.create_task(ticks())
+        await asyncio.sleep(0)
+        value = await runner.call_between_steps(call)
+        ticker.cancel()
+        return value
+
+    assert runner.run(test()) == "set up"
+    assert seen[:2] == ["tick", None]  # the other task waits while the call runs
+    assert "tick" in seen[2:]  # and runs again in the steps after it
+    assert not runner.between
+
+
+def test_an_error_of_the_call_is_raised_in_the_coroutine_from_the_calls_frame(
+    runner: Runner,
+) -> None:
+    def broken_setup() -> None:
+        raise Broken("no database")
+
+    async def test() -> None:
+        await runner.call_between_steps(broken_setup)
+
+    with pytest.raises(Broken, match=r"^no database$") as caught:
+        runner.run(test())
+    assert caught.value.__context__ is None
+    functions = functions_in(caught.value)
+    assert "asyncio" not in functions[functions.index("test") :]
+    assert functions[-1] == "broken_setup"
+
+
+def test_a_call_may_ask_for_another_one_from_a_coroutine_it_runs(runner: Runner) -> None:
+    order: list[str] = []
+
+    def inner() -> str:
+        order.append("inner call")
+        return "inner"
+
+    async def fixture() -> AsyncGenerator[str, None]:
+        yield await runner.call_between_steps(inner)  # a generator fixture's setup asks too
+
+    def outer() -> str:
+        host = runner.start_generator(fixture())
+        order.append("outer call")
+        host.teardown()
+        return f"outer({host.value})"
+
+    async def test() -> str:
+        return await runner.call_between_steps(outer)
+
+    assert runner.run(test()) == "outer(inner)"
+    assert order == ["inner call", "outer call"]
+
+
+def test_calls_asked_for_in_the_same_round_are_made_in_order(runner: Runner) -> None:
+    async def test() -> list[str]:
+        return list(
+            await asyncio.gather(
+                runner.call_between_steps(lambda: "first"),
+                runner.call_between_steps(lambda: "second"),
+            )
+        )
+
+    assert runner.run(test()) == ["first", "second"]
+
+
+def test_a_call_is_never_made_inside_another_it_was_asked_beside(runner: Runner) -> None:
+    """Asked for in the same step, the second is made after the first ends, even though the
+    first runs steps of its own (in which the second would be free to run)."""
+    depth: list[int] = [0]
+    order: list[tuple[str, int]] = []
+
+    async def slow_setup() -> None:
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+
+    def setting_up(name: str) -> str:
+        depth[0] += 1
+        order.append((name, depth[0]))
+        runner.run(slow_setup())
+        depth[0] -= 1
+        return name
+
+    async def test() -> list[str]:
+        return list(
+            await asyncio.gather(
+                runner.call_between_steps(lambda: setting_up("a")),
+                runner.call_between_steps(lambda: setting_up("b")),
+            )
+        )
+
+    assert runner.run(test()) == ["a", "b"]
+    assert order == [("a", 1), ("b", 1)]
+
+
+def test_a_call_asked_for_as_the_step_ends_is_still_made(runner: Runner) -> None:
+    made: list[str] = []
+
+    async def asks() -> None:
+        await runner.call_between_steps(lambda: made.append("made"))
+
+    children: list[asyncio.Task[None]] = []
+
+    async def test() -> None:
+        # The child's first step and the end of this task's step share the next round.
+        children.append(asyncio.create_task(asks()))
+
+    runner.run(test())
+    assert made == ["made"]
+    assert not runner.between
+    runner.loop.run_until_complete(children[0])  # it gets the outcome in a later step
+
+
+def test_no_call_between_steps_outside_a_step(runner: Runner) -> None:
+    async def asks() -> None:
+        await runner.call_between_steps(lambda: None)
+
+    async def at_teardown() -> AsyncGenerator[None, None]:
+        yield
+        await asks()
+
+    with pytest.raises(NotSteppingError):
+        runner.loop.run_until_complete(asks())  # someone else runs the loop
+    host = runner.start_generator(at_teardown())
+    with pytest.raises(NotSteppingError):
+        host.teardown()  # teardown sets nothing up
+
+
+def test_ctrl_c_in_a_call_unwinds_the_coroutine_that_asked(runner: Runner) -> None:
+    unwound: list[str] = []
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    async def test() -> None:
+        try:
+            await runner.call_between_steps(interrupted)
+        finally:
+            unwound.append("finally ran")
+
+    with pytest.raises(KeyboardInterrupt):
+        runner.run(test())
+    assert unwound == ["finally ran"]
+    assert not runner.between
+
+
+def test_a_loop_stopped_by_someone_else_still_fails_the_step(runner: Runner) -> None:
+    async def stops() -> None:
+        asyncio.get_running_loop().stop()
+        await asyncio.sleep(0)
+
+    with pytest.raises(RuntimeError, match=r"^Event loop stopped before Future completed\.$"):
+        runner.run(stops())

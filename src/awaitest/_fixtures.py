@@ -23,7 +23,7 @@ from ._checks.frames import definition_site
 from ._collect import fixture_belongs_to_others
 from ._fixture_specs import AsyncFixture, declared
 from ._loops.current import make_current
-from ._loops.runner import NoYieldError, ReentrantRunError, Runner, SecondYieldError
+from ._loops.runner import NoYieldError, Runner, SecondYieldError, running_loop
 from ._pytest_private import finish_at, swap_fixture_function
 from ._report import Checks
 from ._scopes import Scope, fixture_scope, scope_node
@@ -212,9 +212,7 @@ def _checked_runner(
     state: SessionState,
 ) -> Runner:
     __tracebackhide__ = True
-    try:
-        Runner.check_not_nested()
-    except ReentrantRunError:
+    if running_loop() is not None:  # request.getfixturevalue() inside a running test
         pytest.fail(
             f"async fixture {spec.name!r} can't be set up while {request.node.name} is "
             "already running on an event loop (request.getfixturevalue() on an async fixture "

@@ -8,6 +8,13 @@ parked on a future while the tests that use it run.
 Every ``run_until_complete`` that runs a test's code is a *step*: while a test is watched
 (``_checks.active()``), the step is wrapped in its window's checks (deadline, leaked tasks,
 loop errors, blocking). Nothing else runs around it, so with no window a step costs nothing.
+
+A coroutine running in a step may need sync code run that itself runs coroutines on this loop
+(pytest setting up a fixture it asks for by name: ``awaitest.getfixturevalue``). That code
+can't run inside the running loop, so the coroutine asks for a *call between steps*
+(:meth:`Runner.call_between_steps`): the loop is stopped, which ends the step; the call runs
+with the loop stopped, free to run coroutines on it; the coroutine gets its outcome and the
+next step goes on where the first one stopped. Tasks stay where they were meanwhile.
 """
 
 from __future__ import annotations
@@ -58,12 +65,33 @@ def is_async_generator_function(obj: object) -> bool:
     return inspect.isasyncgenfunction(obj)
 
 
-class ReentrantRunError(RuntimeError):
-    """A coroutine was handed to a runner while a loop is already running in this thread."""
+def running_loop() -> asyncio.AbstractEventLoop | None:
+    """The loop running in this thread, or None: asyncio's low-level getter, which doesn't
+    raise (asked once per async fixture's setup: a loop running then is an error)."""
+    return asyncio._get_running_loop()
+
+
+class NotSteppingError(RuntimeError):
+    """A call between steps was asked for where no step of :meth:`Runner.run_steps` is
+    running the loop (a fixture's teardown, the loop's shutdown, a loop of someone else's)."""
+
+
+#: A call between two steps, and the future its outcome goes to: (True, value) or (False, error).
+_Between = tuple[Callable[[], Any], "asyncio.Future[tuple[bool, Any]]"]
 
 
 class Runner:
-    __slots__ = ("_previous", "closed", "hosts", "loop", "owned", "ran")
+    __slots__ = (
+        "_previous",
+        "between",
+        "calling",
+        "closed",
+        "hosts",
+        "loop",
+        "owned",
+        "ran",
+        "stepping",
+    )
 
     def __init__(self, loop: asyncio.AbstractEventLoop, *, owned: bool = True) -> None:
         self.loop = loop
@@ -73,6 +101,11 @@ class Runner:
         # Tasks hosting generator fixtures: pending on purpose, never reported as leaks.
         # Each maps to its async generator, so a timeout can show where the fixture waits.
         self.hosts: dict[asyncio.Task[Any], AsyncGenerator[Any, None]] = {}
+        #: A step of :meth:`run_steps` is running the loop: calls between steps may be asked for.
+        self.stepping = False
+        #: The calls between steps asked for and not made yet (perf: no list until one is).
+        self.between: list[_Between] | None = None
+        self.calling = 0  # calls between steps being made, one inside another
         self._previous = swap_current_loop(loop) if owned else None
 
     @classmethod
@@ -82,12 +115,6 @@ class Runner:
         if debug:
             loop.set_debug(True)
         return cls(loop)
-
-    @staticmethod
-    def check_not_nested() -> None:
-        # asyncio's low-level getter: None instead of raising, once per fixture
-        if asyncio._get_running_loop() is not None:
-            raise ReentrantRunError
 
     def step(
         self, task: asyncio.Future[Any], *, tracked: bool = True
@@ -111,8 +138,8 @@ class Runner:
         __tracebackhide__ = True
         task = self.loop.create_task(coro, context=context)
         try:
-            with self.step(task, tracked=tracked):
-                return self.loop.run_until_complete(task)
+            self.run_steps(task, task, tracked=tracked)
+            return task.result()
         except BaseException as exc:
             if not task.done():
                 # Ctrl-C (or SystemExit) arrived while the task was suspended: let its
@@ -127,6 +154,94 @@ class Runner:
                 if isinstance(exc, TimeoutError):
                     explain_timeout(self.loop, exc)
             raise
+
+    def run_steps(
+        self, future: asyncio.Future[Any], task: asyncio.Future[Any], *, tracked: bool
+    ) -> None:
+        """``run_until_complete(future)``, watched as a step of ``task``; as several steps when
+        coroutines on the loop ask for calls between steps, made between two of them."""
+        __tracebackhide__ = True
+        loop = self.loop
+        try:
+            while True:
+                with self.step(task, tracked=tracked):
+                    self.stepping = True
+                    try:
+                        loop.run_until_complete(future)
+                    except RuntimeError:
+                        # "Event loop stopped before Future completed": for calls between
+                        # steps if any were asked for; else someone else stopped it.
+                        if future.done() or not self.between:
+                            raise
+                    finally:
+                        self.stepping = False
+                if not self.between:
+                    return
+                self._call_between()
+                if future.done():  # asked for in the step's last round of callbacks
+                    return
+        except BaseException:
+            self._abandon_between()
+            raise
+
+    async def call_between_steps(self, call: Callable[[], T]) -> T:
+        """From a coroutine on this loop, while a step of :meth:`run_steps` runs it: stop the
+        loop, run ``call`` (which may run coroutines on this loop) and return its value here,
+        or raise its error here. :class:`NotSteppingError` where no such step runs."""
+        __tracebackhide__ = True
+        loop = self.loop
+        if not self.stepping or running_loop() is not loop:
+            raise NotSteppingError
+        done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+        if self.between is None:
+            self.between = []
+        self.between.append((call, done))
+        loop.stop()
+        succeeded, outcome = await done
+        if succeeded:
+            value: T = outcome
+            return value
+        try:
+            raise outcome  # here, not from the future: asyncio's frames mean nothing to users
+        finally:
+            del outcome
+
+    def _call_between(self) -> None:
+        """Make the calls asked for in the step that just ended, in order, with the loop
+        stopped. One asked for while a call runs (in a step of a coroutine the call runs) is
+        that step's to make, not this one's: no call is made inside another it doesn't need."""
+        __tracebackhide__ = True
+        mine, self.between = self.between or [], None
+        self.calling += 1
+        try:
+            while mine:
+                call, done = mine.pop(0)
+                if done.done():
+                    continue  # the coroutine that asked was cancelled meanwhile
+                try:
+                    outcome: tuple[bool, Any] = (True, call())
+                except BaseException as exc:
+                    if isinstance(exc, KeyboardInterrupt | SystemExit):
+                        done.cancel()
+                        for _, other in mine:
+                            other.cancel()
+                        raise
+                    outcome = (False, exc)
+                if not done.done():
+                    done.set_result(outcome)
+                del outcome
+        finally:
+            self.calling -= 1
+
+    def _abandon_between(self) -> None:
+        """The outermost steps ended with an error (the test's, Ctrl-C, a timeout): coroutines
+        still waiting for a call are cancelled, so no later step makes it. Inside a call, the
+        steps around it make them later."""
+        if self.calling:
+            return
+        between, self.between = self.between, None
+        for _, done in between or ():
+            done.cancel()
 
     def run_test(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         """Run an async test function with its arguments. A hypothesis ``@given`` test is a sync
@@ -228,18 +343,17 @@ class GeneratorHost(Generic[T]):
         # perf: a callback, not asyncio.wait().
         task.add_done_callback(lambda _: produced.done() or produced.cancel())
         try:
-            with self._runner.step(task, tracked=self._tracked):
-                try:
-                    loop.run_until_complete(produced)
-                except asyncio.CancelledError:
-                    if not task.done() or task.cancelled():
-                        raise
-                if produced.cancelled():  # the task ended before yielding a value
-                    self._runner.hosts.pop(task, None)
-                    # Raised here, not in the except above: the user's error alone, not "during
-                    # handling of" the CancelledError of our own future.
-                    task.result()
-                    raise NoYieldError from None  # pragma: no cover - _live raised or produced
+            try:
+                self._runner.run_steps(produced, task, tracked=self._tracked)
+            except asyncio.CancelledError:
+                if not task.done() or task.cancelled():
+                    raise
+            if produced.cancelled():  # the task ended before yielding a value
+                self._runner.hosts.pop(task, None)
+                # Raised here, not in the except above: the user's error alone, not "during
+                # handling of" the CancelledError of our own future.
+                task.result()
+                raise NoYieldError from None  # pragma: no cover - _live raised or produced
         except BaseException as exc:
             self._abandon()
             if isinstance(exc, TimeoutError):
