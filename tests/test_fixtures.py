@@ -154,34 +154,6 @@ def test_sync_test_can_use_async_fixtures(pytester: pytest.Pytester, mode: str) 
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_getfixturevalue_of_async_fixture_in_async_test_is_a_clear_error(
-    pytester: pytest.Pytester, mode: str
-) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-        import pytest_asyncio
-
-        @pytest_asyncio.fixture
-        async def late():
-            return 1
-
-        @pytest.mark.asyncio
-        async def test_dynamic(request):
-            request.getfixturevalue("late")
-        """
-    )
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "*async fixture 'late' can't be set up while test_dynamic is already running on an"
-            " event loop (request.getfixturevalue() on an async fixture inside an async test or"
-            " fixture); request it as an argument instead",
-        ]
-    )
-
-
 def test_strict_mode_unmarked_async_fixture_fails_with_the_fix(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -15,6 +15,7 @@ def test_all_names_are_public_and_present() -> None:
         "VirtualClock",
         "__version__",
         "fixture",
+        "getfixturevalue",
         "is_async_test",
     ]
     for name in awaitest.__all__:

@@ -5,6 +5,7 @@ from ._pytest_private import keep_own_modules_unrewritten
 
 keep_own_modules_unrewritten()
 
+from ._by_name import getfixturevalue  # noqa: E402
 from ._collect import is_async_test  # noqa: E402
 from ._fixture_specs import fixture  # noqa: E402
 from .clock import VirtualClock  # noqa: E402
@@ -15,5 +16,6 @@ __all__ = [
     "VirtualClock",
     "__version__",
     "fixture",
+    "getfixturevalue",
     "is_async_test",
 ]

@@ -18,13 +18,13 @@ from typing import Any, Final
 
 import pytest
 
-from . import _variants
+from . import _by_name, _variants
 from ._checks.frames import definition_site
 from ._collect import fixture_belongs_to_others
 from ._fixture_specs import AsyncFixture, declared
 from ._loops.current import make_current
 from ._loops.runner import NoYieldError, Runner, SecondYieldError, running_loop
-from ._pytest_private import finish_at, swap_fixture_function
+from ._pytest_private import finish_at, forget_setup_error, swap_fixture_function
 from ._report import Checks
 from ._scopes import Scope, fixture_scope, scope_node
 from ._session import SessionState
@@ -47,6 +47,11 @@ def setup(
             return (yield)
         finally:
             swap_fixture_function(fixturedef, original)
+    named = state.named
+    if named is not None:  # set up for awaitest.getfixturevalue, the requester's loop running
+        refused = _by_name.refusal(state, named, spec, fixture_loop_scope(state, spec, request))
+        if refused is not None:
+            return (yield from _refuse(fixturedef, request, refused))
     current = state.current
     if current is not None and current not in state.planned:
         checks.watch_sync_test(current)  # a sync test: its async fixtures are watched too
@@ -62,6 +67,38 @@ def setup(
         swap_fixture_function(fixturedef, original)
 
 
+def _refuse(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, message: str
+) -> Generator[None, Any, Any]:
+    """Fail this setup of ``fixturedef`` with ``message``, and let the next one try again."""
+    __tracebackhide__ = True
+
+    def refused(**kwargs: Any) -> Any:
+        __tracebackhide__ = True
+        pytest.fail(message, pytrace=False)
+
+    original = swap_fixture_function(fixturedef, refused)
+    try:
+        return (yield)
+    except BaseException:
+        # pytest caches the failure for the fixture's scope; a test requesting it as an
+        # argument later would get it too, though that one works.
+        forget_setup_error(fixturedef, request)
+        raise
+    finally:
+        swap_fixture_function(fixturedef, original)
+
+
+def fixture_loop_scope(
+    state: SessionState, spec: AsyncFixture, request: pytest.FixtureRequest
+) -> Scope:
+    """The scope of the loop an async fixture runs on, for the test (or scope) requesting it."""
+    plan = state.plan_of(request.node)
+    if spec.follows_test and plan is not None:
+        return plan.loop_scope
+    return spec.demand(state.settings) or "function"
+
+
 def fixture_runner(
     state: SessionState,
     spec: AsyncFixture,
@@ -71,11 +108,7 @@ def fixture_runner(
     """The loop an async fixture runs on, for the test (or scope) requesting it."""
     __tracebackhide__ = True  # making it runs the user's loop factory
     node = request.node
-    plan = state.plan_of(node)
-    if spec.follows_test and plan is not None:
-        scope: Scope = plan.loop_scope
-    else:
-        scope = spec.demand(state.settings) or "function"
+    scope = fixture_loop_scope(state, spec, request)
     current = state.current
     package = None
     if scope == "package" and isinstance(node, pytest.Session) and current is not None:
@@ -212,13 +245,8 @@ def _checked_runner(
     state: SessionState,
 ) -> Runner:
     __tracebackhide__ = True
-    if running_loop() is not None:  # request.getfixturevalue() inside a running test
-        pytest.fail(
-            f"async fixture {spec.name!r} can't be set up while {request.node.name} is "
-            "already running on an event loop (request.getfixturevalue() on an async fixture "
-            "inside an async test or fixture); request it as an argument instead",
-            pytrace=False,
-        )
+    if running_loop() is not None:  # plain request.getfixturevalue() in a running test
+        pytest.fail(_by_name.inside_running_loop(state, request, spec), pytrace=False)
     return fixture_runner(state, spec, request, fixturedef)
 
 

@@ -135,6 +135,17 @@ def finish_at(
     owner.addfinalizer(functools.partial(fixturedef.finish, request))  # type: ignore[arg-type]
 
 
+def forget_setup_error(fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest) -> None:
+    """Drop the error pytest cached for the setup of ``fixturedef`` that just failed, so the
+    next request sets it up again.
+
+    pytest caches a setup's error for the fixture's scope, and every later request re-raises
+    it. ``FixtureDef.finish``, what pytest itself calls to drop a cached value (when a
+    parametrized fixture's parameter changes), is not promised API.
+    """
+    fixturedef.finish(request)  # type: ignore[arg-type]
+
+
 def set_up_first(item: pytest.Item, name: str) -> None:
     """Make fixture ``name`` the first one pytest sets up for ``item``.
 

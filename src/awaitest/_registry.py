@@ -212,6 +212,14 @@ class LoopRegistry:
             runner = self.borrowed[loop] = Runner(loop, owned=False)
         return runner
 
+    def runner_of(self, loop: asyncio.AbstractEventLoop) -> Runner | None:
+        """The live runner of ``loop``, ours or borrowed; None for a loop we don't run. (A
+        search: only ``awaitest.getfixturevalue`` asks, once per call.)"""
+        for live in self.runners.values():
+            if live.loop is loop:
+                return live
+        return self.borrowed.get(loop)
+
     def origin(self, runner: Runner) -> tuple[Node, LoopKey] | None:
         """The node that owns ``runner``'s loop and the key of its factory; None for a loop a
         user's fixture owns. (A search: only ``--setup-show`` asks, once per line.)"""

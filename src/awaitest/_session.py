@@ -52,6 +52,25 @@ def note(item: pytest.Item, told: Warning | str) -> None:
 _Parsed = _marker.MarkerSpec | _marker.MarkerError
 
 
+@dataclass(frozen=True, slots=True)
+class NamedRequest:
+    """``awaitest.getfixturevalue(request, name)`` setting fixture ``name`` up, between two
+    steps of ``requester``, the runner whose loop the awaiting test or fixture runs on;
+    ``outer``, the one whose setup asked for this one, if any."""
+
+    name: str
+    request: pytest.FixtureRequest
+    requester: Runner
+    outer: NamedRequest | None = None
+
+    def enclosing(self, name: str) -> NamedRequest | None:
+        """This one or an outer one, setting fixture ``name`` up."""
+        named: NamedRequest | None = self
+        while named is not None and named.name != name:
+            named = named.outer
+        return named
+
+
 @dataclass(slots=True)
 class SessionState:
     settings: Settings
@@ -74,6 +93,8 @@ class SessionState:
     #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
     #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
     planned: dict[pytest.Item, TestPlan] = field(default_factory=dict)
+    #: The fixture ``awaitest.getfixturevalue`` is setting up now, if any (see ``_by_name``).
+    named: NamedRequest | None = None
     #: The runner :meth:`test_runner` last found, and for which test (perf: each of a test's
     #: sync fixtures asks for it, then its call: one registry lookup per test, not one each).
     last_runner: tuple[pytest.Item, Runner] | None = None
