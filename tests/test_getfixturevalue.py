@@ -663,6 +663,25 @@ def test_in_a_sync_test_the_error_says_to_use_request_getfixturevalue(
     )
 
 
+def test_with_awaitest_off_the_error_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_off="""
+        import awaitest
+
+        def test_sync(request):
+            awaitest.getfixturevalue(request, "tmp_path")
+        """
+    )
+    result = pytester.runpytest("-p", "no:asyncio")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "awaitest.getfixturevalue(request, 'tmp_path'): awaitest is not active in this run"
+            " (-p no:awaitest or -p no:asyncio); request.getfixturevalue() is pytest's own",
+        ]
+    )
+
+
 def test_in_a_fixtures_teardown_it_is_refused(pytester: pytest.Pytester, mode: str) -> None:
     pytester.makepyfile(
         test_teardown="""

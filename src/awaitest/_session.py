@@ -52,16 +52,25 @@ def note(item: pytest.Item, told: Warning | str) -> None:
 _Parsed = _marker.MarkerSpec | _marker.MarkerError
 
 
-@dataclass(frozen=True, slots=True)
 class NamedRequest:
     """``awaitest.getfixturevalue(request, name)`` setting fixture ``name`` up, between two
     steps of ``requester``, the runner whose loop the awaiting test or fixture runs on;
-    ``outer``, the one whose setup asked for this one, if any."""
+    ``outer``, the one whose setup asked for this one, if any. (perf: a plain class, not a
+    dataclass: made only when the feature is used, it costs every run nothing at import.)"""
 
-    name: str
-    request: pytest.FixtureRequest
-    requester: Runner
-    outer: NamedRequest | None = None
+    __slots__ = ("name", "outer", "request", "requester")
+
+    def __init__(
+        self,
+        name: str,
+        request: pytest.FixtureRequest,
+        requester: Runner,
+        outer: NamedRequest | None = None,
+    ) -> None:
+        self.name = name
+        self.request = request
+        self.requester = requester
+        self.outer = outer
 
     def enclosing(self, name: str) -> NamedRequest | None:
         """This one or an outer one, setting fixture ``name`` up."""
