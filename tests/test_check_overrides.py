@@ -188,12 +188,14 @@ def test_a_sync_test_with_async_fixtures_takes_the_marker_too(pytester: pytest.P
             '@pytest.mark.awaitest("ignore")',
             "mark.awaitest accepts only keyword arguments, but got positional argument 'ignore'; "
             "use @pytest.mark.awaitest(unawaited=..., task_leaks=..., loop_errors=... ('error', "
-            "'warn' or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off))",
+            "'warn' or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off), "
+            "pending_on_failure=... (True or False))",
         ),
         (
             '@pytest.mark.awaitest(loop_error="ignore")',
             "mark.awaitest accepts only keyword arguments 'unawaited', 'task_leaks', "
-            "'loop_errors', 'blocking_threshold' or 'timeout', but got 'loop_error'; use *",
+            "'loop_errors', 'blocking_threshold', 'timeout' or 'pending_on_failure', but got "
+            "'loop_error'; use *",
         ),
         (
             '@pytest.mark.awaitest(loop_errors="off")',
@@ -203,6 +205,10 @@ def test_a_sync_test_with_async_fixtures_takes_the_marker_too(pytester: pytest.P
             '@pytest.mark.awaitest(timeout="5")',
             "mark.awaitest 'timeout' must be a number of seconds >= 0 (0 turns it off), "
             "but got '5'",
+        ),
+        (
+            '@pytest.mark.awaitest(pending_on_failure="no")',
+            "mark.awaitest 'pending_on_failure' must be True or False, but got 'no'",
         ),
         (
             '@pytest.mark.asyncio(loop_errors="ignore")',
@@ -250,7 +256,7 @@ def test_the_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.awaitest(unawaited=None, task_leaks=None, loop_errors=None, "
-            "blocking_threshold=None, timeout=None): this test's own settings of awaitest's "
-            "checks"
+            "blocking_threshold=None, timeout=None, pending_on_failure=None): this test's own "
+            "settings of awaitest's checks"
         ]
     )

@@ -251,6 +251,29 @@ def test_a_task_left_pending_after_teardown_is_a_leak_and_is_cancelled(
     )
 
 
+def test_a_leak_says_which_line_of_the_project_it_waits_on(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def starts_deep() -> None:
+        asyncio.get_running_loop().create_task(waits_in_a_helper(), name="deep")
+        await asyncio.sleep(0)
+
+    with watching() as window:
+        run_step(window, loop, starts_deep())
+        window.settle()
+        [finding] = window.take()
+    assert matches(
+        finding,
+        "leak",
+        "warn",
+        "test_x left 1 task pending after its teardown; awaitest cancelled it "
+        "(asyncio_task_leaks = warn):",
+        f"  Task 'deep' running waits_in_a_helper(), created at {HERE}:{_line(starts_deep)} "
+        f"(in starts_deep), waiting at {HERE}:{_line(waits_deeper)} (in waits_deeper)",
+        "*",
+    )
+
+
 def test_tasks_that_are_not_the_tests_are_not_leaks(loop: asyncio.AbstractEventLoop) -> None:
     hosts: dict[asyncio.Task[Any], object] = {}  # the runner's, for every step on its loop
     with watching(Policy(task_leaks="error")) as window:
@@ -289,6 +312,166 @@ def test_ignored_leaks_are_not_tracked(loop: asyncio.AbstractEventLoop) -> None:
     assert not worker.done()
     worker.cancel()
     loop.run_until_complete(asyncio.wait([worker]))
+
+
+# -- pending tasks at a failure -------------------------------------------------------------
+
+
+async def waits_deeper() -> None:
+    await asyncio.sleep(3600)
+
+
+async def waits_in_a_helper() -> None:
+    await waits_deeper()
+
+
+def _line(function: Any, offset: int = 1) -> int:
+    """A line of ``function``: its ``def`` line plus ``offset``."""
+    return int(function.__code__.co_firstlineno) + offset
+
+
+async def starts_and_fails(*names: str) -> None:
+    """Starts a task per name (each waits two calls deep), lets them run, and fails; one more
+    task is created by a callback that runs after the failure, too late to start."""
+    loop = asyncio.get_running_loop()
+    started = []
+    for name in names:
+        started.append(loop.create_task(waits_in_a_helper(), name=name))
+    await asyncio.sleep(0)
+    assert not any(task.done() for task in started)
+    loop.call_soon(lambda: loop.create_task(waits_deeper(), name="late"))
+    raise KeyError("the test failed")
+
+
+def failing_step(
+    window: Window,
+    loop: asyncio.AbstractEventLoop,
+    coro: Coroutine[Any, Any, Any],
+    *,
+    tracked: bool = True,
+    hosts: Hosts = NO_HOSTS,
+) -> BaseException:
+    """A step that raises, and what the runner does then: tell the window. Returns the error."""
+    try:
+        run_step(window, loop, coro, tracked=tracked, hosts=hosts)
+    except BaseException as exc:
+        window.step_failed(loop, hosts, exc)
+        return exc
+    raise AssertionError("the step did not fail")
+
+
+def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    tasks = asyncio.all_tasks(loop)
+    for task in tasks:
+        task.cancel()
+    loop.run_until_complete(asyncio.wait(tasks))
+
+
+def test_a_failing_step_notes_the_tests_pending_tasks_and_the_line_each_waits_on(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with watching() as window:
+        failed = failing_step(window, loop, starts_and_fails("b", "a"))
+        found = window.pending_at(failed)
+        assert window.pending_at(failed) is None  # taken once
+    created = f"{HERE}:{_line(starts_and_fails, 6)} (in starts_and_fails)"
+    waiting = f"{HERE}:{_line(waits_deeper)} (in waits_deeper)"
+    assert found == (
+        3,
+        [
+            f"Task 'a' running waits_in_a_helper(), created at {created}, waiting at {waiting}",
+            f"Task 'b' running waits_in_a_helper(), created at {created}, waiting at {waiting}",
+            f"Task 'late' running waits_deeper(), created at {HERE}:{_line(starts_and_fails, 9)} "
+            "(in <lambda>), not started yet",
+        ],
+    )
+    cancel_all(loop)
+
+
+def test_only_the_tests_own_pending_tasks_are_listed(loop: asyncio.AbstractEventLoop) -> None:
+    hosts: dict[asyncio.Task[Any], object] = {}
+    with watching() as window:
+        run_step(window, loop, starts_a_worker(), tracked=False, hosts=hosts)  # a wider fixture's
+        hosted = run_step(window, loop, starts_a_worker(), hosts=hosts)
+        hosts[hosted] = "the fixture's async generator"
+        finished = run_step(window, loop, starts_a_worker(0), hosts=hosts)
+        run_step(window, loop, asyncio.wait([finished]), hosts=hosts)
+        failed = failing_step(window, loop, starts_and_fails(), hosts=hosts)
+        found = window.pending_at(failed)
+    assert found is not None
+    assert [line.split(" running")[0] for line in found[1]] == ["Task 'late'"]
+    cancel_all(loop)
+
+
+def test_no_pending_task_is_no_note(loop: asyncio.AbstractEventLoop) -> None:
+    async def fails() -> None:
+        raise KeyError("alone")
+
+    with watching() as window:
+        failed = failing_step(window, loop, fails())
+        assert window.failure is None
+        assert window.pending_at(failed) is None
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [StepTimeout("its report has the stacks"), KeyboardInterrupt(), SystemExit(1)],
+    ids=["timeout", "ctrl-c", "exit"],
+)
+def test_a_timeout_or_an_interruption_is_not_noted(
+    loop: asyncio.AbstractEventLoop, exc: BaseException
+) -> None:
+    with watching() as window:
+        run_step(window, loop, starts_a_worker())
+        window.step_failed(loop, NO_HOSTS, exc)
+        assert window.failure is None
+    cancel_all(loop)
+
+
+def test_switched_off_nothing_is_noted(loop: asyncio.AbstractEventLoop) -> None:
+    with watching(Policy(pending_on_failure=False)) as window:
+        failed = failing_step(window, loop, starts_and_fails("a"))
+        assert window.pending_at(failed) is None
+    cancel_all(loop)
+
+
+def test_with_every_check_that_tracks_tasks_off_the_list_still_tracks_them(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with watching(Policy(task_leaks="ignore", loop_errors="ignore")) as window:
+        failed = failing_step(window, loop, starts_and_fails("a"))
+        found = window.pending_at(failed)
+    assert found is not None
+    assert found[0] == 2
+    cancel_all(loop)
+
+
+def test_the_note_belongs_to_the_failure_that_holds_the_steps_exception(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with watching() as window:
+        failed = failing_step(window, loop, starts_and_fails("a"))
+        assert window.pending_at(KeyError("another failure")) is None
+        wrapped = RuntimeError("pytest.fail() raised while handling it")
+        wrapped.__context__ = failed
+        assert window.pending_at(BaseExceptionGroup("teardowns", [ValueError(), wrapped]))
+        assert window.pending_at(failed) is None
+    cancel_all(loop)
+
+
+def test_a_long_list_ends_with_how_many_more(loop: asyncio.AbstractEventLoop) -> None:
+    names = [f"worker-{n:02d}" for n in range(14)]
+    with watching() as window:
+        failed = failing_step(window, loop, starts_and_fails(*names))
+        found = window.pending_at(failed)
+    assert found is not None
+    count, lines = found
+    assert count == 15
+    assert len(lines) == 11
+    assert lines[0].startswith("Task 'late' running")
+    assert lines[-2].startswith("Task 'worker-08' running")
+    assert lines[-1] == "and 5 more"
+    cancel_all(loop)
 
 
 # -- loop errors -----------------------------------------------------------------------------

@@ -54,6 +54,11 @@ BAD_VALUES = [
     ),
     ("asyncio_clock", "fake", "'fake' is not a valid asyncio_clock. Valid values: real, virtual."),
     (
+        "asyncio_pending_on_failure",
+        "sometimes",
+        "'sometimes' is not a valid asyncio_pending_on_failure. Valid values: true, false.",
+    ),
+    (
         "asyncio_loop_factories",
         "asyncio asyncio",
         "'asyncio asyncio' is not a valid asyncio_loop_factories. Valid values: one or more loop"
@@ -116,7 +121,8 @@ def test_the_header_shows_what_awaitest_has_on(pytester: pytest.Pytester) -> Non
             "awaitest loops: asyncio_loop_factories=asyncio, asyncio_clock=real, "
             "asyncio_eager_tasks=false",
             "awaitest checks: asyncio_timeout=2.5, asyncio_blocking_threshold=0 (off), "
-            "asyncio_unawaited=error, asyncio_task_leaks=error, asyncio_loop_errors=error",
+            "asyncio_unawaited=error, asyncio_task_leaks=error, asyncio_loop_errors=error, "
+            "asyncio_pending_on_failure=true",
             "rootdir: *",
         ],
         consecutive=True,
@@ -126,7 +132,7 @@ def test_the_header_shows_what_awaitest_has_on(pytester: pytest.Pytester) -> Non
 _LOOPS = "awaitest loops: asyncio_loop_factories={}, asyncio_clock={}, asyncio_eager_tasks={}"
 _CHECKS = (
     "awaitest checks: asyncio_timeout={}, asyncio_blocking_threshold={}, asyncio_unawaited={}, "
-    "asyncio_task_leaks={}, asyncio_loop_errors={}"
+    "asyncio_task_leaks={}, asyncio_loop_errors={}, asyncio_pending_on_failure={}"
 )
 _FIRST = (
     "asyncio: mode={}, debug={}, asyncio_default_fixture_loop_scope={}, "
@@ -165,32 +171,37 @@ FLAG_OVER_INI = {
     "asyncio_timeout": (
         "1",
         ["--asyncio-timeout=30"],
-        _CHECKS.format("30", "0 (off)", "error", "warn", "error"),
+        _CHECKS.format("30", "0 (off)", "error", "warn", "error", "true"),
     ),
     "asyncio_unawaited": (
         "error",
         ["--asyncio-unawaited=warn"],
-        _CHECKS.format("0 (off)", "0 (off)", "warn", "warn", "error"),
+        _CHECKS.format("0 (off)", "0 (off)", "warn", "warn", "error", "true"),
     ),
     "asyncio_task_leaks": (
         "warn",
         ["--asyncio-task-leaks=ignore"],
-        _CHECKS.format("0 (off)", "0 (off)", "error", "ignore", "error"),
+        _CHECKS.format("0 (off)", "0 (off)", "error", "ignore", "error", "true"),
     ),
     "asyncio_blocking_threshold": (
         "2",
         ["--asyncio-blocking-threshold=0.25"],
-        _CHECKS.format("0 (off)", "0.25", "error", "warn", "error"),
+        _CHECKS.format("0 (off)", "0.25", "error", "warn", "error", "true"),
     ),
     "asyncio_loop_errors": (
         "error",
         ["--asyncio-loop-errors=warn"],
-        _CHECKS.format("0 (off)", "0 (off)", "error", "warn", "warn"),
+        _CHECKS.format("0 (off)", "0 (off)", "error", "warn", "warn", "true"),
     ),
     "asyncio_clock": (
         "real",
         ["--asyncio-clock=virtual"],
         _LOOPS.format("asyncio", "virtual", "false"),
+    ),
+    "asyncio_pending_on_failure": (
+        "true",
+        ["--asyncio-pending-on-failure=false"],
+        _CHECKS.format("0 (off)", "0 (off)", "error", "warn", "error", "false"),
     ),
 }
 

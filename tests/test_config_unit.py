@@ -54,6 +54,7 @@ def test_every_key_is_read_into_its_field() -> None:
         asyncio_blocking_threshold="0.1",
         asyncio_loop_errors="ignore",
         asyncio_clock="virtual",
+        asyncio_pending_on_failure="off",
     ) == Settings(
         mode="auto",
         debug=True,
@@ -67,6 +68,7 @@ def test_every_key_is_read_into_its_field() -> None:
         blocking_threshold=0.1,
         loop_errors="ignore",
         clock="virtual",
+        pending_on_failure=False,
     )
 
 
@@ -106,6 +108,7 @@ OVERRIDES: dict[str, tuple[str, object, str, object]] = {
     "asyncio_blocking_threshold": ("0", "0.5", "blocking_threshold", 0.5),
     "asyncio_loop_errors": ("error", "warn", "loop_errors", "warn"),
     "asyncio_clock": ("real", "virtual", "clock", "virtual"),
+    "asyncio_pending_on_failure": ("true", "false", "pending_on_failure", False),
 }
 
 
@@ -205,7 +208,8 @@ def test_awaitest_header_lines() -> None:
         "awaitest loops: asyncio_loop_factories=asyncio, asyncio_clock=real, "
         "asyncio_eager_tasks=false",
         "awaitest checks: asyncio_timeout=0 (off), asyncio_blocking_threshold=0 (off), "
-        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error",
+        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error, "
+        "asyncio_pending_on_failure=true",
     ]
     found = settings(
         event_loop_policy="uvloop.EventLoopPolicy", asyncio_timeout="2.5", asyncio_clock="virtual"
@@ -214,5 +218,6 @@ def test_awaitest_header_lines() -> None:
         "awaitest loops: asyncio_loop_factories=asyncio, asyncio_clock=virtual, "
         "asyncio_eager_tasks=false, event_loop_policy=uvloop.EventLoopPolicy",
         "awaitest checks: asyncio_timeout=2.5, asyncio_blocking_threshold=0 (off), "
-        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error",
+        "asyncio_unawaited=error, asyncio_task_leaks=warn, asyncio_loop_errors=error, "
+        "asyncio_pending_on_failure=true",
     ]

@@ -43,6 +43,7 @@ class Settings:
     blocking_threshold: float = 0.0
     loop_errors: Severity = "error"
     clock: Clock = "real"
+    pending_on_failure: bool = True
 
     @property
     def auto(self) -> bool:
@@ -112,6 +113,11 @@ _INI: Final[dict[str, tuple[str, str, str]]] = {
         "real",
         "--asyncio-clock",
     ),
+    "asyncio_pending_on_failure": (
+        "list the tasks a failing test left pending in its report: true (default) or false",
+        "true",
+        "--asyncio-pending-on-failure",
+    ),
 }
 
 
@@ -166,6 +172,9 @@ def read_settings(config: pytest.Config) -> Settings:
         ),
         loop_errors=_choice("asyncio_loop_errors", raw("asyncio_loop_errors"), SEVERITIES),
         clock=_choice("asyncio_clock", raw("asyncio_clock"), CLOCKS),
+        pending_on_failure=_boolean(
+            "asyncio_pending_on_failure", raw("asyncio_pending_on_failure")
+        ),
     )
 
 
@@ -193,6 +202,7 @@ def awaitest_header_lines(settings: Settings) -> list[str]:
         f"asyncio_unawaited={settings.unawaited}",
         f"asyncio_task_leaks={settings.task_leaks}",
         f"asyncio_loop_errors={settings.loop_errors}",
+        f"asyncio_pending_on_failure={str(settings.pending_on_failure).lower()}",
     ]
     return [f"awaitest loops: {', '.join(loops)}", f"awaitest checks: {', '.join(checks)}"]
 

@@ -33,7 +33,14 @@ from ._scopes import SCOPES, Scope, is_scope
 KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout", "eager_tasks")
 _USAGE: Final = "use @pytest.mark.asyncio(loop_scope=..., loop_factories=[...], timeout=...)"
 #: ``@pytest.mark.awaitest(...)``: each check's ini key without its ``asyncio_`` prefix.
-CHECK_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors", "blocking_threshold", "timeout")
+CHECK_KEYWORDS: Final = (
+    "unawaited",
+    "task_leaks",
+    "loop_errors",
+    "blocking_threshold",
+    "timeout",
+    "pending_on_failure",
+)
 _SEVERITY_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors")
 
 
@@ -158,12 +165,14 @@ class CheckOverrides(NamedTuple):
     loop_errors: Severity | None = None
     blocking_threshold: float | None = None
     timeout: float | None = None
+    pending_on_failure: bool | None = None
 
 
 NO_OVERRIDES: Final = CheckOverrides()
 _CHECKS_USAGE: Final = (
     "use @pytest.mark.awaitest(unawaited=..., task_leaks=..., loop_errors=... ('error', 'warn' "
-    "or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off))"
+    "or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off), "
+    "pending_on_failure=... (True or False))"
 )
 
 
@@ -189,6 +198,12 @@ def parse_checks(marks: Iterable[pytest.Mark]) -> CheckOverrides | MarkerError:
                     return MarkerError(
                         f"mark.awaitest {key!r} must be {quoted_choices(SEVERITIES)}, "
                         f"but got {value!r}"
+                    )
+                found[key] = value
+            elif key == "pending_on_failure":
+                if not isinstance(value, bool):
+                    return MarkerError(
+                        f"mark.awaitest {key!r} must be True or False, but got {value!r}"
                     )
                 found[key] = value
             elif _is_seconds(value):

@@ -22,6 +22,7 @@ import dataclasses
 import importlib
 import re
 from types import TracebackType
+from typing import Final
 
 import pytest
 
@@ -62,6 +63,7 @@ class Checks:
                     task_leaks=settings.task_leaks,
                     loop_errors=settings.loop_errors,
                     blocking_threshold=settings.blocking_threshold,
+                    pending_on_failure=settings.pending_on_failure,
                 ),
                 places=Places((str(self.config.rootpath),)),
                 expected=_ignored_by_mark,
@@ -216,11 +218,38 @@ class Phase:
 
 
 def _annotate(item: pytest.Item, when: str, window: _checks.Window, exc: BaseException) -> None:
-    """The phase failed: its error findings become notes on the exception."""
+    """The phase failed: its error findings become notes on the exception, and the tasks
+    pending when one of its steps failed a section of its report."""
+    if not isinstance(exc, pytest.skip.Exception):
+        _report_pending(item, when, window, exc)
     if when == "teardown" and not isinstance(exc, KeyboardInterrupt):
         window.settle()
     for message in _advise(item, when, window.take()):
         exc.add_note(message)
+
+
+#: The key of the section that lists a failure's pending tasks: pytest titles it
+#: ``Captured awaitest pending tasks <phase>`` (``Captured awaitest <phase>`` is the advisories').
+PENDING_KEY: Final = "awaitest pending tasks"
+_FAILED: Final = {"setup": "its setup", "call": "it", "teardown": "its teardown"}
+
+
+def _report_pending(
+    item: pytest.Item, when: str, window: _checks.Window, exc: BaseException
+) -> None:
+    """A step of this phase failed with ``exc`` (or with what ``exc`` holds) while tasks the
+    test started were pending: list them in the phase's report."""
+    found = window.pending_at(exc)
+    if found is None:
+        return
+    count, lines = found
+    started = f"that {window.name} started"
+    tasks = f"{count} tasks {started} were" if count > 1 else f"1 task {started} was"
+    head = (
+        f"{tasks} still pending when {_FAILED.get(when, when)} failed "
+        "(asyncio_pending_on_failure = true):"
+    )
+    item.add_report_section(when, PENDING_KEY, "\n".join([head, *(f"  {line}" for line in lines)]))
 
 
 def _finish(item: pytest.Item, when: str, window: _checks.Window, *, timed_out: str | None) -> None:

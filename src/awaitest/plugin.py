@@ -84,7 +84,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "awaitest(unawaited=None, task_leaks=None, loop_errors=None, blocking_threshold=None, "
-        "timeout=None): this test's own settings of awaitest's checks",
+        "timeout=None, pending_on_failure=None): this test's own settings of awaitest's checks",
     )
     settings = _config.read_settings(config)
     loops = LoopRegistry(settings)

@@ -35,6 +35,7 @@ test that freezes or shifts time (freezegun, time-machine) must not make a check
 from __future__ import annotations
 
 import asyncio
+import inspect
 import linecache
 import re
 import sys
@@ -70,8 +71,10 @@ from .frames import (
     origin_site,
     override,
     shown,
+    summary_site,
     user_frame,
     user_stack,
+    waiting_chain,
 )
 
 #: Whether the test being watched (the window's owner) ignores a warning with a mark of its own:
@@ -109,7 +112,12 @@ class Policy:
     task_leaks: Severity = "warn"
     loop_errors: Severity = "error"
     blocking_threshold: float = 0.0
+    #: List the test's pending tasks in the report of a failure (``Window.step_failed``).
+    pending_on_failure: bool = True
 
+
+#: How many pending tasks the report of a failure lists (then: "and N more").
+PENDING_LISTED: Final = 10
 
 _active: Window | None = None
 
@@ -198,6 +206,11 @@ _UNAWAITED_HOOK: Final = callable(_PYTHON_HOOK)
 class Window:
     """One test watched: its findings, the tasks it started, its deadline."""
 
+    #: A step of the test failed: its exception, and the lines of the test's tasks pending at
+    #: that moment (see :meth:`step_failed`). perf: a class attribute, so only a failure sets
+    #: one on the window.
+    failure: tuple[BaseException, int, list[str]] | None = None
+
     def __init__(
         self,
         monitor: Monitor,
@@ -220,8 +233,13 @@ class Window:
         self.findings: list[Finding] = []
         self.closed = False
         self.tracking = False  # a step is running whose new tasks belong to the test
-        # the tasks the test creates: leak candidates, and evidence for blaming loop errors
-        self._track_tasks = policy.task_leaks != "ignore" or policy.loop_errors != "ignore"
+        # the tasks the test creates: leak candidates, evidence for blaming loop errors, and
+        # what a failure's report lists as pending
+        self._track_tasks = (
+            policy.task_leaks != "ignore"
+            or policy.loop_errors != "ignore"
+            or policy.pending_on_failure
+        )
         self._plain = _PlainStep()
         self._outer = outer
         # weak: a task that died holding an exception must be freed (and reported) on time
@@ -265,6 +283,43 @@ class Window:
             if self._track_tasks:
                 _watch_task_creation(loop)
         self.tracking = tracked and self._track_tasks
+
+    def step_failed(
+        self, loop: asyncio.AbstractEventLoop, hosts: Hosts, exc: BaseException
+    ) -> None:
+        """A step on ``loop`` raised ``exc``: the test or one of its async fixtures failed. Note
+        the tasks the test started that are still pending on ``loop`` now, before anything
+        else runs there (the leak check's cleanup, the loop's shutdown). Only failures get
+        here: a passing test pays nothing. A timeout is left out: its report has every
+        pending task's stack already."""
+        if not self.policy.pending_on_failure or isinstance(exc, _NOT_FAILURES):
+            return
+        pending = [
+            (task, creator)
+            for task, creator in ((ref(), creator) for ref, creator in self._candidates)
+            if task is not None and task.get_loop() is loop and not task.done()
+            if task not in hosts
+        ]
+        pending.sort(key=lambda pair: pair[0].get_name())
+        places = self.monitor.places
+        lines = [
+            describe_task(task, code_site(*creator) if creator is not None else None, places)
+            for task, creator in pending[:PENDING_LISTED]
+        ]
+        if len(pending) > PENDING_LISTED:
+            lines.append(f"and {len(pending) - PENDING_LISTED} more")
+        self.failure = (exc, len(pending), lines) if lines else None
+
+    def pending_at(self, exc: BaseException) -> tuple[int, list[str]] | None:
+        """How many tasks were pending when a step failed with ``exc``, or with an exception
+        ``exc`` holds (its cause or context, a member of an exception group: pytest raises a
+        group when several teardowns fail), and their lines; None when no step failed so, or
+        none was pending. Taken once."""
+        failure = self.failure
+        if failure is None or not _holds(exc, failure[0]):
+            return None
+        self.failure = None
+        return failure[1], failure[2]
 
     def loop_closing(self, loop: asyncio.AbstractEventLoop, hosts: Hosts) -> None:
         """A loop this test used is about to be shut down: find its leaks while they are still
@@ -531,7 +586,8 @@ class Window:
                 self._cancel_gathers(loop, gathers)
             return
         leaked.sort(key=lambda pair: pair[0].get_name())
-        lines = [f"  {describe_task(task, site)}" for task, site in leaked]
+        places = self.monitor.places
+        lines = [f"  {describe_task(task, site, places)}" for task, site in leaked]
         tasks = [task for task, _ in leaked]
         for task in tasks:
             task.cancel()
@@ -596,6 +652,28 @@ class Window:
         for outer in gathers:
             if outer.done() and not outer.cancelled():
                 outer.exception()
+
+
+#: Exceptions out of a step that are not the test's failure: Ctrl-C and exits, a timeout (its
+#: report lists the pending tasks itself).
+_NOT_FAILURES: Final = (KeyboardInterrupt, SystemExit, StepTimeout)
+
+
+def _holds(exc: BaseException, wanted: BaseException) -> bool:
+    """``wanted`` is ``exc``, or reached from it through causes, contexts and groups."""
+    seen: set[int] = set()
+    todo = [exc]
+    while todo:
+        found = todo.pop()
+        if found is wanted:
+            return True
+        if id(found) in seen:
+            continue
+        seen.add(id(found))
+        todo.extend(e for e in (found.__cause__, found.__context__) if e is not None)
+        if isinstance(found, BaseExceptionGroup):
+            todo.extend(found.exceptions)
+    return False
 
 
 def _cancelled_children(context: dict[str, Any]) -> bool:
@@ -1054,13 +1132,31 @@ def _raised_at(exc: BaseException) -> str:
     return f", at {frame_site(tb.tb_frame)}" if tb is not None else ""
 
 
-def describe_task(task: asyncio.Task[Any], site: str | None) -> str:
+def describe_task(task: asyncio.Task[Any], site: str | None, places: Places) -> str:
+    """A pending task in one line: its name, its coroutine, the line that created it
+    (``site``) and the line it waits on."""
     coro = task.get_coro()
     name = getattr(coro, "__qualname__", None) or repr(coro)
     text = f"Task {task.get_name()!r} running {name}()"
     if site is not None:
         text += f", created at {site}"
-    frame = getattr(coro, "cr_frame", None)
-    if frame is not None:
-        text += f", waiting at {frame_site(frame)}"
+    if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+        return text + ", not started yet"  # its frame's line would be the def's
+    waiting = _waiting_site(coro, places)
+    if waiting is not None:
+        text += f", waiting at {waiting}"
     return text
+
+
+def _waiting_site(coro: object, places: Places) -> str | None:
+    """The line a suspended coroutine waits on: in its await chain, the innermost frame of the
+    project's, else the innermost one outside asyncio (a library's), else its own frame (a
+    task running asyncio's own coroutine, ``asyncio.sleep``)."""
+    chain = waiting_chain(coro)
+    for entry in reversed(chain):
+        if places.is_project(entry.filename):
+            return summary_site(entry)
+    if chain:
+        return summary_site(chain[-1])
+    frame = getattr(coro, "cr_frame", None)
+    return None if frame is None else frame_site(frame)

@@ -30,12 +30,18 @@ def pending_stacks(
         inner = hosts.get(task) or task.get_coro()
         name = getattr(inner, "__qualname__", repr(inner))
         kind = "async fixture" if task in hosts else "running"
-        chain = [f for f in _await_chain(inner) if not f.filename.startswith(NOT_USER_CODE)]
+        chain = waiting_chain(inner)
         if not chain:
             continue  # asyncio's or awaitest's own helper task (asyncio.wait, gather)
         frames = "".join(traceback.format_list(chain))
         blocks.append(f"Task {task.get_name()!r} {kind} {name}():\n{frames}".rstrip())
     return "\n".join(blocks) if blocks else "(no pending tasks of the test's own)"
+
+
+def waiting_chain(awaitable: object) -> list[traceback.FrameSummary]:
+    """Where a suspended coroutine waits: the frames of its await chain that are neither
+    asyncio's nor awaitest's, outermost first (the last is the line it waits on)."""
+    return [f for f in _await_chain(awaitable) if not f.filename.startswith(NOT_USER_CODE)]
 
 
 def _await_chain(awaitable: object) -> Iterator[traceback.FrameSummary]:
@@ -155,6 +161,11 @@ def calling_lines(code: types.CodeType, name: str) -> set[int]:
         if isinstance(const, types.CodeType):
             found |= calling_lines(const, name)
     return found
+
+
+def summary_site(entry: traceback.FrameSummary) -> str:
+    """:func:`code_site` of a frame already summarized (an await chain's)."""
+    return f"{shown(entry.filename)}:{entry.lineno} (in {entry.name})"
 
 
 def frame_site(frame: Any) -> str:

@@ -150,6 +150,7 @@ class Runner:
                 except BaseException:
                     pass
             else:
+                self.failed(exc)
                 _skip_loop_frames(exc, getattr(coro, "cr_code", None))
                 if isinstance(exc, TimeoutError):
                     explain_timeout(self.loop, exc)
@@ -242,6 +243,12 @@ class Runner:
         between, self.between = self.between, None
         for _, done in between or ():
             done.cancel()
+
+    def failed(self, exc: BaseException) -> None:
+        """A step raised ``exc``: the watched test notes what is pending on the loop now."""
+        window = _checks.active()
+        if window is not None:
+            window.step_failed(self.loop, self.hosts, exc)
 
     def run_test(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         """Run an async test function with its arguments. A hypothesis ``@given`` test is a sync
@@ -355,6 +362,7 @@ class GeneratorHost(Generic[T]):
                 task.result()
                 raise NoYieldError from None  # pragma: no cover - _live raised or produced
         except BaseException as exc:
+            self._runner.failed(exc)  # before _abandon runs the loop on
             self._abandon()
             if isinstance(exc, TimeoutError):
                 explain_timeout(loop, exc)
@@ -374,6 +382,7 @@ class GeneratorHost(Generic[T]):
                 try:
                     self._runner.loop.run_until_complete(task)
                 except BaseException as exc:
+                    self._runner.failed(exc)
                     _skip_loop_frames(exc, _LIVE)
                     if isinstance(exc, TimeoutError):
                         explain_timeout(self._runner.loop, exc)
