@@ -15,7 +15,14 @@ test), parametrized (one parametrized function per file) and logging (ten record
 `python -m pytest` runs are timed (wall clock; --clock cpu: the child's user + system time;
 --clock instructions: the instructions the run executes, counted by valgrind's callgrind, the same
 from run to run on a machine whose speed drifts, so one round is enough), interleaved (round,
-suite, side), and medians reported:
+suite, side), and medians reported.
+
+--io-wait times one other suite instead, by wall clock: io_wait, 200 async tests that each wait
+about 50 ms on a reply from a local TCP server (a session fixture starts it on 127.0.0.1:0) plus
+five that use monkeypatch and so must run alone; every side runs it one test at a time, the
+serial baseline for running tests concurrently (issue 18).
+
+Sides:
 
 * awaitest side: this Python (or --awaitest-python); pytest-asyncio must not be installed there.
 * peer side: a venv at benchmarks/.work/venv-pytest-asyncio with the awaitest side's pytest and
@@ -169,6 +176,62 @@ CONFTESTS = {
     "module_fixture": MODULE_CONFTEST,
     "sync_fixtures": SYNC_FIXTURES,
 }
+#: --io-wait: IO_TESTS tests waiting IO_DELAY on a local server, and IO_ALONE that must run alone
+IO_WAIT, IO_TESTS, IO_ALONE, IO_DELAY = "io_wait", 200, 5, 0.05
+IO_CONFTEST = f"""import asyncio
+import threading
+
+import pytest
+
+DELAY = {IO_DELAY}
+
+
+async def reply(reader, writer):
+    line = await reader.readline()
+    await asyncio.sleep(DELAY)  # the server's latency: the test waits on it, idle
+    writer.write(b"echo " + line)
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    \"\"\"A TCP server on 127.0.0.1:0 replying after DELAY, on a loop in its own thread (the
+    tests' loops come and go; this one serves them all).\"\"\"
+    loop = asyncio.new_event_loop()
+    started = loop.run_until_complete(asyncio.start_server(reply, "127.0.0.1", 0))
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield started.sockets[0].getsockname()[:2]
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join()
+    started.close()
+    loop.run_until_complete(started.wait_closed())
+    loop.close()
+"""
+IO_CLIENT = """import asyncio
+
+
+async def ask(address, text):
+    reader, writer = await asyncio.open_connection(*address)
+    writer.write(text.encode() + b"\\n")
+    await writer.drain()
+    answer = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return answer.decode()
+"""
+IO_HEADER = "import pytest\nfrom ioclient import ask\n"
+IO_TEST = (
+    f"\n{MARK}async def test_{{i}}(server):\n"
+    "    assert await ask(server, 'test_{i}') == 'echo test_{i}\\n'\n"
+)
+#: monkeypatch changes the process for every test in flight: a test using it runs alone
+IO_ALONE_TEST = (
+    f"\n{MARK}async def test_{{i}}_alone(server, monkeypatch):\n"
+    "    monkeypatch.setenv('IO_WAIT_TEST', 'test_{i}')\n"
+    "    assert await ask(server, 'test_{i}') == 'echo test_{i}\\n'\n"
+)
 PROBE = """import importlib, importlib.metadata as md, json, sys
 def version(dist):
     try: return md.version(dist)
@@ -312,6 +375,52 @@ def write_suite(root: Path, suite: str, n: int) -> Path:
             tests = "".join(TESTS[suite].format(i=f"{i:05d}") for i in numbers)
         (target / f"test_{suite}_{f:03d}.py").write_text(HEADERS[suite] + tests)
     return target
+
+
+def write_io_suite(root: Path) -> Path:
+    """Write the io_wait suite into root/io_wait: IO_TESTS tests in files of PER_FILE, with the
+    IO_ALONE tests spread among them (each in its normal place, between the others)."""
+    target = root / IO_WAIT
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    (target / "pytest.ini").write_text(INI)
+    (target / "conftest.py").write_text(IO_CONFTEST)
+    (target / "ioclient.py").write_text(IO_CLIENT)
+    every = IO_TESTS // IO_ALONE  # an alone test after every `every` tests
+    files = max(1, -(-IO_TESTS // PER_FILE))
+    for f in range(files):
+        tests = []
+        for i in range(f * IO_TESTS // files, (f + 1) * IO_TESTS // files):
+            tests.append(IO_TEST.format(i=f"{i:05d}"))
+            if (i + 1) % every == every // 2:
+                tests.append(IO_ALONE_TEST.format(i=f"{i:05d}"))
+        (target / f"test_{IO_WAIT}_{f:03d}.py").write_text(IO_HEADER + "".join(tests))
+    return target
+
+
+def measure_io_wait(sides: list[Side], repeat: int, autoload: bool) -> list[str]:
+    """--io-wait: whole runs of the io_wait suite on each side, interleaved, by wall clock."""
+    at, n = write_io_suite(WORK), IO_TESTS + IO_ALONE
+    for side in sides:  # untimed warm-up: fills the assertion-rewrite .pyc cache
+        run_pytest(side, at, n, autoload, collect=True)
+    walls: list[list[float]] = [[] for _ in sides]
+    for r in range(repeat):
+        for side, got in zip(sides, walls, strict=True):
+            got.append(run_pytest(side, at, n, autoload, collect=False).wall)
+            print(f"  round {r + 1}/{repeat} {IO_WAIT} {side.name:<14} {got[-1]:7.2f} s")
+    waiting = n * IO_DELAY
+    lines = [
+        f"{IO_WAIT}: {IO_TESTS} tests waiting {IO_DELAY * 1000:.0f} ms each on a local TCP "
+        f"server, {IO_ALONE} using monkeypatch (must run alone); wall time of the whole run, "
+        f"one test at a time (their waits alone add up to {waiting:.2f} s):"
+    ]
+    for side, got in zip(sides, walls, strict=True):
+        median = statistics.median(got)
+        lines.append(
+            f"  {side.name:<14} median {median:6.2f} s  ({' '.join(f'{w:.2f}' for w in got)})  "
+            f"{median / n * 1000:5.1f} ms per test, {median - waiting:5.2f} s beyond the waits"
+        )
+    return lines
 
 
 def run_pytest(
@@ -536,6 +645,13 @@ def parse_args() -> argparse.Namespace:
         help="also time the sync, async and async_fixture suites under "
         "benchmarks/reference_plugin.py",
     )
+    p.add_argument(
+        "--io-wait",
+        action="store_true",
+        help=f"time only the {IO_WAIT} suite ({IO_TESTS} tests waiting on a local TCP server, "
+        f"{IO_ALONE} that must run alone), by wall clock, serially: the baseline for "
+        "concurrent tests",
+    )
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="write every sample as JSON")
@@ -719,6 +835,10 @@ def main() -> int:
         if not args.awaitest_plugin.startswith("awaitest"):
             head += f"; STAND-IN: the 'awaitest' side runs plugin {args.awaitest_plugin!r}"
         print(head, flush=True)
+        if args.io_wait:
+            sides = [side for side in sides if side.name != REFERENCE]  # no session fixtures
+            print("\n".join(["", *measure_io_wait(sides, args.repeat, args.autoload)]))
+            return 0
         count = args.clock == "instructions"
         samples = {
             n: measure(sides, n, args.repeat, args.autoload, count) for n in args.n or [2000]
