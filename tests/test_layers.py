@@ -32,7 +32,15 @@ LAYERS: dict[str, tuple[str, ...]] = {
     # the run's state: the loop registry, plans
     "state": ("_registry", "_session"),
     # decisions made with pytest objects, outside any hook
-    "decisions": ("_collect", "_plan", "_variants", "_fixtures", "_report", "_compat"),
+    "decisions": (
+        "_collect",
+        "_plan",
+        "_variants",
+        "_fixtures",
+        "_xunit",
+        "_report",
+        "_compat",
+    ),
     # the hooks, and the public names
     "glue": ("plugin", "_entry", "__init__"),
 }
