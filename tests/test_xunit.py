@@ -329,6 +329,37 @@ def test_teardown_method_does_not_run_after_setup_method_failed(
     result.stdout.no_fnmatch_line("*teardown_method ran*")
 
 
+def test_teardown_method_on_a_loop_the_test_closed_says_so(pytester: pytest.Pytester) -> None:
+    ini(pytester, asyncio_mode="auto")
+    path = pytester.makepyfile(
+        """
+        import asyncio
+
+        class TestCloses:
+            async def setup_method(self):
+                pass
+
+            async def teardown_method(self):
+                pass
+
+            def test_closes_the_loop(self):
+                asyncio.get_event_loop().close()
+        """
+    )
+    # without the RuntimeWarning awaitest's loop finalizer adds, as pytest-asyncio does
+    result = pytester.runpytest("-W", "ignore::RuntimeWarning")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of TestCloses.test_closes_the_loop _*",
+            f"{path.name}::TestCloses::test_closes_the_loop: can't run async def "
+            "TestCloses.teardown_method: its event loop was closed before it (did a test or "
+            "fixture call loop.close()?)",
+        ],
+        consecutive=True,
+    )
+
+
 def test_a_task_left_by_setup_method_is_the_tests_leak(pytester: pytest.Pytester) -> None:
     ini(pytester, asyncio_mode="auto")
     pytester.makepyfile(

@@ -34,7 +34,7 @@ from ._collect import async_function, belongs_to_others
 from ._fixture_specs import AsyncFixture, XunitFixture
 from ._fixtures import adopt, fixture_runner
 from ._loops.current import make_current
-from ._loops.runner import Runner
+from ._loops.runner import Runner, is_coroutine_function
 from ._pytest_private import swap_fixture_function
 from ._report import Checks
 from ._scopes import widest
@@ -119,7 +119,6 @@ def _stand_in(spec: XunitFixture, state: SessionState) -> Callable[..., Any]:
         __tracebackhide__ = True
         loop_runner = runner(spec, request, state)
         if spec.setup is not None:
-            make_current(loop_runner.loop)
             func, argument = _target(spec, spec.setup, "setup", request)
             context = contextvars.copy_context()
             _call(loop_runner, func, argument, spec.per_test, context)
@@ -127,13 +126,12 @@ def _stand_in(spec: XunitFixture, state: SessionState) -> Callable[..., Any]:
         yield
         if spec.teardown is not None:
             func, argument = _target(spec, spec.teardown, "teardown", request)
-            if loop_runner.loop.is_closed():
+            if loop_runner.loop.is_closed() and is_coroutine_function(func):
                 pytest.fail(
-                    f"can't run {func.__qualname__}: its event loop was closed before it "
-                    "(did a test or fixture call loop.close()?)",
+                    f"{request.node.nodeid}: can't run async def {func.__qualname__}: its "
+                    "event loop was closed before it (did a test or fixture call loop.close()?)",
                     pytrace=False,
                 )
-            make_current(loop_runner.loop)
             _call(loop_runner, func, argument, spec.per_test, None)
 
     return async_xunit_methods
@@ -165,6 +163,8 @@ def _call(
     """Call ``func`` with ``argument`` if it takes one, as pytest calls xunit methods, and run
     the coroutine it returns (an ``async def``'s) to completion on the loop."""
     __tracebackhide__ = True
+    if not loop_runner.loop.is_closed():
+        make_current(loop_runner.loop)  # also for a sync one, as for a test's sync fixtures
     count = func.__code__.co_argcount - (1 if inspect.ismethod(func) else 0)
     result = func(argument) if count else func()
     if inspect.iscoroutine(result):
