@@ -38,6 +38,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "_variants",
         "_by_name",
         "_fixtures",
+        "_xunit",
         "_report",
         "_compat",
     ),

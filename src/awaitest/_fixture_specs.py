@@ -1,5 +1,6 @@
 """Async fixtures before they run: ``awaitest.fixture``, what awaitest knows about each async
-fixture definition (:class:`AsyncFixture`), and the rule that picks a test's loop from them.
+fixture definition (:class:`AsyncFixture`) and each fixture pytest calls async xunit-style
+methods from (:class:`XunitFixture`), and the rule that picks a test's loop from them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import pytest
 
 from ._config import Settings
 from ._errors import quoted_choices
+from ._loops.runner import is_coroutine_function
+from ._pytest_private import XunitKind, xunit_functions
 from ._scopes import SCOPES, Scope, fixture_scope, is_scope, wider, widest
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,6 +141,50 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
     )
 
 
+@dataclass(frozen=True, slots=True)
+class XunitFixture:
+    """A fixture pytest calls a class's or module's xunit-style setup and teardown from
+    (``setup_method`` and ``teardown_method``, ...), when one of the two is ``async def``:
+    awaitest calls them instead (``_xunit``). The functions are the ones pytest found."""
+
+    kind: XunitKind
+    setup: Callable[..., Any] | None
+    teardown: Callable[..., Any] | None
+
+    @property
+    def floor(self) -> Scope | None:
+        """The narrowest loop the tests of its class (module) can run on: what
+        ``setup_class`` (``setup_module``) makes must be usable in them."""
+        kind = self.kind
+        return "class" if kind == "class" else "module" if kind == "module" else None
+
+    @property
+    def per_test(self) -> bool:
+        """Run for each test (``setup_method``, ``setup_function``): its tasks are the test's."""
+        return self.kind in ("method", "function")
+
+    @property
+    def async_names(self) -> list[str]:
+        """The async ones, as users wrote them: ``TestDb.setup_method``."""
+        return [
+            getattr(func, "__qualname__", "?")
+            for func in (self.setup, self.teardown)
+            if is_coroutine_function(func)
+        ]
+
+
+def describe_xunit(fixturedef: pytest.FixtureDef[Any]) -> XunitFixture | None:
+    """The xunit fixture ``fixturedef`` is, when its setup or teardown is async; else None (a
+    sync pair stays pytest's to call, at no cost per test)."""
+    found = xunit_functions(fixturedef)
+    if found is None:
+        return None
+    kind, setup, teardown = found
+    if not (is_coroutine_function(setup) or is_coroutine_function(teardown)):
+        return None
+    return XunitFixture(kind, setup, teardown)
+
+
 def declared(fixturedef: pytest.FixtureDef[Any]) -> Declared | None:
     """How ``fixturedef``'s function was declared with ``awaitest.fixture`` (or the real
     ``pytest_asyncio.fixture``), if it was."""
@@ -173,10 +220,14 @@ def by_pytest_asyncio(func: object) -> Declared | None:
 
 
 def test_loop_scope(
-    marker_scope: Scope | None, fixtures: Sequence[AsyncFixture], settings: Settings
+    marker_scope: Scope | None,
+    fixtures: Sequence[AsyncFixture],
+    settings: Settings,
+    floor: Scope | None,
 ) -> Scope:
     """The loop a test runs on: the one its marker names, else the widest of the default test
-    loop scope and the loops its async fixtures need (the rule docs/how-to/several-loops.md states).
+    loop scope, the loops its async fixtures need (the rule docs/how-to/several-loops.md states)
+    and ``floor``, the loop of its class's async ``setup_class`` or module's ``setup_module``.
 
     The one place this is decided: generation groups a test's variants by it (``_variants``),
     planning runs the test on it (``_plan``).
@@ -184,6 +235,8 @@ def test_loop_scope(
     if marker_scope is not None:
         return marker_scope
     default = settings.default_test_loop_scope
+    if floor is not None:
+        default = widest(default, floor)
     if not fixtures:
         return default
     return widest(default, *(d for spec in fixtures if (d := spec.demand(settings)) is not None))

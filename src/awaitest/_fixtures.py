@@ -193,7 +193,7 @@ def _coroutine_stand_in(
         runner = _checked_runner(spec, fixturedef, request, state)
         context = contextvars.copy_context()
         value = runner.run(func(**kwargs), context=context, tracked=spec.per_test)
-        _adopt(context, request)
+        adopt(context, request)
         return value
 
     return run_async_fixture
@@ -218,7 +218,7 @@ def _generator_stand_in(
                 "a generator fixture must yield exactly once",
                 pytrace=False,
             )
-        _adopt(context, request)
+        adopt(context, request)
         yield host.value
         if runner.loop.is_closed():
             pytest.fail(
@@ -253,7 +253,7 @@ def _checked_runner(
 _MISSING: Final = object()
 
 
-def _adopt(context: contextvars.Context, request: pytest.FixtureRequest) -> None:
+def adopt(context: contextvars.Context, request: pytest.FixtureRequest) -> None:
     """Set in the current context what the fixture set in its own; undo it at fixture end."""
     changed: list[tuple[contextvars.ContextVar[Any], contextvars.Token[Any]]] = []
     for var, value in context.items():

@@ -47,6 +47,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
             and isinstance(item, pytest.Function)
             and not is_async_generator_function(item.obj)  # xfailed at collection
             and not belongs_to_others(item, every)
+            and not state.has_async_xunit(item)  # the marker runs its async setup_method
         ):
             # pytest-asyncio warns here too, with this class (the wording is its own)
             note(
@@ -92,8 +93,8 @@ def plan(item: pytest.Item, state: SessionState) -> None:
     elif settings.eager_tasks:
         key = key._replace(eager=True)  # also a hook's factories
     user_loop = plan_user_loop(item, state)
-    fixtures = state.async_fixtures_of(item)
-    scope = test_loop_scope(parsed.loop_scope, fixtures, settings)
+    fixtures, floor = state.async_fixtures_of(item)
+    scope = test_loop_scope(parsed.loop_scope, fixtures, settings, floor)
     if fixtures:
         _note_mixed_loops(item, scope, fixtures, settings)
     error: str | None = None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
 
@@ -59,6 +59,56 @@ def closure_fixturedefs(item: pytest.Function) -> Iterator[pytest.FixtureDef[Any
         defs = name2defs.get(name)
         if defs:
             yield defs[-1]
+
+
+#: The kinds of xunit-style setup and teardown pytest calls from a fixture of its own.
+XunitKind = Literal["method", "class", "function", "module"]
+
+#: Each kind's fixture name prefix in pytest, and the names its fixture function's closure
+#: gives the setup and teardown functions.
+_XUNIT_FIXTURES: Final[tuple[tuple[str, XunitKind, str, str], ...]] = (
+    ("_xunit_setup_method_fixture_", "method", "setup_method", "teardown_method"),
+    ("_xunit_setup_class_fixture_", "class", "setup_class", "teardown_class"),
+    ("_xunit_setup_function_fixture_", "function", "setup_function", "teardown_function"),
+    ("_xunit_setup_module_fixture_", "module", "setup_module", "teardown_module"),
+)
+
+
+def xunit_functions(
+    fixturedef: pytest.FixtureDef[Any],
+) -> tuple[XunitKind, Callable[..., Any] | None, Callable[..., Any] | None] | None:
+    """When ``fixturedef`` is the fixture pytest calls a class's or module's xunit-style setup
+    and teardown from (``setup_method`` and ``teardown_method``, ...): their kind and the two
+    functions as pytest found them (either may be None); else None.
+
+    pytest registers one autouse fixture per class and module that has them. Its name prefix,
+    and the closure of its function holding the two functions pytest picked (skipping any
+    declared as a fixture), are how it does so in 8.4 and 9, not API. Without them this
+    answers None, and pytest calls the methods itself.
+    """
+    name = fixturedef.argname
+    if not name.startswith("_xunit_setup_"):
+        return None
+    for prefix, kind, setup, teardown in _XUNIT_FIXTURES:
+        if not name.startswith(prefix):
+            continue
+        code = getattr(fixturedef.func, "__code__", None)
+        cells = getattr(fixturedef.func, "__closure__", None)
+        if code is None or cells is None:
+            return None
+        found = dict(zip(code.co_freevars, cells, strict=True))
+        if setup not in found or teardown not in found:
+            return None
+        return kind, _cell_value(found[setup]), _cell_value(found[teardown])
+    return None
+
+
+def _cell_value(cell: Any) -> Callable[..., Any] | None:
+    try:
+        value = cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
+    return value if callable(value) else None
 
 
 def active_fixturedef(request: pytest.FixtureRequest, name: str) -> pytest.FixtureDef[Any]:

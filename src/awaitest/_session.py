@@ -15,12 +15,12 @@ import pytest
 from . import _marker
 from ._advisories import advise
 from ._config import Settings
-from ._fixture_specs import AsyncFixture, describe
+from ._fixture_specs import AsyncFixture, XunitFixture, describe, describe_xunit
 from ._loops.factories import LoopKey
 from ._loops.runner import Runner
 from ._pytest_private import closure_fixturedefs
 from ._registry import LoopRegistry, UserLoop
-from ._scopes import Node, Scope, owner_scope, scope_node
+from ._scopes import Node, Scope, owner_scope, scope_node, widest
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +84,11 @@ class NamedRequest:
 class SessionState:
     settings: Settings
     loops: LoopRegistry
-    fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
+    #: Every fixture definition set up or planned for, described once: an async fixture, a
+    #: fixture pytest calls async xunit methods from, or None (sync).
+    fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | XunitFixture | None] = field(
+        default_factory=dict
+    )
     #: The test being set up, run or torn down: wider fixtures take its loop factory.
     current: pytest.Item | None = None
     #: The user-loop fixtures whose deprecation was reported (once per run).
@@ -108,20 +112,35 @@ class SessionState:
     #: sync fixtures asks for it, then its call: one registry lookup per test, not one each).
     last_runner: tuple[pytest.Item, Runner] | None = None
 
-    def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
+    def async_fixture(
+        self, fixturedef: pytest.FixtureDef[Any]
+    ) -> AsyncFixture | XunitFixture | None:
         try:
             return self.fixtures[fixturedef]
         except KeyError:
-            spec = self.fixtures[fixturedef] = describe(fixturedef, self.settings)
+            spec = describe(fixturedef, self.settings) or describe_xunit(fixturedef)
+            self.fixtures[fixturedef] = spec
             return spec
 
-    def async_fixtures_of(self, item: pytest.Function) -> list[AsyncFixture]:
-        """The async fixtures awaitest runs for ``item``, of every fixture it will use."""
-        return [
-            spec
-            for spec in map(self.async_fixture, closure_fixturedefs(item))
-            if spec is not None and spec.claimed
-        ]
+    def async_fixtures_of(self, item: pytest.Function) -> tuple[list[AsyncFixture], Scope | None]:
+        """The async fixtures awaitest runs for ``item``, of every fixture it will use, and the
+        narrowest loop its class's or module's async ``setup_class``/``setup_module`` leaves
+        it (None: no such method)."""
+        fixtures: list[AsyncFixture] = []
+        floor: Scope | None = None
+        for spec in map(self.async_fixture, closure_fixturedefs(item)):
+            if spec is None:
+                continue
+            if type(spec) is AsyncFixture:  # perf: not isinstance
+                if spec.claimed:
+                    fixtures.append(spec)
+            elif type(spec) is XunitFixture and spec.floor is not None:
+                floor = spec.floor if floor is None else widest(floor, spec.floor)
+        return fixtures, floor
+
+    def has_async_xunit(self, item: pytest.Function) -> bool:
+        """``item`` is set up by an xunit method that is async (``async def setup_method``)."""
+        return any(type(self.async_fixture(d)) is XunitFixture for d in closure_fixturedefs(item))
 
     def parse_marker(self, marks: list[pytest.Mark]) -> _Parsed:
         """The test's ``asyncio`` markers parsed once: generating and planning a test ask alike,

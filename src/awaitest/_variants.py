@@ -83,7 +83,8 @@ def parametrize(metafunc: pytest.Metafunc, state: SessionState, marks: list[pyte
         ids = [pytest.HIDDEN_PARAM]  # type: ignore[list-item]
     also_request(metafunc, VARIANT_FIXTURE)
     # pytest groups the variants of tests that share a loop, so each factory's loop is made once
-    scope = test_loop_scope(parsed.loop_scope, state.async_fixtures_of(definition), state.settings)
+    fixtures, floor = state.async_fixtures_of(definition)
+    scope = test_loop_scope(parsed.loop_scope, fixtures, state.settings, floor)
     metafunc.parametrize(VARIANT_FIXTURE, params, ids=ids, indirect=True, scope=scope)
 
 

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import pytest
 
-from . import _collect, _config, _fixtures, _hookspec, _plan, _variants
+from . import _collect, _config, _fixtures, _hookspec, _plan, _variants, _xunit
 from ._advisories import Summary
 from ._compat import alias as _alias
 from ._compat import looptime as _looptime
@@ -33,6 +33,7 @@ from ._compat.fixtures import (
     unused_udp_port_factory,
 )
 from ._compat.user_loop import request_user_loop
+from ._fixture_specs import XunitFixture
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
@@ -229,6 +230,8 @@ class AwaitestSession:
             if fixturedef.argname == "event_loop":
                 make_event_loop_current(fixturedef, request, value)
             return value
+        if isinstance(spec, XunitFixture):  # async setup_method and its kin
+            return (yield from _xunit.setup(fixturedef, request, spec, state, self.checks))
         return (yield from _fixtures.setup(fixturedef, request, spec, state, self.checks))
 
     @pytest.hookimpl(wrapper=True)
@@ -310,12 +313,18 @@ class SetupShow:
         value = yield
         state = self.state
         spec = state.async_fixture(fixturedef)
-        if (
+        runner = None
+        if isinstance(spec, XunitFixture):
+            if _xunit.runs_for(spec, request, state):
+                runner = _xunit.runner(spec, request, state)
+        elif (
             spec is not None
             and spec.claimed
             and not _collect.fixture_belongs_to_others(request, state)
         ):
-            label = state.loop_label(_fixtures.fixture_runner(state, spec, request))
+            runner = _fixtures.fixture_runner(state, spec, request)
+        if runner is not None:
+            label = state.loop_label(runner)
             write_on_setup_show_line(request.config, f" {label}", captured=True)
         return value
 
