@@ -671,7 +671,7 @@ def test_setup_class_runs_again_for_each_loop_factory(pytester: pytest.Pytester)
     assert result.stdout.str().count("class set up") == 2
 
 
-def test_virtual_clock(pytester: pytest.Pytester) -> None:
+def test_setup_method_on_a_virtual_clock(pytester: pytest.Pytester) -> None:
     """setup_method sleeps on the test's virtual loop; a test under an async setup_class is on
     the class loop, whose time is real, and says so."""
     ini(pytester, asyncio_mode="auto")
