@@ -245,6 +245,7 @@ print(json.dumps({"error": error, "python": sys.version.split()[0], "executable"
 #: --clock -> the unit of a whole run and of the overhead per test (ovh: run unit / 1000)
 UNITS = {"wall": ("s", "ms"), "cpu": ("s", "ms"), "instructions": ("M instr", "k instr")}
 DROP_ENV = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTHONDONTWRITEBYTECODE")  # keep .pyc caches
+HASH_SEED = "0"  # every child's PYTHONHASHSEED (run_pytest)
 FORMATS = (".2f", ".2f", ".3f", ".3f", ".4f", ".4f", ".1f", ".1f", ".2f", ".2f")
 COUNTED = (".1f", ".1f", ".3f", ".3f", ".1f", ".1f", ".1f", ".1f", ".1f", ".1f")  # instructions
 
@@ -434,6 +435,9 @@ def run_pytest(
     if count:  # the profile itself is not wanted, only the total valgrind prints
         args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args]
     env = {k: v for k, v in os.environ.items() if k not in DROP_ENV}
+    # A fixed hash seed: with a random one, set and dict layouts (and so the instructions
+    # counted) change from run to run by about 0.5%.
+    env["PYTHONHASHSEED"] = HASH_SEED
     if side.path is not None:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [side.path, env.get("PYTHONPATH")]))
     if not autoload:
