@@ -568,12 +568,12 @@ class Window:
         leaks_on = self.policy.task_leaks != "ignore"
         if not leaks_on and self.policy.unawaited == "ignore":
             return
-        leaked = [
-            (task, code_site(*creator) if creator is not None else None)
-            for task, creator in ((ref(), creator) for ref, creator in self._candidates)
-            if task is not None and task.get_loop() is loop and not task.done()
-            if task not in hosts
-        ]
+        leaked = []
+        for ref, creator in self._candidates:  # perf: a plain loop, once per task created
+            task = ref()
+            if task is None or task.done() or task.get_loop() is not loop or task in hosts:
+                continue
+            leaked.append((task, code_site(*creator) if creator is not None else None))
         if not leaked:
             return
         gathers = _forgotten_gathers([task for task, _ in leaked])
@@ -968,30 +968,49 @@ class Watchdog:
                     window.tick(now, self._alarm)
 
 
-class _TaskFactory:
-    """Wraps a loop's task factory (or none) to note, weakly, the tasks a test's steps create:
-    cheaper than comparing ``asyncio.all_tasks()`` around every step."""
+#: The code of the two frames a task created with ``asyncio.create_task(coro)`` is made under,
+#: asyncio's (perf: skipped by identity before the general search for the creating frame).
+_LOOP_CREATE_TASK: Final = getattr(asyncio.BaseEventLoop.create_task, "__code__", None)
+_CREATE_TASK: Final = getattr(asyncio.tasks.create_task, "__code__", None)
+_getframe: Final = sys._getframe
+_weak: Final = weakref.ref
 
-    __slots__ = ("previous",)
 
-    def __init__(self, previous: Any) -> None:
-        self.previous = previous
+def _tracking_factory(previous: Any) -> Callable[..., asyncio.Future[Any]]:
+    """A task factory wrapping a loop's own (``previous``, or none): it notes, weakly, the
+    tasks a test's steps create and the line that created each, which is cheaper than
+    comparing ``asyncio.all_tasks()`` around every step.
 
-    def __call__(
-        self, loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
+    perf: a closure, not an object with ``__call__`` (a cheaper call, once per task), and the
+    line is kept as a code object and line number, formatted only for a task reported."""
+
+    def awaitest_task_factory(
+        loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
     ) -> asyncio.Future[Any]:
-        previous = self.previous
-        if previous is None:
-            task: asyncio.Future[Any] = _Task(coro, loop=loop, **kwargs)
+        if previous is not None:
+            task: asyncio.Future[Any] = previous(loop, coro, **kwargs)
+        elif kwargs:
+            task = _Task(coro, loop=loop, **kwargs)
         else:
-            task = previous(loop, coro, **kwargs)
+            task = _Task(coro, loop=loop)
         window = _active
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
-            frame = creating_frame(sys._getframe(1))
+            frame: FrameType | None = _getframe(1)
+            if frame is not None and frame.f_code is _LOOP_CREATE_TASK:
+                frame = frame.f_back
+                if frame is not None and frame.f_code is _CREATE_TASK:
+                    frame = frame.f_back
+            frame = creating_frame(frame)
             creator = None if frame is None else (frame.f_code, frame.f_lineno)
-            window._candidates.append((weakref.ref(task), creator))  # type: ignore[arg-type]
+            window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
         return task
+
+    return awaitest_task_factory
+
+
+#: The code every factory of :func:`_tracking_factory` runs: how one is told from a user's.
+_FACTORY_CODE: Final = _tracking_factory(None).__code__
 
 
 async def _agen() -> AsyncGenerator[None, None]:
@@ -1010,8 +1029,8 @@ _AGEN_CLOSE: Final = _agen_close_type()
 
 def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
     current = loop.get_task_factory()
-    if not isinstance(current, _TaskFactory):
-        loop.set_task_factory(_TaskFactory(current))
+    if getattr(current, "__code__", None) is not _FACTORY_CODE:
+        loop.set_task_factory(_tracking_factory(current))
 
 
 def _handle_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
