@@ -126,13 +126,28 @@ def only_ours(node: pytest.Item, names: tuple[str, ...]) -> bool:
     sees a user's override: the common case, answered once per test by a global count.
 
     pytest has no public count of a fixture's definitions; before 9.2 its fixture manager keeps
-    them in ``_arg2fixturedefs``. Without it the answer is False: callers then look it up.
+    them in ``_arg2fixturedefs``, from 9.2 in ``_arg2node2fixturedefs`` and
+    ``_arg2nodeid2fixturedefs`` (name -> node or node id -> definitions). Without either the
+    answer is False: callers then look it up (``getfixturedefs``, about 700 Python bytecodes
+    per test).
     """
-    every = getattr(node.session._fixturemanager, "_arg2fixturedefs", None)
-    if every is None:
+    manager = node.session._fixturemanager
+    every = getattr(manager, "_arg2fixturedefs", None)
+    if every is not None:
+        for name in names:  # noqa: SIM110 - perf: a plain loop
+            if len(every.get(name, ())) > 1:
+                return False
+        return True
+    by_node = getattr(manager, "_arg2node2fixturedefs", None)
+    by_nodeid = getattr(manager, "_arg2nodeid2fixturedefs", None)
+    if by_node is None or by_nodeid is None:
         return False
-    for name in names:  # noqa: SIM110 - perf: a plain loop
-        if len(every.get(name, ())) > 1:
+    for name in names:
+        count = 0
+        for table in (by_node.get(name), by_nodeid.get(name)):
+            for defs in table.values() if table else ():
+                count += len(defs)
+        if count > 1:
             return False
     return True
 
