@@ -559,6 +559,10 @@ def test_ctrl_c_cancels_the_test_runs_teardown_once_and_stops(pytester: pytest.P
         import pytest
         import pytest_asyncio
 
+        # A run started as a background job without job control inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give it back, as a terminal has it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
         @pytest_asyncio.fixture
         async def resource():
             yield
