@@ -118,6 +118,32 @@ def test_exit_restores_exactly_what_each_enter_found() -> None:
     assert all(h.filters == [] for h in handlers if not isinstance(h, Kept))
 
 
+def test_streams_can_be_left_alone() -> None:
+    sink = Sink()
+    with streams() as (stdout, _), Routes(current, streams=False):
+        assert sys.stdout is stdout
+        token = SINK.set(sink)
+        try:
+            print("live")
+        finally:
+            SINK.reset(token)
+    assert stdout.getvalue() == "live\n"
+    assert sink.out.getvalue() == ""
+
+
+def test_a_message_that_cant_be_made_raises_where_it_was_logged() -> None:
+    log = logging.getLogger("awaitest.test.routing")
+    sink = Sink()
+    with Routes(current):
+        token = SINK.set(sink)
+        try:
+            with pytest.raises(TypeError, match="not all arguments converted"):
+                log.warning("no placeholder", "an argument")  # noqa: PLE1205 - on purpose
+        finally:
+            SINK.reset(token)
+    assert sink.records == []
+
+
 def test_nested_enters_each_undo_their_own() -> None:
     routes, sink = Routes(current), Sink()
     token = SINK.set(sink)

@@ -90,14 +90,11 @@ def _err(sink: Sink) -> io.StringIO:
 def _frozen(record: logging.LogRecord) -> logging.LogRecord:
     """A copy of ``record`` whose message is made now, as pytest's handler formats a record
     when it is emitted: arguments the test mutates later don't change what it logged. The
-    other handlers keep the original. A record whose arguments don't fit its format is kept
-    as it is: formatting it later reports the error as logging does."""
-    try:
-        message = record.getMessage()
-    except Exception:
-        return record
+    other handlers keep the original. A message that can't be made (arguments that don't fit
+    the format) raises here, in the code that logged, as pytest's own capture handler makes a
+    test fail on it."""
     kept = copy.copy(record)
-    kept.msg, kept.args = message, None
+    kept.msg, kept.args = record.getMessage(), None
     return kept
 
 
@@ -142,15 +139,19 @@ class Routes:
     logger is lowered to it while entered, as pytest lowers it for each phase, so a record at
     that level is made at all. ``None`` keeps what the root logger lets through.
 
+    ``streams=False`` leaves ``sys.stdout`` and ``sys.stderr`` alone (pytest's ``-s``: output
+    goes straight to the terminal as it is written, as in a serial run).
+
     Re-entering while entered is allowed (the inner enter wraps the routers, which pass a write
     with no test on to the outer ones) and each exit undoes its own enter only.
     """
 
-    __slots__ = ("_current", "_handler", "_level", "_not_routed", "_stack")
+    __slots__ = ("_current", "_handler", "_level", "_not_routed", "_stack", "_streams")
 
-    def __init__(self, current: Current, *, level: int | None = None) -> None:
+    def __init__(self, current: Current, *, level: int | None = None, streams: bool = True) -> None:
         self._current: Final = current
         self._level: Final = level
+        self._streams: Final = streams
         self._handler: Final = _Keeper(current, level)
         self._stack: list[_Installed] = []
         # One bound method, so that adding and removing it finds the same filter.
@@ -178,14 +179,16 @@ class Routes:
                 level=lowered,
             )
         )
-        sys.stdout = cast(TextIO, _Router(stdout, current, _out))
-        sys.stderr = cast(TextIO, _Router(stderr, current, _err))
+        if self._streams:
+            sys.stdout = cast(TextIO, _Router(stdout, current, _out))
+            sys.stderr = cast(TextIO, _Router(stderr, current, _err))
         warnings.showwarning = self._diverter(showwarning)
         return self
 
     def __exit__(self, *exc: object) -> None:
         installed = self._stack.pop()
-        sys.stdout, sys.stderr = installed.stdout, installed.stderr
+        if self._streams:
+            sys.stdout, sys.stderr = installed.stdout, installed.stderr
         warnings.showwarning = installed.showwarning  # type: ignore[assignment]
         root = logging.getLogger()
         if installed.level is not None:
