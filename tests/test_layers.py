@@ -41,6 +41,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "_xunit",
         "_report",
         "_compat",
+        "_concurrent_output",
     ),
     # the hooks, and the public names
     "glue": ("plugin", "_entry", "__init__"),

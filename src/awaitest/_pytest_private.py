@@ -6,11 +6,14 @@ pytest 8.4 and 9 both have these; if a future pytest moves them, this is the onl
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
+from _pytest.warnings import catch_warnings_for_item
 
 if TYPE_CHECKING:  # imported lazily: see keep_own_modules_unrewritten()
     from ._scopes import Node
@@ -232,6 +235,48 @@ def also_request(metafunc: pytest.Metafunc, name: str) -> None:
     it is not documented use.
     """
     metafunc.fixturenames.append(name)
+
+
+def log_section_formatter(config: pytest.Config) -> logging.Formatter | None:
+    """The formatter pytest's logging plugin writes the "Captured log" sections with, or None
+    when the plugin is off (``-p no:logging``: a serial run has no log section then).
+
+    A concurrent test's records are kept apart from whatever phase pytest captures meanwhile
+    and formatted when its report is made; with this same object its section reads as a serial
+    run's (``log_format``, ``log_date_format``, ``log_auto_indent``, coloured level names).
+    pytest has no public way to it: the plugin's class and its ``formatter`` are private.
+    """
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    formatter = getattr(plugin, "formatter", None)
+    return formatter if isinstance(formatter, logging.Formatter) else None
+
+
+def log_level(config: pytest.Config) -> int | None:
+    """The level pytest's logging plugin captures a phase's records at (``log_level``, ini or
+    flag, a name or a number), None when it is not set or the plugin is off.
+
+    Read from the plugin (a private attribute) rather than parsed again, so the level names
+    and numbers pytest accepts are the ones it accepts, in one place.
+    """
+    level = getattr(config.pluginmanager.get_plugin("logging-plugin"), "log_level", None)
+    return level if isinstance(level, int) else None
+
+
+def caught_warnings(
+    config: pytest.Config, item: pytest.Item | None, *, record: bool
+) -> AbstractContextManager[None]:
+    """pytest's own capture of warnings, as its warnings plugin wraps each test's protocol:
+    the filters of the run (``filterwarnings`` ini, ``-W``) and, with ``item``, its
+    ``filterwarnings`` marks; with ``record``, every warning shown inside is reported through
+    ``pytest_warning_recorded`` under the item's node id (``when="runtest"``) at the end.
+
+    Concurrent tests' code runs outside their own protocol call: the shared loop runs inside
+    whichever test's protocol is current, so its marks would filter other tests' warnings, and
+    a test's teardown runs inside a later test's protocol. ``catch_warnings_for_item`` is what
+    pytest uses itself; its module is private (same signature in 8.4 to 9.2).
+    """
+    hook = config.hook if item is None else item.ihook
+    return catch_warnings_for_item(config, hook, "runtest", item, record=record)
 
 
 def debugging_requested(config: pytest.Config) -> bool:

@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, Final, NamedTuple, TextIO, cast
 
-__all__ = ["Routes", "Sink"]
+__all__ = ["Current", "Routes", "Sink"]
 
 
 class Sink:
