@@ -10,6 +10,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Iterator
+from typing import Literal
 
 import pytest
 
@@ -281,3 +282,44 @@ def test_warnings_from_interleaved_tasks_go_to_their_own_sinks() -> None:
             asyncio.run(main(a, b))
     assert [str(w.message) for w in a.warnings] == ["a 0", "a 1"]
     assert [str(w.message) for w in b.warnings] == ["b 0", "b 1"]
+
+
+def warn_same() -> None:
+    warnings.warn("the same warning", UserWarning, stacklevel=1)
+
+
+@pytest.mark.parametrize(
+    ("action", "shown"),
+    [
+        # once per test, as each test had a registry of its own (a serial run)
+        ("default", {"a": 1, "b": 1}),
+        ("module", {"a": 1, "b": 1}),
+        ("always", {"a": 2, "b": 2}),
+    ],
+)
+def test_a_warning_shown_once_is_shown_once_per_test(
+    action: Literal["default", "module", "always"], shown: dict[str, int]
+) -> None:
+    async def warner() -> None:
+        for _ in range(2):
+            warn_same()
+            await asyncio.sleep(0)
+
+    async def main(sinks: dict[str, Sink]) -> None:
+        loop = asyncio.get_running_loop()
+        tasks = []
+        for sink in sinks.values():
+            context = contextvars.copy_context()
+            context.run(SINK.set, sink)
+            tasks.append(loop.create_task(warner(), context=context))
+        await asyncio.gather(*tasks)
+
+    sinks = {"a": Sink(), "b": Sink()}
+    with warnings.catch_warnings(record=True) as unrouted:
+        warnings.simplefilter(action)
+        with Routes(current):
+            asyncio.run(main(sinks))
+            warn_same()  # no test: the registry is as if no test had warned
+            warn_same()
+    assert {name: len(sink.warnings) for name, sink in sinks.items()} == shown
+    assert len(unrouted) == (2 if action == "always" else 1)

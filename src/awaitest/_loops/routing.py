@@ -25,6 +25,7 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterable
+from types import FrameType
 from typing import Any, Final, NamedTuple, TextIO, cast
 
 __all__ = ["Current", "Routes", "Sink"]
@@ -33,7 +34,7 @@ __all__ = ["Current", "Routes", "Sink"]
 class Sink:
     """One in-flight test's captured output."""
 
-    __slots__ = ("err", "out", "records", "warnings")
+    __slots__ = ("err", "out", "records", "shown", "warnings")
 
     def __init__(self) -> None:
         #: what print()/sys.stdout.write wrote during its call
@@ -44,6 +45,9 @@ class Sink:
         self.records: list[logging.LogRecord] = []
         #: the warnings shown (the filters let them through), in order
         self.warnings: list[warnings.WarningMessage] = []
+        #: the registry keys of the warnings it was shown that the filters show once (see
+        #: _once_per_test)
+        self.shown: set[tuple[object, ...]] = set()
 
 
 Current = Callable[[], Sink | None]
@@ -129,6 +133,47 @@ class _Installed(NamedTuple):
     handler_added: bool
     #: the root logger's level before this enter lowered it (None: not lowered)
     level: int | None
+
+
+#: how far up the stack the code that warned is looked for (warn()'s stacklevel, in practice)
+_DEPTH: Final = 30
+
+
+def _once_per_test(
+    sink: Sink, message: Warning | str, category: type[Warning], filename: str, lineno: int
+) -> bool:
+    """Whether a warning shown for ``sink``'s test is one its test hasn't been shown yet, as
+    if the warning registry were the test's own.
+
+    Python remembers a warning the filters show once (the ``default`` and ``module`` actions)
+    in the registry of the module that warned, and pytest makes that registry start afresh for
+    each test (its filters are set again per test). Tests in flight together would share it:
+    the second test warning the same from the same line would not be shown at all. So the key
+    Python just put in that registry is taken out again, for the next test, and kept in the
+    sink instead: a repeat within the same test is dropped, as Python would have dropped it.
+    A warning of the ``always`` action leaves no key and is always kept; where the registry
+    can't be found (``warn_explicit`` with a registry of its own) the warning is kept.
+    """
+    frame: FrameType | None = sys._getframe(2)  # above showwarning: warnings' _showwarnmsg
+    for _ in range(_DEPTH):
+        if frame is None:
+            return True
+        if frame.f_lineno == lineno and frame.f_code.co_filename == filename:
+            break
+        frame = frame.f_back
+    else:
+        return True
+    registry = frame.f_globals.get("__warningregistry__")
+    text = str(message)
+    # The key, then the module action's: (text, category) in C's warnings, with a 0 in Python's.
+    keys = [(text, category, lineno), (text, category), (text, category, 0)]
+    found = [key for key in keys if isinstance(registry, dict) and registry.pop(key, None)]
+    if not found:
+        return True  # the always action
+    if found[0] in sink.shown:
+        return False
+    sink.shown.add(found[0])
+    return True
 
 
 class Routes:
@@ -229,8 +274,9 @@ class Routes:
                 # True) installed, so pytest's recording of the running phase still gets it.
                 before(message, category, filename, lineno, file, line)
                 return
-            sink.warnings.append(
-                warnings.WarningMessage(message, category, filename, lineno, file, line)
-            )
+            if _once_per_test(sink, message, category, filename, lineno):
+                sink.warnings.append(
+                    warnings.WarningMessage(message, category, filename, lineno, file, line)
+                )
 
         return showwarning
