@@ -173,79 +173,69 @@ def test_interleaved_warnings_are_each_reported_for_their_own_test(
     assert summary == warnings_summary(run_turns(pytester, say, how=SERIAL))
 
 
-def test_filterwarnings_error_fails_the_test_that_warned(pytester: pytest.Pytester) -> None:
-    ini(pytester, asyncio_mode="auto", filterwarnings="error")
-    pytester.makepyfile(
-        test_errors="""
-        import asyncio
-        import warnings
+#: Two tests in flight together, one warning after its await, then one that runs alone
+#: (it has filterwarnings marks of its own) and warns too: the batch is finished in its
+#: protocol, but the filters the two ran under are the run's, not its marks.
+WARN_THEN_ALONE: Final = """
+import asyncio
+import warnings
 
-        import pytest
-
-
-        @pytest.mark.awaitest(concurrent=True)
-        async def test_warns():
-            await asyncio.sleep(0.05)
-            warnings.warn("too late", UserWarning)
+import pytest
 
 
-        @pytest.mark.awaitest(concurrent=True)
-        async def test_quiet():
-            await asyncio.sleep(0.1)
+@pytest.mark.awaitest(concurrent=True)
+async def test_warns():
+    await asyncio.sleep(0.05)
+    warnings.warn("too late", UserWarning)
 
 
-        # Runs alone (marks of its own); the two above are finished before it, and its
-        # filter must not be theirs.
-        @pytest.mark.filterwarnings("ignore::UserWarning")
-        async def test_ignores():
-            warnings.warn("ignored here", UserWarning)
-        """
-    )
+@pytest.mark.awaitest(concurrent=True)
+async def test_quiet():
+    await asyncio.sleep(0.1)
+
+
+@pytest.mark.filterwarnings("{alone}")
+async def test_alone():
+    warnings.warn("the one alone", UserWarning)
+"""
+
+
+@pytest.mark.parametrize(
+    ("run", "alone", "verdicts", "failure"),
+    [
+        # The run's error filter fails the test that warned, not the one beside it; the mark
+        # of the test after them filters only its own warning.
+        (
+            "error",
+            "ignore::UserWarning",
+            "FAILED PASSED PASSED",
+            "test_warns - UserWarning: too late",
+        ),
+        # The mark of the test after them errs only for its own warning.
+        ("default", "error", "PASSED PASSED FAILED", "test_alone - UserWarning: the one alone"),
+    ],
+)
+def test_filterwarnings_error_fails_the_test_that_warned_and_no_other(
+    pytester: pytest.Pytester, run: str, alone: str, verdicts: str, failure: str
+) -> None:
+    ini(pytester, asyncio_mode="auto", filterwarnings=run)
+    pytester.makepyfile(test_errors=WARN_THEN_ALONE.format(alone=alone))
     result = pytester.runpytest("-v", *CONCURRENCY)
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=2, failed=1, warnings=0 if run == "error" else 1)
+    names = ("test_warns", "test_quiet", "test_alone")
     result.stdout.fnmatch_lines(
         [
-            "test_errors.py::test_warns FAILED*",
-            "test_errors.py::test_quiet PASSED*",
-            "test_errors.py::test_ignores PASSED*",
-            "FAILED test_errors.py::test_warns - UserWarning: too late",
+            *(
+                f"test_errors.py::{name} {v}*"
+                for name, v in zip(names, verdicts.split(), strict=True)
+            ),
+            f"FAILED test_errors.py::{failure}",
         ]
     )
-
-
-def test_a_filterwarnings_error_mark_of_the_next_test_doesnt_fail_the_ones_before(
-    pytester: pytest.Pytester,
-) -> None:
-    ini(pytester, asyncio_mode="auto", filterwarnings="default")  # not this suite's error
-    pytester.makepyfile(
-        test_marks="""
-        import asyncio
-        import warnings
-
-        import pytest
-
-
-        @pytest.mark.awaitest(concurrent=True)
-        async def test_warns():
-            await asyncio.sleep(0.05)
-            warnings.warn("only a warning", UserWarning)
-
-
-        @pytest.mark.awaitest(concurrent=True)
-        async def test_quiet():
-            await asyncio.sleep(0.1)
-
-
-        @pytest.mark.filterwarnings("error")
-        async def test_strict():
-            pass
-        """
-    )
-    result = pytester.runpytest(*CONCURRENCY)
-    result.assert_outcomes(passed=3, warnings=1)
-    result.stdout.fnmatch_lines(
-        ["test_marks.py::test_warns", "  *test_marks.py:10: UserWarning: only a warning"]
-    )
+    if run == "default":
+        result.stdout.fnmatch_lines(
+            ["test_errors.py::test_warns", "  *test_errors.py:10: UserWarning: too late"]
+        )
 
 
 def test_a_fixtures_output_stays_in_its_own_setup_and_teardown_sections(
