@@ -133,12 +133,16 @@ def test_interleaved_log_records_each_stay_in_their_own_tests_log_section(
         log_level="INFO",
         log_format="%(levelname)s %(name)s: %(message)s",
     )
-    result = run_turns(pytester, 'log.info("%s logs %d", me, n); log.debug("not kept")')
+    say = 'log.info("%s logs %d", me, n); log.debug("not kept")'
+    result = run_turns(pytester, say, "--log-file=run.log")
     result.assert_outcomes(passed=2)
     assert sections(result) == {
         name: {"Captured log call": lines(me, "INFO turns: {me} logs {n}")}
         for name, me in NAMES.items()
     }
+    # The log file still gets every record, in the order they were logged: taking turns.
+    logged = (pytester.path / "run.log").read_text().splitlines()
+    assert logged == [f"INFO turns: {me} logs {n}" for n in range(3) for me in "ab"]
 
 
 def test_interleaved_warnings_are_each_reported_for_their_own_test(

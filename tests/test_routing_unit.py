@@ -191,6 +191,28 @@ def test_log_records_go_to_the_sink_and_not_to_the_handlers_already_there(kept: 
     assert kept.messages == ["not routed"]
 
 
+def test_handlers_that_are_no_capture_get_the_tests_records_too() -> None:
+    capture, log_file = Kept(), Kept()
+    root = logging.getLogger()
+    root.addHandler(capture)
+    root.addHandler(log_file)
+    sink = Sink()
+    try:
+        with Routes(current, captures=lambda handler: handler is capture):
+            token = SINK.set(sink)
+            try:
+                logging.getLogger("awaitest.test.routing").warning("routed")
+            finally:
+                SINK.reset(token)
+    finally:
+        root.removeHandler(capture)
+        root.removeHandler(log_file)
+    assert [r.getMessage() for r in sink.records] == ["routed"]
+    assert capture.messages == []
+    assert log_file.messages == ["routed"]
+    assert capture.filters == log_file.filters == []
+
+
 def test_the_records_level_is_lowered_while_entered_and_put_back(kept: Kept) -> None:
     log = logging.getLogger("awaitest.test.routing")
     root = logging.getLogger()

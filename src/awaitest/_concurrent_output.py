@@ -4,9 +4,10 @@ While a batch's tests share one loop, :class:`~awaitest._loops.routing.Routes` k
 output in its own :class:`~awaitest._loops.routing.Sink` (the mechanics, pytest-free). This
 module makes the pytest decisions around it:
 
-- :func:`routes`: the run's routes. Records are kept at pytest's ``log_level``; with ``-s``
-  the streams are not routed, so output goes to the terminal as it is written, as it does
-  serially.
+- :func:`routes`: the run's routes. Records are kept at pytest's ``log_level`` and kept from
+  pytest's captures of the phase being run only (a ``--log-file`` and the user's root
+  handlers get them as serially); with ``-s`` the streams are not routed, so output goes to
+  the terminal as it is written, as it does serially.
 - :func:`loop_run`: around each run of the batch's loop, the run's warning filters (ini
   ``filterwarnings`` and ``-W``) instead of the marks of whichever test's protocol is being run
   meanwhile (a test that has marks of its own never runs in a batch), so ``error`` raises in
@@ -32,7 +33,7 @@ from typing import Final
 import pytest
 
 from ._loops.routing import Current, Routes, Sink
-from ._pytest_private import caught_warnings, log_level, log_section_formatter
+from ._pytest_private import caught_warnings, is_log_capture, log_level, log_section_formatter
 
 __all__ = ["attach", "loop_run", "own_warnings", "routes"]
 
@@ -42,7 +43,12 @@ CALL: Final = "call"
 
 def routes(config: pytest.Config, current: Current) -> Routes:
     """The routes of the run; ``current()`` names the sink of the running context's test."""
-    return Routes(current, level=log_level(config), streams=config.getoption("capture") != "no")
+    return Routes(
+        current,
+        level=log_level(config),
+        streams=config.getoption("capture") != "no",
+        captures=is_log_capture,
+    )
 
 
 @contextlib.contextmanager

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
+from _pytest.logging import LogCaptureHandler
 from _pytest.warnings import catch_warnings_for_item
 
 if TYPE_CHECKING:  # imported lazily: see keep_own_modules_unrewritten()
@@ -260,6 +261,17 @@ def log_level(config: pytest.Config) -> int | None:
     """
     level = getattr(config.pluginmanager.get_plugin("logging-plugin"), "log_level", None)
     return level if isinstance(level, int) else None
+
+
+def is_log_capture(handler: logging.Handler) -> bool:
+    """Whether ``handler`` is one of pytest's captures of a phase's records (the report's
+    "Captured log" and ``caplog``'s), as opposed to its log file, live logging or a user's.
+
+    A record a concurrent test logs while another test's phase runs must be kept from that
+    phase's captures, and from no other handler. Their class is private (the same in 8.4 to
+    9.2); the live-logging and file handlers are not subclasses of it.
+    """
+    return isinstance(handler, LogCaptureHandler)
 
 
 def caught_warnings(

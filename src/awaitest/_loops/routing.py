@@ -184,6 +184,11 @@ class Routes:
     logger is lowered to it while entered, as pytest lowers it for each phase, so a record at
     that level is made at all. ``None`` keeps what the root logger lets through.
 
+    ``captures`` says which of the root handlers there at an enter are a capture of the phase
+    being run (pytest's): a record kept for a test is kept from those. Every other one (a log
+    file, a user's handler) still gets it, as it would serially. ``None``: every root handler
+    is taken for a capture.
+
     ``streams=False`` leaves ``sys.stdout`` and ``sys.stderr`` alone (pytest's ``-s``: output
     goes straight to the terminal as it is written, as in a serial run).
 
@@ -191,12 +196,28 @@ class Routes:
     with no test on to the outer ones) and each exit undoes its own enter only.
     """
 
-    __slots__ = ("_current", "_handler", "_level", "_not_routed", "_stack", "_streams")
+    __slots__ = (
+        "_captures",
+        "_current",
+        "_handler",
+        "_level",
+        "_not_routed",
+        "_stack",
+        "_streams",
+    )
 
-    def __init__(self, current: Current, *, level: int | None = None, streams: bool = True) -> None:
+    def __init__(
+        self,
+        current: Current,
+        *,
+        level: int | None = None,
+        streams: bool = True,
+        captures: Callable[[logging.Handler], bool] | None = None,
+    ) -> None:
         self._current: Final = current
         self._level: Final = level
         self._streams: Final = streams
+        self._captures: Final = captures
         self._handler: Final = _Keeper(current, level)
         self._stack: list[_Installed] = []
         # One bound method, so that adding and removing it finds the same filter.
@@ -244,8 +265,10 @@ class Routes:
             handler.removeFilter(self._not_routed)
 
     def _filter(self, handler: logging.Handler) -> bool:
-        """Keep a routed record from ``handler`` (one of the root handlers already there: the
-        running phase's capture, a file, the user's); True when this enter added the filter."""
+        """Keep a routed record from ``handler``, one of the root handlers already there, when
+        it is a capture; True when this enter added the filter."""
+        if self._captures is not None and not self._captures(handler):
+            return False
         if self._not_routed in handler.filters:
             return False
         handler.addFilter(self._not_routed)
