@@ -14,7 +14,7 @@ from typing import Literal
 
 import pytest
 
-from awaitest._loops.routing import Routes, Sink
+from awaitest._loops.routing import Routes, Sink, changes_output_state
 
 SINK: contextvars.ContextVar[Sink | None] = contextvars.ContextVar("SINK", default=None)
 
@@ -345,3 +345,41 @@ def test_a_warning_shown_once_is_shown_once_per_test(
             warn_same()
     assert {name: len(sink.warnings) for name, sink in sinks.items()} == shown
     assert len(unrouted) == (2 if action == "always" else 1)
+
+
+async def catches_with_pytest() -> None:
+    with pytest.warns(UserWarning, match="never run"):
+        await asyncio.sleep(0)
+
+
+async def redirects() -> None:
+    with contextlib.redirect_stdout(io.StringIO()):
+        await asyncio.sleep(0)
+
+
+async def filters_inside_a_nested_function() -> None:
+    def quiet() -> None:
+        warnings.simplefilter("ignore")
+
+    quiet()
+    await asyncio.sleep(0)
+
+
+async def only_waits() -> None:
+    await asyncio.sleep(0)
+    print("and prints")
+    logging.getLogger("x").warning("and logs")
+    warnings.warn("and warns", UserWarning, stacklevel=1)
+
+
+@pytest.mark.parametrize(
+    ("function", "name"),
+    [
+        (catches_with_pytest, "warns"),
+        (redirects, "redirect_stdout"),
+        (filters_inside_a_nested_function, "simplefilter"),
+        (only_waits, None),
+    ],
+)
+def test_code_that_changes_where_output_goes_is_named(function: object, name: str | None) -> None:
+    assert changes_output_state(function.__code__) == name  # type: ignore[attr-defined]

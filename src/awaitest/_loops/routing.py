@@ -25,10 +25,10 @@ import logging
 import sys
 import warnings
 from collections.abc import Callable, Iterable
-from types import FrameType
+from types import CodeType, FrameType
 from typing import Any, Final, NamedTuple, TextIO, cast
 
-__all__ = ["Current", "Routes", "Sink"]
+__all__ = ["CHANGES_OUTPUT_STATE", "Current", "Routes", "Sink", "changes_output_state"]
 
 
 class Sink:
@@ -303,3 +303,36 @@ class Routes:
                 )
 
         return showwarning
+
+
+#: Names that, called in a test's own code, change for their block where every test's warnings
+#: or output go (process-wide): a block spanning an await in a test beside others would catch
+#: or redirect theirs too, and loses its own at the end of each loop run (the run's filters are
+#: put back). Spelled as the code names them: ``pytest.warns`` is the attribute ``warns``.
+CHANGES_OUTPUT_STATE: Final = frozenset(
+    {
+        "warns",
+        "deprecated_call",
+        "catch_warnings",
+        "simplefilter",
+        "filterwarnings",
+        "resetwarnings",
+        "redirect_stdout",
+        "redirect_stderr",
+    }
+)
+
+
+def changes_output_state(code: CodeType) -> str | None:
+    """The first name of :data:`CHANGES_OUTPUT_STATE` that ``code`` (a test function's, with
+    the functions, lambdas and comprehensions inside it) uses, else None. A test whose code
+    uses one runs alone: whether its block spans an await can't be known beforehand, and when
+    unsure the test runs alone. Code the test calls is not looked into."""
+    pending = [code]
+    while pending:
+        current = pending.pop()
+        for name in current.co_names:
+            if name in CHANGES_OUTPUT_STATE:
+                return name
+        pending.extend(c for c in current.co_consts if isinstance(c, CodeType))
+    return None
