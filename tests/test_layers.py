@@ -42,6 +42,8 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "_report",
         "_compat",
         "_concurrent_output",
+        "_concurrency",
+        "_batches",
     ),
     # the hooks, and the public names
     "glue": ("plugin", "_entry", "__init__"),
