@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from . import _concurrency, _concurrent_output
+from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._pytest_private import (
     forget_request,
@@ -41,6 +42,7 @@ class Batches:
         self.alone: list[tuple[str, str]] = []
         self.ran = 0  # tests that ran in a batch
         self.most = 0  # the most in flight at once
+        self.worker = Worker(config)
         state.flights = {}
 
     # -- deciding --------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class Batches:
         reports: list[pytest.TestReport] = flight.reports
         state.current = item
         ihook = item.ihook
-        with _concurrent_output.own_warnings(item):
+        with _concurrent_output.own_warnings(item), self.worker.reporting(item):
             if flight.task is not None:
                 _concurrent_output.attach(item, flight.sink)
                 call = flight.context.run(run_phase, item, "call")
@@ -230,10 +232,11 @@ class Batches:
     # -- the summary -----------------------------------------------------------------------
 
     def summary(self, reporter: pytest.TerminalReporter) -> None:
-        """``-v``: one line per test that opted in and ran alone, with the reason; then the
-        count line."""
+        """A section of its own: under ``-v`` one line per test that opted in and ran alone,
+        with the reason; then the count line."""
         if not self.ran and not self.alone:
             return
+        reporter.write_sep("=", "awaitest concurrency")
         if reporter.verbosity > 0:
             for nodeid, reason in self.alone:
                 reporter.write_line(f"{nodeid} ran alone: {reason}")
