@@ -99,19 +99,14 @@ class _Flight:
         self.finished = False
 
 
-def context_of(thing: object) -> contextvars.Context | None:
-    """The context a task or a callback's handle runs in (``get_context()`` from Python 3.12,
-    the attribute it reads before)."""
-    get = getattr(thing, "get_context", None)
+def context_of(handle: object) -> contextvars.Context | None:
+    """The context a callback's handle runs in (``get_context()`` from Python 3.12, the
+    attribute it reads before)."""
+    get = getattr(handle, "get_context", None)
     if get is not None:
         found: contextvars.Context | None = get()
         return found
-    return getattr(thing, "_context", None)
-
-
-def window_of(thing: object) -> Window | None:
-    context = context_of(thing)
-    return None if context is None else context.get(WINDOW)
+    return getattr(handle, "_context", None)
 
 
 class Shared:
@@ -127,6 +122,11 @@ class Shared:
         #: The batch's windows, in the order they opened (the oldest first).
         self.windows: list[Window] = []
         self.flights: dict[Window, _Flight] = {}
+        #: Whose each task is: the window in the context it was created in (noted by the
+        #: factory: Python 3.11's tasks don't show their context).
+        self.owners: weakref.WeakKeyDictionary[asyncio.Future[Any], Window] = (
+            weakref.WeakKeyDictionary()
+        )
         #: The never-awaited hook that was in place (Python's): what a window passes a
         #: coroutine on to when its test handles warnings itself.
         self.previous_hook: Callable[[Any], None] | None = None
@@ -221,6 +221,7 @@ class Shared:
             task = self.loop.create_task(coro, context=context)
         finally:
             self._starting = False
+        self.owners[task] = window
         expiry = None
         if window.deadline is not None:
             expiry = Expiry(
@@ -236,10 +237,21 @@ class Shared:
     def belongs_to(self, window: Window) -> Callable[[asyncio.Task[Any]], bool]:
         """Which tasks are ``window``'s test's: those that run in its context."""
 
+        owners = self.owners
+
         def belongs(task: asyncio.Task[Any]) -> bool:
-            return window_of(task) is window
+            return owners.get(task) is window
 
         return belongs
+
+    def window_of(self, thing: object) -> Window | None:
+        """The window of the test a task, or a callback's handle, belongs to."""
+        if isinstance(thing, asyncio.Future):
+            return self.owners.get(thing)
+        if thing is None:
+            return None
+        context = context_of(thing)
+        return None if context is None else context.get(WINDOW)
 
     def finish(self, window: Window) -> None:
         """The test's task is done (or abandoned): stop its deadline, note its pending tasks if
@@ -308,8 +320,8 @@ class Shared:
 
     def _handle_loop_error(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         reporter = _reporter(sys._getframe(1))
-        window = window_of(context.get("task")) or window_of(context.get("future"))
-        window = window or window_of(context.get("handle"))
+        window = self.window_of(context.get("task")) or self.window_of(context.get("future"))
+        window = window or self.window_of(context.get("handle"))
         if window is None and reporter is not None:
             window = WINDOW.get()  # reported by code running in a test's context
         if window is not None and not window.closed:
@@ -513,12 +525,11 @@ def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., async
             task = _Task(coro, loop=loop)
         context = kwargs.get("context")
         window = WINDOW.get() if context is None else context.get(WINDOW)
+        if window is None or shared is None or shared._starting or window.closed:
+            return task
+        shared.owners[task] = window
         if (
-            window is None
-            or shared is None
-            or shared._starting
-            or window.closed
-            or not window._track_tasks
+            not window._track_tasks
             or type(coro) is _AGEN_CLOSE
             or not (window.tracking or window in shared.flights)
         ):
