@@ -43,6 +43,7 @@ targets pass or miss, 1 if a run failed, 2 if a side could not be set up.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import re
@@ -55,6 +56,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 WORK = Path(__file__).resolve().parent / ".work"
 PEER_VENV = WORK / "venv-pytest-asyncio"
@@ -278,6 +280,18 @@ class Side:
 
 
 CHECKS, REFERENCE = "awaitest+checks", "reference"  # the extra sides' names
+#: --idle-concurrency-side: concurrency on, and no test opted in (none is marked), so nothing is
+#: eligible: what the machinery costs a suite that doesn't use it (issue 18: within 2%).
+IDLE, IDLE_CONCURRENCY = "awaitest+idle-concurrency", ("--asyncio-concurrency", "50")
+#: --io-wait --concurrency N: the io_wait suite again with N tests in flight, every eligible
+#: async test opted in by the ini key (the alone tests use monkeypatch, so they are not).
+CONCURRENT = "awaitest concurrent"
+
+
+def concurrently(limit: int) -> tuple[str, ...]:
+    return ("--asyncio-concurrency", str(limit), "-o", "asyncio_concurrent_tests=all")
+
+
 #: --checks-side: every check of awaitest on, the timeout and blocking checks included.
 ALL_CHECKS = (
     "-o", "asyncio_unawaited=error", "-o", "asyncio_task_leaks=error",
@@ -399,16 +413,31 @@ def write_io_suite(root: Path) -> Path:
     return target
 
 
-def measure_io_wait(sides: list[Side], repeat: int, autoload: bool) -> list[str]:
-    """--io-wait: whole runs of the io_wait suite on each side, interleaved, by wall clock."""
+def measure_io_wait(
+    sides: list[Side], repeat: int, autoload: bool, concurrency: int | None = None
+) -> list[str]:
+    """--io-wait: whole runs of the io_wait suite on each side, interleaved, by wall clock.
+    With ``concurrency``, also awaitest with that many tests in flight, right after its serial
+    run in every round (see :func:`compared`)."""
     at, n = write_io_suite(WORK), IO_TESTS + IO_ALONE
+    if concurrency is not None:
+        sides = [*sides, replace(sides[0], name=CONCURRENT, options=concurrently(concurrency))]
     for side in sides:  # untimed warm-up: fills the assertion-rewrite .pyc cache
         run_pytest(side, at, n, autoload, collect=True)
     walls: list[list[float]] = [[] for _ in sides]
+    pairs: list[dict[str, Compared]] = []
     for r in range(repeat):
+        pair: dict[str, Compared] = {}
         for side, got in zip(sides, walls, strict=True):
-            got.append(run_pytest(side, at, n, autoload, collect=False).wall)
-            print(f"  round {r + 1}/{repeat} {IO_WAIT} {side.name:<14} {got[-1]:7.2f} s")
+            if concurrency is None or side.name not in ("awaitest", CONCURRENT):
+                got.append(run_pytest(side, at, n, autoload, collect=False).wall)
+            else:
+                pair[side.name] = compared(side, at, n, autoload)
+                got.append(pair[side.name].wall)
+            print(f"  round {r + 1}/{repeat} {IO_WAIT} {side.name:<19} {got[-1]:7.2f} s")
+        if pair:
+            same_outcomes(pair["awaitest"].outcomes, pair[CONCURRENT].outcomes)
+            pairs.append(pair)
     waiting = n * IO_DELAY
     lines = [
         f"{IO_WAIT}: {IO_TESTS} tests waiting {IO_DELAY * 1000:.0f} ms each on a local TCP "
@@ -418,10 +447,91 @@ def measure_io_wait(sides: list[Side], repeat: int, autoload: bool) -> list[str]
     for side, got in zip(sides, walls, strict=True):
         median = statistics.median(got)
         lines.append(
-            f"  {side.name:<14} median {median:6.2f} s  ({' '.join(f'{w:.2f}' for w in got)})  "
+            f"  {side.name:<19} median {median:6.2f} s  ({' '.join(f'{w:.2f}' for w in got)})  "
             f"{median / n * 1000:5.1f} ms per test, {median - waiting:5.2f} s beyond the waits"
         )
+    if concurrency is not None:
+        lines += speedups(pairs, concurrency, n)
     return lines
+
+
+@dataclass(frozen=True)
+class Compared:  # one run of the serial or the concurrent side, with what it said per test
+    wall: float
+    collect: float  # the same side's --collect-only run, just before: start-up and collection
+    outcomes: Outcomes
+    said: list[str]  # awaitest's "concurrency: ..." summary lines
+
+
+def compared(side: Side, at: Path, n: int, autoload: bool) -> Compared:
+    """A timed run with -rA and --junitxml, and a timed --collect-only run before it."""
+    collect = run_pytest(side, at, n, autoload, collect=True).wall
+    junit = WORK / f"{IO_WAIT}-{side.name.replace(' ', '-')}.xml"
+    more = ("-rA", f"--junitxml={junit}")
+    run, text = run_and_read(side, at, n, autoload, collect=False, more=more)
+    said = re.findall(r"^concurrency: .*$", text, re.MULTILINE)
+    return Compared(run.wall, collect, outcomes(text, junit), said)
+
+
+def speedups(pairs: list[dict[str, Compared]], concurrency: int, n: int) -> list[str]:
+    """Serial over concurrent: whole runs, and the tests' own time (a run less its
+    --collect-only run), medians over the rounds; the target is issue 18's 20x."""
+
+    def median(name: str, tests_only: bool) -> float:
+        runs = [pair[name] for pair in pairs]
+        return float(statistics.median(r.wall - (r.collect if tests_only else 0) for r in runs))
+
+    lines = [
+        f"  {CONCURRENT} ran with {shlex.join(concurrently(concurrency))}; it said: "
+        + (" / ".join(pairs[-1][CONCURRENT].said) or "(no concurrency line)")
+    ]
+    for what, tests_only in (("whole run", False), ("tests alone (run - collect-only)", True)):
+        serial, together = median("awaitest", tests_only), median(CONCURRENT, tests_only)
+        lines.append(
+            f"  speedup, {what}: {serial:6.2f} s serial / {together:5.2f} s concurrent = "
+            f"{serial / together:5.1f}x  (target >= 20x) "
+            + ("PASS" if serial / together >= 20 else "MISS")
+        )
+    lines.append(
+        "  outcomes test by test (-rA) and junit XML testcases (classname, name, outcome): "
+        f"the same in all {len(pairs)} rounds ({n} tests)"
+    )
+    return lines
+
+
+#: a run's outcomes: its short test summary lines (-rA), in order, and its junit XML
+#: testcases as (classname, name, outcome), in order
+Outcomes = tuple[list[str], list[tuple[str, str, str]]]
+
+
+def outcomes(text: str, junit: Path) -> Outcomes:
+    """What a run said about each test: -rA's short summary and the junit XML testcases."""
+    summary = text.partition("short test summary info")[2].splitlines()[1:]
+    lines = [line for line in summary if re.match(r"[A-Z]+ ", line)]
+    cases = []
+    for case in ElementTree.parse(junit).getroot().iter("testcase"):
+        kinds = [child.tag for child in case if child.tag in ("failure", "error", "skipped")]
+        cases.append((case.get("classname", ""), case.get("name", ""), ",".join(kinds) or "passed"))
+    return lines, cases
+
+
+def same_outcomes(serial: Outcomes, concurrent: Outcomes) -> None:
+    """Fail loudly, showing the first differences, unless both runs said the same."""
+    for what, mine, theirs in (
+        ("short test summary (-rA) line", serial[0], concurrent[0]),
+        ("junit XML testcase", serial[1], concurrent[1]),
+    ):
+        if mine == theirs:
+            continue
+        diffs = [
+            f"  #{i}: serial {a!r}\n      concurrent {b!r}"
+            for i, (a, b) in enumerate(itertools.zip_longest(mine, theirs))
+            if a != b
+        ]
+        raise BenchError(
+            f"the concurrent run's {what}s differ from the serial run's ({len(mine)} vs "
+            f"{len(theirs)}, {len(diffs)} differ), first ones:\n" + "\n".join(diffs[:10])
+        )
 
 
 def run_pytest(
@@ -429,8 +539,22 @@ def run_pytest(
 ) -> Run:
     """One whole pytest run in a child process; fails unless it passed (collected) n tests.
     ``count``: under callgrind, for the instructions (its times and memory are valgrind's)."""
+    return run_and_read(side, at, n, autoload, collect, count=count)[0]
+
+
+def run_and_read(
+    side: Side,
+    at: Path,
+    n: int,
+    autoload: bool,
+    collect: bool,
+    *,
+    count: bool = False,
+    more: tuple[str, ...] = (),
+) -> tuple[Run, str]:
+    """:func:`run_pytest` with ``more`` arguments, and what the run printed."""
     args = [side.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", side.plugin, "."]
-    args += side.options
+    args += [*side.options, *more]
     args += ["--collect-only"] if collect else []
     if count:  # the profile itself is not wanted, only the total valgrind prints
         args = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *args]
@@ -462,7 +586,7 @@ def run_pytest(
     if counted == []:
         raise BenchError(f"valgrind printed no instruction count\n$ {shlex.join(args)}\n{text}")
     instructions = int(counted[-1]) / 1e6 if counted else None
-    return Run(wall, usage.ru_utime + usage.ru_stime, peak, instructions)
+    return Run(wall, usage.ru_utime + usage.ru_stime, peak, instructions), text
 
 
 def sample(side: Side, at: Path, n: int, autoload: bool, collect: bool, *, count: bool) -> Run:
@@ -656,12 +780,28 @@ def parse_args() -> argparse.Namespace:
         f"{IO_ALONE} that must run alone), by wall clock, serially: the baseline for "
         "concurrent tests",
     )
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        metavar="N",
+        help="with --io-wait: also run the suite with N tests in flight (every eligible test "
+        "opted in), print the speedup, and fail unless each test's outcome and the junit XML "
+        "testcases are the same as serially",
+    )
+    p.add_argument(
+        "--idle-concurrency-side",
+        action="store_true",
+        help="also time every suite with --asyncio-concurrency 50 and no test opted in, and "
+        "print what that costs (target: within 2%%; read it with --clock instructions)",
+    )
     p.add_argument("--markdown", type=Path, help="write the tables and targets as Markdown")
     p.add_argument("--chart", type=Path, help="write a bar chart PNG (needs matplotlib)")
     p.add_argument("--json", type=Path, help="write every sample as JSON")
     args = p.parse_args()
     if args.repeat < 1 or any(n < 1 for n in args.n or []):
         p.error("--n and --repeat must be at least 1")
+    if args.concurrency is not None and (not args.io_wait or args.concurrency < 1):
+        p.error("--concurrency N (N >= 1) goes with --io-wait")
     return args
 
 
@@ -690,6 +830,8 @@ def setup_sides(args: argparse.Namespace) -> tuple[list[Side], dict[str, str | N
     # the extra sides come last: table() and targets() read the first one or two
     if args.checks_side:
         sides.append(Side(CHECKS, python, plugin, ALL_CHECKS))
+    if args.idle_concurrency_side:
+        sides.append(Side(IDLE, python, plugin, IDLE_CONCURRENCY))
     if args.reference_side:
         here = str(Path(__file__).resolve().parent)
         suites = (*SUITES[:3], *SHAPES)
@@ -715,15 +857,38 @@ def side_stats(every: Every, sides: list[Side], name: str, n: int, suite: str) -
 
 def checks_cost(every: Every, sides: list[Side]) -> list[str]:
     """What turning every check on adds, per async suite: (checks side / awaitest side) - 1."""
-    lines = ["cost of every check on (" + " ".join(ALL_CHECKS[1::2]) + "), whole run:"]
+    title = "cost of every check on (" + " ".join(ALL_CHECKS[1::2]) + "), whole run:"
+    return extra_cost(every, sides, CHECKS, title, suites=ASYNC_SUITES, limit=0.05)
+
+
+def idle_concurrency_cost(every: Every, sides: list[Side], clock: str) -> list[str]:
+    """What concurrency turned on costs a suite with no test opted in, per suite."""
+    title = (
+        f"cost of {shlex.join(IDLE_CONCURRENCY)} with no test opted in (nothing eligible), "
+        f"whole run, in {UNITS[clock][0]}:"
+    )
+    return extra_cost(every, sides, IDLE, title, suites=SUITES, limit=0.02)
+
+
+def extra_cost(
+    every: Every,
+    sides: list[Side],
+    name: str,
+    title: str,
+    *,
+    suites: tuple[str, ...],
+    limit: float,
+) -> list[str]:
+    """Per suite: (side ``name`` / awaitest side) - 1, against ``limit``."""
+    lines = [title]
     for n in every:
-        for suite in ASYNC_SUITES:
+        for suite in suites:
             base = side_stats(every, sides, "awaitest", n, suite).run
-            checked = side_stats(every, sides, CHECKS, n, suite).run
-            verdict = "PASS" if checked / base - 1 < 0.05 else "MISS"
+            other = side_stats(every, sides, name, n, suite).run
+            verdict = "PASS" if other / base - 1 < limit else "MISS"
             lines.append(
-                f"  N={n} {suite:<14} {base:7.2f} s -> {checked:7.2f} s  "
-                f"{(checked / base - 1) * 100:+5.1f}%  (target < +5%) {verdict}"
+                f"  N={n} {suite:<14} {base:9.2f} -> {other:9.2f}  "
+                f"{(other / base - 1) * 100:+5.1f}%  (target < +{limit * 100:.0f}%) {verdict}"
             )
     return lines
 
@@ -841,7 +1006,8 @@ def main() -> int:
         print(head, flush=True)
         if args.io_wait:
             sides = [side for side in sides if side.name != REFERENCE]  # no session fixtures
-            print("\n".join(["", *measure_io_wait(sides, args.repeat, args.autoload)]))
+            lines = measure_io_wait(sides, args.repeat, args.autoload, args.concurrency)
+            print("\n".join(["", *lines]))
             return 0
         count = args.clock == "instructions"
         samples = {
@@ -861,6 +1027,8 @@ def main() -> int:
     lines += shape_targets(every, sides, args.clock)
     if args.checks_side:
         lines += checks_cost(every, sides)
+    if args.idle_concurrency_side:
+        lines += idle_concurrency_cost(every, sides, args.clock)
     if args.reference_side:
         lines += reference_floor(every, sides)
     print("\nTARGETS\n" + "\n".join(lines))

@@ -189,12 +189,13 @@ def test_a_sync_test_with_async_fixtures_takes_the_marker_too(pytester: pytest.P
             "mark.awaitest accepts only keyword arguments, but got positional argument 'ignore'; "
             "use @pytest.mark.awaitest(unawaited=..., task_leaks=..., loop_errors=... ('error', "
             "'warn' or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off), "
-            "pending_on_failure=... (True or False))",
+            "pending_on_failure=... (True or False), concurrent=... (True or False))",
         ),
         (
             '@pytest.mark.awaitest(loop_error="ignore")',
             "mark.awaitest accepts only keyword arguments 'unawaited', 'task_leaks', "
-            "'loop_errors', 'blocking_threshold', 'timeout' or 'pending_on_failure', but got "
+            "'loop_errors', 'blocking_threshold', 'timeout', 'pending_on_failure' or "
+            "'concurrent', but got "
             "'loop_error'; use *",
         ),
         (
@@ -256,7 +257,8 @@ def test_the_marker_is_registered_for_strict_markers(pytester: pytest.Pytester) 
     result.stdout.fnmatch_lines(
         [
             "@pytest.mark.awaitest(unawaited=None, task_leaks=None, loop_errors=None, "
-            "blocking_threshold=None, timeout=None, pending_on_failure=None): this test's own "
-            "settings of awaitest's checks"
+            "blocking_threshold=None, timeout=None, pending_on_failure=None, concurrent=None): "
+            "this test's own settings of awaitest's checks, and whether it may run beside other "
+            "tests"
         ]
     )

@@ -41,6 +41,9 @@ LAYERS: dict[str, tuple[str, ...]] = {
         "_xunit",
         "_report",
         "_compat",
+        "_concurrent_output",
+        "_concurrency",
+        "_batches",
     ),
     # the hooks, and the public names
     "glue": ("plugin", "_entry", "__init__"),

@@ -20,10 +20,12 @@ from ._scopes import SCOPES, Scope, is_scope
 _T = TypeVar("_T", bound=str)
 Mode = Literal["strict", "auto"]
 Clock = Literal["real", "virtual"]
+ConcurrentTests = Literal["marked", "all"]
 
 MODES: Final = ("auto", "strict")
 SEVERITIES: Final = ("error", "warn", "ignore")
 CLOCKS: Final = ("real", "virtual")
+CONCURRENT_TESTS: Final = ("marked", "all")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
@@ -44,6 +46,10 @@ class Settings:
     loop_errors: Severity = "error"
     clock: Clock = "real"
     pending_on_failure: bool = True
+    #: The most tests in flight at once on a shared loop; 0: none (concurrency off).
+    concurrency: int = 0
+    #: Which tests opt in: those marked ``@pytest.mark.awaitest(concurrent=True)``, or all.
+    concurrent_tests: ConcurrentTests = "marked"
 
     @property
     def auto(self) -> bool:
@@ -118,6 +124,17 @@ _INI: Final[dict[str, tuple[str, str, str]]] = {
         "true",
         "--asyncio-pending-on-failure",
     ),
+    "asyncio_concurrency": (
+        "the most async tests in flight at once on one shared loop; 0 (default) = off",
+        "0",
+        "--asyncio-concurrency",
+    ),
+    "asyncio_concurrent_tests": (
+        "which tests may run concurrently: 'marked' (default, "
+        "@pytest.mark.awaitest(concurrent=True)) or 'all' eligible async tests",
+        "marked",
+        "--asyncio-concurrent-tests",
+    ),
 }
 
 
@@ -174,6 +191,10 @@ def read_settings(config: pytest.Config) -> Settings:
         clock=_choice("asyncio_clock", raw("asyncio_clock"), CLOCKS),
         pending_on_failure=_boolean(
             "asyncio_pending_on_failure", raw("asyncio_pending_on_failure")
+        ),
+        concurrency=_count("asyncio_concurrency", raw("asyncio_concurrency")),
+        concurrent_tests=_choice(
+            "asyncio_concurrent_tests", raw("asyncio_concurrent_tests"), CONCURRENT_TESTS
         ),
     )
 
@@ -263,6 +284,18 @@ def _seconds(key: str, value: str) -> float:
     if math.isnan(seconds) or seconds < 0 or math.isinf(seconds):
         raise bad_value(key, value, "a number of seconds >= 0 (0 turns it off)")
     return seconds
+
+
+def _count(key: str, value: str) -> int:
+    try:
+        count = int(value or "0")
+    except ValueError:
+        count = -1
+    if count < 0:
+        raise bad_value(
+            key, value, "a whole number >= 0 of tests in flight at once (0 turns it off)"
+        )
+    return count
 
 
 def _eager_tasks(value: str, loop_factories: tuple[str, ...]) -> bool:

@@ -42,6 +42,9 @@ CHECK_KEYWORDS: Final = (
     "pending_on_failure",
 )
 _SEVERITY_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors")
+#: Every keyword of ``@pytest.mark.awaitest(...)``: the checks', and whether the test may run
+#: beside others (``concurrent``, see ``_concurrency``).
+AWAITEST_KEYWORDS: Final = (*CHECK_KEYWORDS, "concurrent")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -166,13 +169,15 @@ class CheckOverrides(NamedTuple):
     blocking_threshold: float | None = None
     timeout: float | None = None
     pending_on_failure: bool | None = None
+    #: ``concurrent=``: the test may run beside others (True) or must run alone (False).
+    concurrent: bool | None = None
 
 
 NO_OVERRIDES: Final = CheckOverrides()
 _CHECKS_USAGE: Final = (
     "use @pytest.mark.awaitest(unawaited=..., task_leaks=..., loop_errors=... ('error', 'warn' "
     "or 'ignore'), blocking_threshold=..., timeout=... (seconds, 0 = off), "
-    "pending_on_failure=... (True or False))"
+    "pending_on_failure=... (True or False), concurrent=... (True or False))"
 )
 
 
@@ -186,10 +191,10 @@ def parse_checks(marks: Iterable[pytest.Mark]) -> CheckOverrides | MarkerError:
                 f"{mark.args[0]!r}; {_CHECKS_USAGE}"
             )
         for key, value in mark.kwargs.items():
-            if key not in CHECK_KEYWORDS:
+            if key not in AWAITEST_KEYWORDS:
                 return MarkerError(
                     f"mark.awaitest accepts only keyword arguments "
-                    f"{quoted_choices(CHECK_KEYWORDS)}, but got {key!r}; {_CHECKS_USAGE}"
+                    f"{quoted_choices(AWAITEST_KEYWORDS)}, but got {key!r}; {_CHECKS_USAGE}"
                 )
             if key in found:
                 continue
@@ -200,7 +205,7 @@ def parse_checks(marks: Iterable[pytest.Mark]) -> CheckOverrides | MarkerError:
                         f"but got {value!r}"
                     )
                 found[key] = value
-            elif key == "pending_on_failure":
+            elif key in ("pending_on_failure", "concurrent"):
                 if not isinstance(value, bool):
                     return MarkerError(
                         f"mark.awaitest {key!r} must be True or False, but got {value!r}"

@@ -6,11 +6,16 @@ pytest 8.4 and 9 both have these; if a future pytest moves them, this is the onl
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
+from _pytest.logging import LogCaptureHandler
+from _pytest.runner import call_and_report
+from _pytest.warnings import catch_warnings_for_item
 
 if TYPE_CHECKING:  # imported lazily: see keep_own_modules_unrewritten()
     from ._scopes import Node
@@ -234,6 +239,59 @@ def also_request(metafunc: pytest.Metafunc, name: str) -> None:
     metafunc.fixturenames.append(name)
 
 
+def log_section_formatter(config: pytest.Config) -> logging.Formatter | None:
+    """The formatter pytest's logging plugin writes the "Captured log" sections with, or None
+    when the plugin is off (``-p no:logging``: a serial run has no log section then).
+
+    A concurrent test's records are kept apart from whatever phase pytest captures meanwhile
+    and formatted when its report is made; with this same object its section reads as a serial
+    run's (``log_format``, ``log_date_format``, ``log_auto_indent``, coloured level names).
+    pytest has no public way to it: the plugin's class and its ``formatter`` are private.
+    """
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    formatter = getattr(plugin, "formatter", None)
+    return formatter if isinstance(formatter, logging.Formatter) else None
+
+
+def log_level(config: pytest.Config) -> int | None:
+    """The level pytest's logging plugin captures a phase's records at (``log_level``, ini or
+    flag, a name or a number), None when it is not set or the plugin is off.
+
+    Read from the plugin (a private attribute) rather than parsed again, so the level names
+    and numbers pytest accepts are the ones it accepts, in one place.
+    """
+    level = getattr(config.pluginmanager.get_plugin("logging-plugin"), "log_level", None)
+    return level if isinstance(level, int) else None
+
+
+def is_log_capture(handler: logging.Handler) -> bool:
+    """Whether ``handler`` is one of pytest's captures of a phase's records (the report's
+    "Captured log" and ``caplog``'s), as opposed to its log file, live logging or a user's.
+
+    A record a concurrent test logs while another test's phase runs must be kept from that
+    phase's captures, and from no other handler. Their class is private (the same in 8.4 to
+    9.2); the live-logging and file handlers are not subclasses of it.
+    """
+    return isinstance(handler, LogCaptureHandler)
+
+
+def caught_warnings(
+    config: pytest.Config, item: pytest.Item | None, *, record: bool
+) -> AbstractContextManager[None]:
+    """pytest's own capture of warnings, as its warnings plugin wraps each test's protocol:
+    the filters of the run (``filterwarnings`` ini, ``-W``) and, with ``item``, its
+    ``filterwarnings`` marks; with ``record``, every warning shown inside is reported through
+    ``pytest_warning_recorded`` under the item's node id (``when="runtest"``) at the end.
+
+    Concurrent tests' code runs outside their own protocol call: the shared loop runs inside
+    whichever test's protocol is current, so its marks would filter other tests' warnings, and
+    a test's teardown runs inside a later test's protocol. ``catch_warnings_for_item`` is what
+    pytest uses itself; its module is private (same signature in 8.4 to 9.2).
+    """
+    hook = config.hook if item is None else item.ihook
+    return catch_warnings_for_item(config, hook, "runtest", item, record=record)
+
+
 def debugging_requested(config: pytest.Config) -> bool:
     """``--pdb`` or ``--trace`` on the command line: a stop at a breakpoint is not a hang.
 
@@ -327,3 +385,128 @@ def write_on_setup_show_line(config: pytest.Config, text: str, *, captured: bool
     finally:
         if capman is not None:
             capman.resume_global_capture()
+
+
+# -- concurrent tests (see docs/design/concurrency.md, "pytest internals relied on") ----------
+
+
+def run_phase(
+    item: pytest.Item, when: Literal["setup", "call", "teardown"], **kwds: Any
+) -> pytest.TestReport:
+    """Run one phase of ``item``'s protocol the way pytest's ``runtestprotocol`` does (its
+    ``CallInfo``, ``pytest_runtest_makereport``, ``pytest_exception_interact``) but without
+    logging the report: a concurrent test's reports are held and emitted in collection order.
+
+    ``call_and_report`` is what ``runtestprotocol`` uses itself; pytest has no public way to run
+    one phase (same signature in 8.4 to 9.2).
+    """
+    return call_and_report(item, when, log=False, **kwds)
+
+
+def setup_stack(session: pytest.Session) -> dict[Any, Any]:
+    """pytest's ``SetupState`` stack, node -> (finalizers, error): the nodes set up now.
+
+    ``SetupState`` asserts that every stacked node is a parent of the test being set up, so
+    the other tests in flight are taken off it around one test's setup and teardown and put
+    back after. ``Session._setupstate`` and ``SetupState.stack`` are private (same in 8.4 to
+    9.2).
+    """
+    stack: dict[Any, Any] = session._setupstate.stack
+    return stack
+
+
+def function_fixturedefs(item: pytest.Item) -> list[pytest.FixtureDef[Any]]:
+    """The function-scoped fixture definitions ``item`` has set up now (not ``request``).
+
+    A function-scoped ``FixtureDef`` caches one value and keeps one finalizer list, for one
+    test at a time; a concurrent test's are parked between its phases. ``Function._request``
+    and ``FixtureRequest._fixture_defs`` are private (same in 8.4 to 9.2).
+    """
+    request = getattr(item, "_request", None)
+    if not request:
+        return []
+    return [
+        fixturedef
+        for fixturedef in request._fixture_defs.values()
+        if isinstance(fixturedef, pytest.FixtureDef) and fixturedef.scope == "function"
+    ]
+
+
+#: A fixture definition's per-test state: its cached result and its finalizers.
+Parked = tuple[Any, list[Any]]
+
+
+def park_fixture(fixturedef: pytest.FixtureDef[Any]) -> Parked:
+    """Take ``fixturedef``'s state for one test (cached result and finalizers) and leave it
+    clean, so the next test's setup executes it afresh instead of hitting the cache (its key,
+    the request's ``param``, is ``None`` for every test of an unparametrized fixture).
+
+    ``cached_result`` is documented as read-only and ``_finalizers`` is private; pytest only
+    empties the list and never replaces it (8.4 to 9.2).
+    """
+    parked: Parked = (fixturedef.cached_result, list(fixturedef._finalizers))
+    fixturedef.cached_result = None
+    fixturedef._finalizers.clear()
+    return parked
+
+
+def restore_fixture(fixturedef: pytest.FixtureDef[Any], parked: Parked) -> None:
+    """Give ``fixturedef`` back one test's state taken by :func:`park_fixture`, right before
+    pytest's teardown of that test runs its finalizers. It must be clean: another test's state
+    in it would be lost."""
+    assert fixturedef.cached_result is None, fixturedef
+    assert not fixturedef._finalizers, fixturedef
+    fixturedef.cached_result = parked[0]
+    fixturedef._finalizers.extend(parked[1])
+
+
+def forget_request(item: pytest.Item) -> None:
+    """Drop ``item``'s request and fixture values after its teardown, as ``runtestprotocol``
+    does at its end (``Function._request``, ``funcargs``): held by a concurrent test's parked
+    state, they would otherwise keep every fixture value alive until the run ends."""
+    if getattr(item, "_request", None):
+        item._request = False  # type: ignore[attr-defined]
+        item.funcargs = None  # type: ignore[attr-defined]
+
+
+def session_stopping(session: pytest.Session) -> bool:
+    """``-x``/``--maxfail`` reached or a plugin asked to stop (``--sw``): ``shouldfail`` and
+    ``shouldstop`` are what pytest's own main loop reads, not documented API."""
+    return bool(session.shouldfail or session.shouldstop)
+
+
+def fixture_params_of(item: pytest.Item) -> tuple[tuple[str, object], ...]:
+    """The params of ``item``'s fixtures wider than function (and of wider-scoped direct
+    parametrization), by name: a concurrent test may join a batch only when these are the
+    batch's, or its setup would finish a wider fixture another test in flight still uses.
+    ``Function.callspec`` is documented; the scopes come from the closure's definitions."""
+    callspec = getattr(item, "callspec", None)
+    if callspec is None or not isinstance(item, pytest.Function):
+        return ()
+    params = callspec.params
+    return tuple(
+        (fixturedef.argname, params[fixturedef.argname])
+        for fixturedef in closure_fixturedefs(item)
+        if fixturedef.argname in params and fixturedef.scope != "function"
+    )
+
+
+def concurrency_off_reason(config: pytest.Config) -> str | None:
+    """Why tests can't run concurrently in this run at all, or None: a debugger (``--pdb``,
+    ``--trace``) or ``--setup-show``/``--setup-only``/``--setup-plan`` (each writes a test's
+    lines between its phases) or live logging (``log_cli``, which writes between them too).
+    These are the private option names of pytest's debugging, setuponly/setupplan and logging
+    plugins."""
+    for option, flag in (
+        ("usepdb", "--pdb"),
+        ("trace", "--trace"),
+        ("setuponly", "--setup-only"),
+        ("setupplan", "--setup-plan"),
+        ("setupshow", "--setup-show"),
+    ):
+        if config.getoption(option, False):
+            return flag
+    live = config.getoption("log_cli_level", None) or config.getini("log_cli")
+    if live:
+        return "live logging (log_cli)"
+    return None

@@ -31,6 +31,7 @@ from ._loops.factories import (
     load_factory,
     policy_factory,
 )
+from ._loops.flight import BatchRunner
 from ._loops.runner import Runner
 from ._scopes import Node, Scope, scope_node, wider
 from .clock import VirtualClockError
@@ -239,6 +240,29 @@ class LoopRegistry:
             if found is runner:
                 del self.runners[key]
         runner.closed = True  # its finalizer has nothing left to do
+
+    # -- a batch's shared loop (concurrent tests, see _batches) ---------------------------------
+
+    def open_shared(self, key: LoopKey) -> BatchRunner:
+        """A loop from ``key``'s factory for a batch of concurrent tests, lent to each of them as
+        its function loop (:meth:`lend`) and closed by :meth:`close_shared` when the batch ends."""
+        __tracebackhide__ = True  # a user's loop factory may fail
+        runner = BatchRunner.open(self.factory(key), debug=self.settings.debug)
+        assert isinstance(runner, BatchRunner)
+        return runner
+
+    def lend(self, item: pytest.Item, key: LoopKey, runner: Runner) -> None:
+        """``item``'s function loop (for ``key``) is ``runner``'s: no loop of its own is made,
+        and no finalizer closes it at the item's teardown."""
+        self.runners[item, key] = runner
+
+    def take_back(self, item: pytest.Item, key: LoopKey) -> None:
+        self.runners.pop((item, key), None)
+
+    def close_shared(self, owner: Node, runner: Runner) -> None:
+        """The batch is over: close its loop, warning as a test's own loop would (at the node
+        of the batch's first test)."""
+        self._close((owner, LoopKey("batch")), runner)
 
     def _close(self, key: tuple[Node, LoopKey], runner: Runner) -> None:
         __tracebackhide__ = True

@@ -17,6 +17,7 @@ from ._advisories import advise
 from ._config import Settings
 from ._fixture_specs import AsyncFixture, XunitFixture, describe, describe_xunit
 from ._loops.factories import LoopKey
+from ._loops.flight import Flight
 from ._loops.runner import Runner
 from ._pytest_private import closure_fixturedefs
 from ._registry import LoopRegistry, UserLoop
@@ -111,6 +112,9 @@ class SessionState:
     #: The runner :meth:`test_runner` last found, and for which test (perf: each of a test's
     #: sync fixtures asks for it, then its call: one registry lookup per test, not one each).
     last_runner: tuple[pytest.Item, Runner] | None = None
+    #: The tests in flight in a batch (concurrent tests, ``_batches``); None while concurrency
+    #: is off for the run (perf: hooks ask ``flights is not None`` first).
+    flights: dict[pytest.Item, Flight] | None = None
 
     def async_fixture(
         self, fixturedef: pytest.FixtureDef[Any]

@@ -17,7 +17,17 @@ from typing import Any, Final
 
 import pytest
 
-from . import _collect, _config, _fixtures, _hookspec, _plan, _variants, _xunit
+from . import (
+    _batches,
+    _collect,
+    _concurrency,
+    _config,
+    _fixtures,
+    _hookspec,
+    _plan,
+    _variants,
+    _xunit,
+)
 from ._advisories import Summary
 from ._compat import alias as _alias
 from ._compat import looptime as _looptime
@@ -85,7 +95,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "awaitest(unawaited=None, task_leaks=None, loop_errors=None, blocking_threshold=None, "
-        "timeout=None, pending_on_failure=None): this test's own settings of awaitest's checks",
+        "timeout=None, pending_on_failure=None, concurrent=None): this test's own settings of "
+        "awaitest's checks, and whether it may run beside other tests",
     )
     settings = _config.read_settings(config)
     loops = LoopRegistry(settings)
@@ -99,6 +110,13 @@ def pytest_configure(config: pytest.Config) -> None:
         pluginmanager.register(LooptimeSupport(session.state), LOOPTIME_SUPPORT_PLUGIN)
     if setup_show_requested(config):
         pluginmanager.register(SetupShow(session.state), SETUP_SHOW_PLUGIN)
+    off = _concurrency.off_reason(config, settings)
+    header = _concurrency.header_line(settings, off)
+    if header is not None:
+        session.headers.append(header)
+    if settings.concurrency >= 1 and off is None:
+        batches = _batches.Batches(session.state, config)
+        pluginmanager.register(Concurrency(batches), CONCURRENCY_PLUGIN)
 
 
 def _check_hookspec(config: pytest.Config) -> None:
@@ -135,11 +153,14 @@ class AwaitestSession:
         self.timeouts = _pytest_timeout.PytestTimeout(checks, state.planned)
         self.looptime = False  # looptime is registered: see LooptimeSupport
         self.advisories = Summary()
+        #: Header lines of features that are on for the run (concurrency).
+        self.headers: list[str] = []
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         settings = self.state.settings
         lines = [_config.header_line(settings), *_config.awaitest_header_lines(settings)]
         lines += self.timeouts.header()
+        lines += self.headers
         real = _alias.real_pytest_asyncio()
         if real is not None:
             lines.append(
@@ -197,8 +218,13 @@ class AwaitestSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
         __tracebackhide__ = _hidden_hook
-        plan = self.state.begin(item)
-        window = None if plan is None else self.checks.open(item, plan)
+        state = self.state
+        plan = state.begin(item)
+        window = None
+        if plan is not None and (state.flights is None or item not in state.flights):
+            # a test in flight beside others has no window of its own yet: the checks of
+            # concurrent tests come with _checks.Shared (issue 18, CHECKS)
+            window = self.checks.open(item, plan)
         with Phase(self.checks, item, "setup", window):
             return (yield)
 
@@ -271,6 +297,42 @@ class AwaitestSession:
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.checks.end_of_run()
+
+
+#: The name :class:`Concurrency` is registered under.
+CONCURRENCY_PLUGIN: Final = "awaitest-concurrency"
+
+
+class Concurrency:
+    """Registered only with ``asyncio_concurrency`` 1 or more, and not switched off for the run
+    (perf: otherwise a run calls no hook more than without the feature): see ``_batches``."""
+
+    def __init__(self, batches: _batches.Batches) -> None:
+        self.batches = batches
+        assert batches.state.flights is not None
+        self.flights = batches.state.flights
+
+    # tryfirst: before pytest's own protocol, which it replaces for tests that join a batch
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(
+        self, item: pytest.Item, nextitem: pytest.Item | None
+    ) -> bool | None:
+        __tracebackhide__ = _hidden_hook
+        return self.batches.protocol(item, nextitem)
+
+    # tryfirst, registered after the session: before its pytest_pyfunc_call, which would run
+    # the test again
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
+        __tracebackhide__ = _hidden_hook
+        flight = self.flights.get(pyfuncitem)
+        if flight is None or flight.task is None:
+            return None
+        flight.outcome()  # the task's own result: its error raised here, for pytest's report
+        return True
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        self.batches.summary(terminalreporter)
 
 
 #: The name :class:`LooptimeSupport` is registered under.

@@ -151,7 +151,7 @@ class Runner:
                     pass
             else:
                 self.failed(exc)
-                _skip_loop_frames(exc, getattr(coro, "cr_code", None))
+                skip_loop_frames(exc, getattr(coro, "cr_code", None))
                 if isinstance(exc, TimeoutError):
                     explain_timeout(self.loop, exc)
             raise
@@ -383,7 +383,7 @@ class GeneratorHost(Generic[T]):
                     self._runner.loop.run_until_complete(task)
                 except BaseException as exc:
                     self._runner.failed(exc)
-                    _skip_loop_frames(exc, _LIVE)
+                    skip_loop_frames(exc, _LIVE)
                     if isinstance(exc, TimeoutError):
                         explain_timeout(self._runner.loop, exc)
                     raise
@@ -429,7 +429,7 @@ def explain_timeout(loop: asyncio.AbstractEventLoop, exc: TimeoutError) -> None:
     )
 
 
-def _skip_loop_frames(exc: BaseException, code: types.CodeType | None) -> None:
+def skip_loop_frames(exc: BaseException, code: types.CodeType | None) -> None:
     """Link the traceback of ``exc``, caught in our frame, straight to the frame of the task's
     coroutine ``code`` when it has one: the event loop's frames in between (its
     ``run_until_complete`` re-raising the task's error) mean nothing to the user, and pytest

@@ -1,0 +1,244 @@
+"""Concurrent tests, the pytest side: pytest's protocol split into its phases, each test's pytest
+state parked between them, the calls as tasks on the batch's loop (``_loops.flight``), the
+reports emitted in collection order (``docs/design/concurrency.md``, "One test's life").
+
+Only :class:`Batches` drives it; the plugin's ``pytest_runtest_protocol`` (registered only with
+``asyncio_concurrency`` 1 or more) hands it each test. Which test may join is
+``_concurrency``'s decision; where a test's output goes is ``_concurrent_output``'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+
+from . import _concurrency, _concurrent_output
+from ._loops.flight import Batch, Flight, current_sink
+from ._pytest_private import (
+    forget_request,
+    function_fixturedefs,
+    park_fixture,
+    restore_fixture,
+    run_phase,
+    session_stopping,
+    setup_stack,
+)
+from ._session import SessionState, TestPlan
+
+
+class Batches:
+    """The run's batches, one at a time, and what is counted for the summary."""
+
+    def __init__(self, state: SessionState, config: pytest.Config) -> None:
+        self.state = state
+        self.config = config
+        self.limit = state.settings.concurrency
+        self.routes = _concurrent_output.routes(config, current_sink)
+        self.batch: Batch | None = None
+        #: (node id, reason) of each test that opted in and ran alone, in order.
+        self.alone: list[tuple[str, str]] = []
+        self.ran = 0  # tests that ran in a batch
+        self.most = 0  # the most in flight at once
+        state.flights = {}
+
+    # -- deciding --------------------------------------------------------------------------
+
+    def _joinable(self, item: pytest.Item) -> tuple[TestPlan, tuple[object, ...]] | str | None:
+        """(plan, batch key) when ``item`` runs in a batch; the reason when it opted in and runs
+        alone; None when it didn't opt in."""
+        state = self.state
+        plan = state.planned.get(item)
+        opted = _concurrency.opted_in(item, plan, state.settings)
+        if opted is None:
+            return None
+        if opted is False:
+            return _concurrency.MARKED_ALONE
+        reason = _concurrency.eligibility(item, plan, state.settings)
+        if reason is not None:
+            return reason
+        assert plan is not None
+        return plan, _concurrency.batch_key(item, plan)
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    def protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+        """``pytest_runtest_protocol``: True when ``item`` was taken into a batch (or not run
+        because the session is stopping); None to let pytest run it the normal way."""
+        __tracebackhide__ = True
+        found = self._joinable(item)
+        if not isinstance(found, tuple):
+            if found is not None:
+                self.alone.append((item.nodeid, found))
+            return None
+        plan, key = found
+        try:
+            batch = self.batch
+            if batch is None:
+                batch = self._open(item, plan, key)
+            elif batch.full():
+                self._finish(batch.flights[0], nextitem=item)
+                if session_stopping(item.session):
+                    self._finish_all(None)
+                    return True  # -x: no new test once the limit is reached
+            self._take_off(batch, item, plan)
+            following = None if nextitem is None else self._joinable(nextitem)
+            if not (isinstance(following, tuple) and following[1] == key):
+                self._finish_all(nextitem)
+        except KeyboardInterrupt:
+            self._abort()
+            raise
+        return True
+
+    def _open(self, item: pytest.Item, plan: TestPlan, key: tuple[object, ...]) -> Batch:
+        __tracebackhide__ = True
+        runner = self.state.loops.open_shared(plan.loop)
+        config, routes = self.config, self.routes
+        runner.around = lambda: _concurrent_output.loop_run(config, routes)
+        batch = self.batch = Batch(runner, self.limit, key)
+        return batch
+
+    def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
+        """Set ``item`` up (pytest's own setup, the others' stack entries off), park its
+        fixture state, and start its call as a task."""
+        __tracebackhide__ = True
+        state = self.state
+        assert state.flights is not None
+        assert isinstance(item, pytest.Function)
+        flight = Flight(item)
+        batch.flights.append(flight)
+        state.flights[item] = flight
+        state.loops.lend(item, plan.loop, batch.runner)
+        try:
+            with self._alone_on_stack(batch, item):
+                setup = flight.context.run(run_phase, item, "setup")
+        finally:
+            flight.parked = [(d, park_fixture(d)) for d in function_fixturedefs(item)]
+        flight.reports.append(setup)
+        if setup.passed:
+            funcargs = item.funcargs
+            coro = item.obj(**{name: funcargs[name] for name in plan.argnames})
+            flight.start(batch.runner.loop, coro)
+            self.ran += 1
+            batch.took_off()
+            self.most = max(self.most, batch.most)
+
+    @contextlib.contextmanager
+    def _alone_on_stack(self, batch: Batch, item: pytest.Item) -> Iterator[None]:
+        """pytest's ``SetupState`` holds only ``item``'s entry of the tests in flight: it
+        asserts that every stacked node is a parent of the test being set up."""
+        stack = setup_stack(item.session)
+        others = {
+            flight.owner: stack.pop(flight.owner)
+            for flight in batch.flights
+            if flight.owner is not item and flight.owner in stack
+        }
+        try:
+            yield
+        finally:
+            stack.update(others)
+
+    # -- finishing, in order ---------------------------------------------------------------
+
+    def _finish_all(self, nextitem: pytest.Item | None) -> None:
+        __tracebackhide__ = True
+        batch = self.batch
+        assert batch is not None
+        while batch.flights:
+            self._finish(batch.flights[0], nextitem=nextitem)
+        self._close(batch)
+
+    def _finish(self, flight: Flight, *, nextitem: pytest.Item | None) -> None:
+        """Wait for the oldest test's task, report its call, tear it down, emit its reports."""
+        __tracebackhide__ = True
+        batch, state = self.batch, self.state
+        assert batch is not None
+        assert state.flights is not None
+        item = flight.owner
+        assert isinstance(item, pytest.Function)
+        batch.land(flight)
+        reports: list[pytest.TestReport] = flight.reports
+        state.current = item
+        ihook = item.ihook
+        with _concurrent_output.own_warnings(item):
+            if flight.task is not None:
+                _concurrent_output.attach(item, flight.sink)
+                call = flight.context.run(run_phase, item, "call")
+                call.duration = flight.duration
+                call.start = flight.wall
+                call.stop = flight.wall + call.duration
+                reports.append(call)
+            # logged before teardown, as runtestprotocol logs them: -x and --maxfail count
+            # the failures from the logged reports, and the last teardown depends on it
+            ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+            for report in reports:
+                ihook.pytest_runtest_logreport(report=report)
+            batch.flights.remove(flight)
+            following = batch.flights[0].owner if batch.flights else nextitem
+            if session_stopping(item.session) and not batch.flights:
+                following = None  # as runtestprotocol: tear everything down when stopping
+            for fixturedef, parked in flight.parked:
+                restore_fixture(fixturedef, parked)
+            with self._alone_on_stack(batch, item):
+                teardown = flight.context.run(run_phase, item, "teardown", nextitem=following)
+            ihook.pytest_runtest_logreport(report=teardown)
+            ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        self._landed(item, flight)
+
+    def _landed(self, item: pytest.Function, flight: Flight) -> None:
+        state = self.state
+        assert state.flights is not None
+        plan = state.planned[item]
+        state.loops.take_back(item, plan.loop)
+        del state.flights[item]
+        if state.last_runner is not None and state.last_runner[0] is item:
+            state.last_runner = None
+        forget_request(item)
+
+    def _close(self, batch: Batch) -> None:
+        self.batch = None
+        runner = batch.runner
+        runner.around = contextlib.nullcontext
+        key = batch.key
+        assert isinstance(key, tuple)
+        parent = key[0]
+        assert isinstance(parent, pytest.Collector)
+        self.state.loops.close_shared(parent, runner)
+
+    def _abort(self) -> None:
+        """Ctrl-C: every test in flight is cancelled and torn down once, in order, its state
+        put back; no reports (pytest shows none for an interrupted test). The rest of the
+        stack is pytest's to tear down at the session's end."""
+        batch = self.batch
+        if batch is None:
+            return
+        batch.abort()
+        while batch.flights:
+            flight = batch.flights.pop(0)
+            item = flight.owner
+            assert isinstance(item, pytest.Function)
+            for fixturedef, parked in flight.parked:
+                with contextlib.suppress(AssertionError):
+                    restore_fixture(fixturedef, parked)
+            following = batch.flights[0].owner if batch.flights else None
+            with contextlib.suppress(Exception), self._alone_on_stack(batch, item):
+                flight.context.run(run_phase, item, "teardown", nextitem=following)
+            self._landed(item, flight)
+        self._close(batch)
+
+    # -- the summary -----------------------------------------------------------------------
+
+    def summary(self, reporter: pytest.TerminalReporter) -> None:
+        """``-v``: one line per test that opted in and ran alone, with the reason; then the
+        count line."""
+        if not self.ran and not self.alone:
+            return
+        if reporter.verbosity > 0:
+            for nodeid, reason in self.alone:
+                reporter.write_line(f"{nodeid} ran alone: {reason}")
+        tests = "test" if self.ran == 1 else "tests"
+        reporter.write_line(
+            f"concurrency: {self.ran} {tests} ran concurrently (at most {self.most} at once), "
+            f"{len(self.alone)} ran alone"
+        )

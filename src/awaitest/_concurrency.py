@@ -1,0 +1,142 @@
+"""Concurrent tests, the decisions: which tests may run beside others, why one may not, and
+which tests may share a batch (``docs/design/concurrency.md``).
+
+:func:`eligibility` is the one place that says whether a test that opted in may run beside
+others: None, or the reason it runs alone, worded for the line ``-v`` prints
+(``<nodeid> ran alone: <reason>``). When unsure, a test runs alone: every reason is a way a
+test could see or change what the tests beside it see.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+
+from ._collect import async_function, belongs_to_others, markers
+from ._config import Settings
+from ._loops.routing import changes_output_state
+from ._loops.runner import is_coroutine_function
+from ._pytest_private import concurrency_off_reason, fixture_params_of
+from ._session import TestPlan
+
+MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
+
+#: Fixtures that change or read process-wide state per phase (output capture, the warning
+#: filters, the logging handlers, patched attributes) or hand out the loop: a test using one
+#: (itself or through its fixtures) runs alone. pytest-mock's ``mocker`` patches process-wide
+#: too. ``request`` counts only as the test's own argument (see :func:`eligibility`).
+PROCESS_WIDE: Final = (
+    "monkeypatch",
+    "capsys",
+    "capsysbinary",
+    "capfd",
+    "capfdbinary",
+    "caplog",
+    "recwarn",
+    "event_loop",
+    "event_loop_policy",
+    "mocker",
+    "class_mocker",
+    "module_mocker",
+    "package_mocker",
+    "session_mocker",
+    "looptime",
+)
+
+
+def marked_concurrent(item: pytest.Item, plan: TestPlan | None) -> bool | None:
+    """The closest ``@pytest.mark.awaitest(concurrent=...)`` of ``item``, or None. A planned
+    test's was parsed (and checked) with its other ``awaitest`` keywords; a test awaitest
+    doesn't run has its markers read here, only to say why it runs alone."""
+    if plan is not None:
+        return plan.checks.concurrent
+    for mark in markers(item):
+        if mark.name == "awaitest" and isinstance(mark.kwargs.get("concurrent"), bool):
+            return bool(mark.kwargs["concurrent"])
+    return None
+
+
+def opted_in(item: pytest.Item, plan: TestPlan | None, settings: Settings) -> bool | None:
+    """True: the test asks to run beside others (marked, or ``asyncio_concurrent_tests = all``
+    for an async test of ours); False: it is marked to run alone; None: neither (it is not
+    counted as running alone)."""
+    marked = marked_concurrent(item, plan)
+    if marked is not None:
+        return marked
+    if settings.concurrent_tests == "all" and plan is not None:
+        return True
+    return None
+
+
+def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) -> str | None:
+    """None when ``item``, which opted in, may run beside others; else why it runs alone."""
+    if plan is None:
+        if async_function(item) is None:
+            return "it is a sync test"
+        if belongs_to_others(item):
+            return "it is run by another plugin (anyio, trio or unittest)"
+        return "it is not marked @pytest.mark.asyncio (asyncio_mode = strict)"
+    if plan.checks.concurrent is False:
+        return MARKED_ALONE
+    if plan.error is not None:
+        return "its marker is wrong (it fails at setup)"
+    if not isinstance(item, pytest.Function) or not is_coroutine_function(item.obj):
+        return "it is a hypothesis test (each example runs on the loop in turn)"
+    names = item.fixturenames
+    for name in PROCESS_WIDE:
+        if name in names:
+            return f"it uses {name}"
+    if "request" in plan.argnames:
+        # its fixtures' requests are theirs; the test's own may reach getfixturevalue
+        return "it uses request"
+    if plan.loop.virtual:
+        return "it runs on the virtual clock"
+    if plan.user_loop is not None:
+        return f"its loop comes from the {plan.user_loop.fixture} fixture"
+    if plan.loop_scope != "function":
+        return f"it runs on the {plan.loop_scope} loop"
+    if getattr(item.obj, "patchings", None):
+        return "it is decorated with mock.patch"
+    for mark in markers(item):
+        if mark.name == "filterwarnings":
+            return "it has its own filterwarnings marks"
+        if mark.name == "looptime":
+            return "it runs on looptime's clock"
+        if mark.name == "timeout":
+            return "pytest-timeout times it with its own timer"
+    code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
+    found = None if code is None else changes_output_state(code)
+    if found is not None:
+        return f"it calls {found}()"
+    return None
+
+
+def batch_key(item: pytest.Item, plan: TestPlan) -> tuple[object, ...]:
+    """What a test shares with every other test of its batch: the parent node (pytest's
+    ``SetupState`` is a stack: the module or class stays set up until the batch's last test
+    is torn down), the loop factory, and the params of its wider fixtures (a different one
+    would finish a wider fixture another test in flight still uses)."""
+    return (item.parent, plan.loop, fixture_params_of(item))
+
+
+def off_reason(config: pytest.Config, settings: Settings) -> str | None:
+    """Why concurrency is off for this whole run although ``asyncio_concurrency`` is on."""
+    if settings.concurrency < 1:
+        return None
+    return concurrency_off_reason(config)
+
+
+def header_line(settings: Settings, off: str | None) -> str | None:
+    """The report header's line about concurrency; None while ``asyncio_concurrency = 0``."""
+    if settings.concurrency < 1:
+        return None
+    if off is not None:
+        return (
+            f"awaitest concurrency: off for this run ({off}): every test runs alone; "
+            f"asyncio_concurrency={settings.concurrency} applies without it"
+        )
+    return (
+        f"awaitest concurrency: asyncio_concurrency={settings.concurrency}, "
+        f"asyncio_concurrent_tests={settings.concurrent_tests}"
+    )
