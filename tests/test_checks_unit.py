@@ -697,7 +697,7 @@ class Batch:
         ]
         self.run(asyncio.gather(*tasks, return_exceptions=True))
         for window in windows:
-            self.shared.finish(window)
+            self.shared.done(window)
         found_a, found_b = self.teardown(windows[0]), self.teardown(windows[1])
         return found_a, found_b
 

@@ -42,7 +42,7 @@ The API, for the pytest side (CORE's batching; every name here is that contract)
     The context manager around every loop run of the batch that is not a step of one test's
     (fixture steps go through ``Runner.step`` as always): the blocking check's pings and the
     hard stage of the deadlines.
-``Shared.finish(window)`` / ``Shared.outcome(window)``
+``Shared.done(window)`` / ``Shared.outcome(window)``
     Once the test's task is done: its deadline is stopped, its pending tasks noted if it failed
     (``asyncio_pending_on_failure``), and a change it made to the shared loop's task factory or
     exception handler undone and reported as its loop error. ``outcome`` also returns the
@@ -192,6 +192,7 @@ class Shared:
         """:meth:`Monitor.open` in the batch: the window is the running context's test's."""
         WINDOW.set(window)
         self.windows.append(window)
+        self.filters = warnings.filters  # pytest's for this test's phases: its own too
 
     def bind(self, window: Window, context: contextvars.Context) -> None:
         """Make ``context`` (a test's own) carry ``window``."""
@@ -221,6 +222,15 @@ class Shared:
             task = self.loop.create_task(coro, context=context)
         finally:
             self._starting = False
+        self.watch(window, task)
+        return task
+
+    def watch(self, window: Window, task: asyncio.Task[Any]) -> None:
+        """``task`` (created in ``window``'s context by the caller) is the test's own: its
+        deadline, if it has one, cancels this task only."""
+        candidates = window._candidates
+        if candidates and candidates[-1][0]() is task:
+            candidates.pop()  # noted by the factory: the test's own task is never its leak
         self.owners[task] = window
         expiry = None
         if window.deadline is not None:
@@ -232,7 +242,6 @@ class Shared:
         self.flights[window] = _Flight(window, task, expiry)
         # its leaks are looked for on this loop after its teardown, as on the serial path
         window._loops.setdefault(self.loop, self.hosts)
-        return task
 
     def belongs_to(self, window: Window) -> Callable[[asyncio.Task[Any]], bool]:
         """Which tasks are ``window``'s test's: those that run in its context."""
@@ -253,12 +262,13 @@ class Shared:
         context = context_of(thing)
         return None if context is None else context.get(WINDOW)
 
-    def finish(self, window: Window) -> None:
+    def done(self, window: Window) -> str | None:
         """The test's task is done (or abandoned): stop its deadline, note its pending tasks if
-        it failed, and undo a change it made to the shared loop. Idempotent."""
+        it failed, and undo a change it made to the shared loop. The report of its timeout
+        when its deadline cancelled it (for ``StepTimeout``), else None. Once."""
         flight = self.flights.get(window)
         if flight is None or flight.finished:
-            return
+            return None
         flight.finished = True
         expiry = flight.expiry
         if expiry is not None:
@@ -271,23 +281,23 @@ class Shared:
             if exc is not None:
                 window.step_failed(self.loop, self.hosts, exc)
         self._keep_loop_shared(window)
+        if expiry is None or not expiry.over:
+            return None
+        window.restart_deadline()  # a fresh allowance for its teardown, as serially
+        raised = None if task.cancelled() or not task.done() else task.exception()
+        blocked = raised if isinstance(raised, LoopBlocked) else window._blocked_in_callback
+        window._blocked_in_callback = None
+        return expiry.message(blocked)
 
     def outcome(self, window: Window) -> Any:
-        """:meth:`finish`, then the test's result: its task's value, or its exception, or
+        """:meth:`done`, then the test's result: its task's value, or its exception, or
         ``StepTimeout`` (the report: its own pending tasks' stacks, or where it blocked the
         loop) when its deadline cancelled it."""
         __tracebackhide__ = True
-        flight = self.flights[window]
-        expiry = flight.expiry
-        self.finish(window)
-        task = flight.task
-        if expiry is not None and expiry.over:
-            window.restart_deadline()  # a fresh allowance for its teardown, as serially
-            raised = None if task.cancelled() or not task.done() else task.exception()
-            blocked = raised if isinstance(raised, LoopBlocked) else window._blocked_in_callback
-            window._blocked_in_callback = None
-            raise StepTimeout(expiry.message(blocked)) from None
-        return task.result()
+        report = self.done(window)
+        if report is not None:
+            raise StepTimeout(report) from None
+        return self.flights[window].task.result()
 
     def _keep_loop_shared(self, window: Window) -> None:
         """Risk 4 of the design: a test that set the shared loop's exception handler or task
