@@ -15,6 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from . import _concurrency, _concurrent_output
+from ._checks.batch import Shared
+from ._checks.deadlines import StepTimeout
 from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._pytest_private import (
@@ -26,15 +28,19 @@ from ._pytest_private import (
     session_stopping,
     setup_stack,
 )
+from ._report import Checks
 from ._session import SessionState, TestPlan
 
 
 class Batches:
     """The run's batches, one at a time, and what is counted for the summary."""
 
-    def __init__(self, state: SessionState, config: pytest.Config) -> None:
+    def __init__(self, state: SessionState, config: pytest.Config, checks: Checks) -> None:
         self.state = state
         self.config = config
+        self.checks = checks
+        #: The checks of the batch in progress: each test's window found by its context.
+        self.shared: Shared | None = None
         self.limit = state.settings.concurrency
         self.routes = _concurrent_output.routes(config, current_sink)
         self.batch: Batch | None = None
@@ -99,6 +105,9 @@ class Batches:
         config, routes = self.config, self.routes
         runner.around = lambda: _concurrent_output.loop_run(config, routes)
         batch = self.batch = Batch(runner, self.limit, key)
+        # entered before the first test's window opens, left after the last one's closes
+        self.shared = Shared(self.checks.monitor_of_run(), runner.loop, runner.hosts)
+        self.shared.__enter__()
         return batch
 
     def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
@@ -122,6 +131,9 @@ class Batches:
             funcargs = item.funcargs
             coro = item.obj(**{name: funcargs[name] for name in plan.argnames})
             flight.start(batch.runner.loop, coro)
+            window = self.checks.windows.get(item)
+            if self.shared is not None and window is not None and flight.task is not None:
+                self.shared.watch(window, flight.task)  # its deadline cancels this task only
             self.ran += 1
             batch.took_off()
             self.most = max(self.most, batch.most)
@@ -159,7 +171,12 @@ class Batches:
         assert state.flights is not None
         item = flight.owner
         assert isinstance(item, pytest.Function)
-        batch.land(flight)
+        shared = self.shared
+        if shared is None:
+            batch.land(flight)
+        else:
+            with shared.step():  # the blocking check and deadlines of every test in flight
+                batch.land(flight)
         reports: list[pytest.TestReport] = flight.reports
         state.current = item
         ihook = item.ihook
@@ -198,8 +215,21 @@ class Batches:
             state.last_runner = None
         forget_request(item)
 
+    def timed_out(self, item: pytest.Function) -> None:
+        """The call of ``item``, in a batch: its task is done; raise ``StepTimeout`` (the
+        report) if its deadline cancelled it."""
+        __tracebackhide__ = True
+        window = self.checks.windows.get(item)
+        if self.shared is not None and window is not None:
+            report = self.shared.done(window)
+            if report is not None:
+                raise StepTimeout(report) from None
+
     def _close(self, batch: Batch) -> None:
         self.batch = None
+        shared, self.shared = self.shared, None
+        if shared is not None:
+            shared.__exit__(None, None, None)
         runner = batch.runner
         runner.around = contextlib.nullcontext
         key = batch.key
