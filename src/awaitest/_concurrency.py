@@ -104,7 +104,9 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
         if mark.name == "looptime":
             return "it runs on looptime's clock"
         if mark.name == "timeout":
-            return "pytest-timeout times it with its own timer"
+            # pytest-timeout's timer spans pytest's whole protocol, which a test in flight
+            # leaves right after its setup
+            return "it is marked @pytest.mark.timeout (pytest-timeout)"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
     found = None if code is None else changes_output_state(code)
     if found is not None:
