@@ -561,3 +561,40 @@ def test_ctrl_c_cancels_every_test_in_flight_and_tears_each_down_once(
     assert "test_waits cancelled" in output
     assert "third test ran" not in output
     result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])
+
+
+def test_each_calls_duration_is_its_own_task_and_the_calls_overlap(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(
+        """
+        calls = {}
+
+        def pytest_runtest_logreport(report):
+            if report.when == "call":
+                calls[report.nodeid.split("::")[-1]] = (report.start, report.stop, report.duration)
+        """
+    )
+    pytester.makepyfile(
+        test_pair=PAIR.format(wait=5),
+        test_zz_check="""
+        import pytest
+        from conftest import calls
+
+        def test_calls_overlap():
+            (a_start, a_stop, a_took), (b_start, b_stop, b_took) = calls["test_a"], calls["test_b"]
+            assert a_start < b_stop and b_start < a_stop  # in flight at the same time
+            assert a_stop - a_start == pytest.approx(a_took, abs=1e-5)  # the task's own time
+            assert b_stop - b_start == pytest.approx(b_took, abs=1e-5)
+        """,
+    )
+    pytester.runpytest(*CONCURRENT).assert_outcomes(passed=3)
+
+
+def test_last_failed_reruns_the_concurrent_test_that_failed(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ordered=ORDERED.replace("5)", "0.3)"))
+    pytester.runpytest(*CONCURRENT[:-1], "3").assert_outcomes(passed=1, failed=1, skipped=1)
+    rerun = pytester.runpytest(*CONCURRENT[:-1], "3", "--lf", "-v")
+    # alone, test_1 waits for test_2 in vain: it fails again, and nothing else ran
+    rerun.assert_outcomes(failed=1)
+    assert verdicts(rerun) == {"test_1": "FAILED"}
