@@ -49,6 +49,10 @@ class Batches:
         self.ran = 0  # tests that ran in a batch
         self.most = 0  # the most in flight at once
         self.worker = Worker(config)
+        #: The decision about the next test, made while deciding whether the batch goes on
+        #: (perf: asked once per test, not twice).
+        self._ahead: tuple[pytest.Item, tuple[TestPlan, tuple[object, ...]] | str | None] | None
+        self._ahead = None
         state.flights = {}
 
     # -- deciding --------------------------------------------------------------------------
@@ -56,6 +60,9 @@ class Batches:
     def _joinable(self, item: pytest.Item) -> tuple[TestPlan, tuple[object, ...]] | str | None:
         """(plan, batch key) when ``item`` runs in a batch; the reason when it opted in and runs
         alone; None when it didn't opt in."""
+        ahead = self._ahead
+        if ahead is not None and ahead[0] is item:
+            return ahead[1]
         state = self.state
         plan = state.planned.get(item)
         opted = _concurrency.opted_in(item, plan, state.settings)
@@ -92,6 +99,7 @@ class Batches:
                     return True  # -x: no new test once the limit is reached
             self._take_off(batch, item, plan)
             following = None if nextitem is None else self._joinable(nextitem)
+            self._ahead = None if nextitem is None else (nextitem, following)
             if not (isinstance(following, tuple) and following[1] == key):
                 self._finish_all(nextitem)
         except KeyboardInterrupt:
@@ -237,6 +245,11 @@ class Batches:
         parent = key[0]
         assert isinstance(parent, pytest.Collector)
         self.state.loops.close_shared(parent, runner)
+
+    def abandon(self) -> None:
+        """The session ends with tests still in flight (it was interrupted outside the batch's
+        own code): tear them down as Ctrl-C does."""
+        self._abort()
 
     def _abort(self) -> None:
         """Ctrl-C: every test in flight is cancelled and torn down once, in order, its state

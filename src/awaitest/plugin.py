@@ -333,6 +333,12 @@ class Concurrency:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         self.batches.summary(terminalreporter)
 
+    # tryfirst: before pytest tears the stack down, which would find parked tests' fixtures
+    # clean (a run interrupted between two tests' protocols, an internal error)
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.batches.abandon()
+
 
 #: The name :class:`LooptimeSupport` is registered under.
 LOOPTIME_SUPPORT_PLUGIN: Final = "awaitest-looptime"

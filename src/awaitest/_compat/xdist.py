@@ -18,13 +18,14 @@ import pytest
 class Worker:
     """The run's xdist worker plugin, if this process is one, and the index of each item."""
 
-    __slots__ = ("config", "indices", "interactor")
+    __slots__ = ("config", "indices", "interactor", "looked")
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         #: Looked up at the first report (the worker registers itself after configuring).
+        self.looked = False
         self.interactor: object | None = None
-        self.indices: dict[pytest.Item, int] | None = None
+        self.indices: dict[pytest.Item, int] = {}
 
     def _find(self) -> object | None:
         if not hasattr(self.config, "workerinput"):
@@ -38,11 +39,11 @@ class Worker:
     @contextlib.contextmanager
     def reporting(self, item: pytest.Item) -> Iterator[None]:
         """Around the emission of ``item``'s reports."""
-        if self.indices is None:
+        if not self.looked:
+            self.looked = True
             self.interactor = self._find()
         interactor = self.interactor
         if interactor is None:
-            self.indices = {}
             yield
             return
         if not self.indices:
