@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fnmatch
 import os
 import sys
+import warnings
 from collections.abc import Coroutine, Iterator
 from typing import Any, cast
 
@@ -19,6 +21,7 @@ import pytest
 
 from awaitest import _checks
 from awaitest._checks import Clock, Finding, Hosts, Monitor, Policy, Step, Watchdog, Window
+from awaitest._checks.batch import Shared
 from awaitest._checks.blame import Places
 from awaitest._checks.deadlines import Deadline, StepTimeout
 
@@ -630,6 +633,16 @@ async def hangs() -> None:
     await asyncio.Event().wait()
 
 
+#: The report of ``hangs()`` timed out after its 1 s deadline, as ``StepTimeout``'s message.
+HANGS_TIMED_OUT = (
+    "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:\n"
+    "Task 'Task-*' running hangs():\n"
+    f'  File "*{os.path.basename(__file__)}", line *, in hangs\n'
+    "    await asyncio.Event().wait()\n"
+    "Needs longer? Mark the test: @pytest.mark.awaitest(timeout=2)"
+)
+
+
 def test_a_step_past_the_deadline_is_cancelled_and_times_out(
     loop: asyncio.AbstractEventLoop, clock: FakeClock
 ) -> None:
@@ -646,12 +659,275 @@ def test_a_step_past_the_deadline_is_cancelled_and_times_out(
             loop.run_until_complete(task)
         assert task.cancelled()
         assert window.deadline_at == 102.0  # a fresh allowance for the rest (teardown)
-    assert fnmatch.fnmatchcase(
-        str(caught.value),
-        "timed out after 1 s (asyncio_timeout = 1); pending tasks at that moment:\n"
-        "Task 'Task-*' running hangs():\n"
-        f'  File "*{os.path.basename(__file__)}", line *, in hangs\n'
-        "    await asyncio.Event().wait()\n"
-        "Needs longer? Mark the test: @pytest.mark.awaitest(timeout=2)",
-    )
+    assert fnmatch.fnmatchcase(str(caught.value), HANGS_TIMED_OUT)
     assert caught.value.__cause__ is None
+
+
+# -- batches: several tests' tasks on one loop --------------------------------------------------
+
+
+class Batch:
+    """Two tests, ``test_a`` and ``test_b``, in flight together on ``loop``: each window opened
+    in its test's own context, as the pytest side opens it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, monitor: Monitor, shared: Shared) -> None:
+        self.loop = loop
+        self.monitor = monitor
+        self.shared = shared
+        self.contexts = {name: contextvars.copy_context() for name in ("test_a", "test_b")}
+
+    def open(self, name: str, deadline: Deadline | None = None) -> Window:
+        return self.contexts[name].run(self.monitor.open, name, deadline)
+
+    def start(self, window: Window, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        return self.shared.start(window, coro, self.contexts[window.name])
+
+    def run(self, future: asyncio.Future[Any]) -> None:
+        """One loop run of the batch, as the pytest side runs it."""
+        with self.shared.step():
+            self.loop.run_until_complete(future)
+
+    def run_both(
+        self, test_a: Coroutine[Any, Any, Any], test_b: Coroutine[Any, Any, Any]
+    ) -> tuple[list[Finding], list[Finding]]:
+        """Both tests started together, run until both are done, torn down: their findings."""
+        windows = self.open("test_a"), self.open("test_b")
+        tasks = [
+            self.start(window, coro) for window, coro in zip(windows, (test_a, test_b), strict=True)
+        ]
+        self.run(asyncio.gather(*tasks, return_exceptions=True))
+        for window in windows:
+            self.shared.done(window)
+        found_a, found_b = self.teardown(windows[0]), self.teardown(windows[1])
+        return found_a, found_b
+
+    def teardown(self, window: Window) -> list[Finding]:
+        """After the test's teardown: its leaks, and everything else it found."""
+        self.contexts[window.name].run(window.settle)
+        found = window.take()
+        window.close()
+        return found
+
+
+@contextlib.contextmanager
+def batch(
+    loop: asyncio.AbstractEventLoop, policy: Policy | None = None, clock: Clock | None = None
+) -> Iterator[Batch]:
+    monitor = ManualMonitor(policy or Policy(), clock)
+    try:
+        with Shared(monitor, loop) as shared:
+            yield Batch(loop, monitor, shared)
+    finally:
+        monitor.stop()
+
+
+def test_a_task_one_test_leaves_pending_is_that_tests_leak_only(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    b_set_up = asyncio.Event()
+
+    async def test_a() -> None:
+        await b_set_up.wait()  # test_b is being set up: its window is the one opened last
+        asyncio.get_running_loop().create_task(asyncio.sleep(3600), name="a-worker")
+
+    async def test_b() -> None:
+        helper = asyncio.get_running_loop().create_task(asyncio.sleep(0), name="b-helper")
+        await helper  # its own task, awaited: no leak
+
+    async def fixture_of_b() -> None:
+        b_set_up.set()
+        for _ in range(3):
+            await asyncio.sleep(0)
+
+    with batch(loop) as tests:
+        window_a = tests.open("test_a")
+        tests.start(window_a, test_a())
+        window_b = tests.open("test_b")
+        # a step of test_b's setup, in its context, during which test_a's task runs
+        tests.contexts["test_b"].run(run_step, window_b, loop, fixture_of_b())
+        task_b = tests.start(window_b, test_b())
+        tests.run(task_b)
+        assert tests.shared.outcome(window_b) is None
+        assert tests.teardown(window_b) == []
+        tests.shared.outcome(window_a)
+        [finding] = tests.teardown(window_a)
+    assert matches(
+        finding,
+        "leak",
+        "warn",
+        "test_a left 1 task pending after its teardown; awaitest cancelled it "
+        "(asyncio_task_leaks = warn):",
+        f"  Task 'a-worker' running sleep(), created at {HERE}:* (in test_a), waiting at *",
+        "*",
+    )
+
+
+def test_a_loop_error_is_blamed_on_the_test_whose_callback_raised(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    def fails() -> None:
+        raise ValueError("lost in test_b's callback")
+
+    async def test_a() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    async def test_b() -> None:
+        asyncio.get_running_loop().call_soon(fails)
+        await asyncio.sleep(0)
+
+    with batch(loop) as tests:
+        # the callback runs while test_a's task is still running too
+        found_a, [finding] = tests.run_both(test_a(), test_b())
+    assert found_a == []
+    assert matches(
+        finding,
+        "loop_error",
+        "error",
+        "an exception reached the event loop's exception handler during the test "
+        "(asyncio_loop_errors = error):",
+        "Exception in callback *fails*",
+        "*",
+        "ValueError: lost in test_b's callback",
+        f"It comes from this project's code: *{HERE}:* (in fails)*",
+        "Handle the error in the callback or protocol method that raises it.",
+        'On purpose? Mark the test: @pytest.mark.awaitest(loop_errors="ignore")',
+    )
+
+
+def test_a_loop_error_nothing_ties_to_a_test_is_an_advisory_naming_the_tests_in_flight(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    with batch(loop) as tests:
+        window_a, window_b = tests.open("test_a"), tests.open("test_b")
+        loop.call_exception_handler({"message": "from nowhere"})  # no task, handle, caller
+        assert tests.teardown(window_b) == []
+        [finding] = tests.teardown(window_a)
+    assert finding == Finding(
+        "loop_error",
+        "warn",
+        "an exception reached the event loop's exception handler while tests ran together on "
+        "one loop (test_a, test_b): from nowhere. Nothing in it (a task, a callback, the code "
+        "that reported it) tells which test's it is, so no test failed for it; asyncio logged "
+        "it, as it does without awaitest. To find out whose it is, run these tests one at a "
+        "time: --asyncio-concurrency 0",
+    )
+
+
+def test_a_coroutine_dropped_by_one_test_is_that_tests_finding(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def test_a() -> None:
+        await asyncio.sleep(0)
+        drop(save())
+
+    with batch(loop) as tests:
+        [finding], found_b = tests.run_both(test_a(), asyncio.sleep(0))
+    assert found_b == []
+    assert matches(finding, "unawaited", "error", "coroutine save() was never awaited; *")
+
+
+def test_a_deadline_cancels_its_tests_task_and_not_the_other(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    go_on = asyncio.Event()
+
+    async def test_b() -> str:
+        await go_on.wait()
+        return "b passed"
+
+    with batch(loop, clock=clock) as tests:
+        window_a = tests.open("test_a", Deadline(1, "asyncio_timeout = 1"))
+        window_b = tests.open("test_b", Deadline(5, "asyncio_timeout = 5"))
+        task_a = tests.start(window_a, hangs())
+        task_b = tests.start(window_b, test_b())
+        tests.run(loop.create_task(asyncio.sleep(0)))  # both tests wait
+        tests.shared.tick(100.9, tests.monitor.alarm)  # not yet
+        tests.shared.tick(101.0, tests.monitor.alarm)  # test_a's: posted to the loop
+        tests.run(loop.create_task(asyncio.wait([task_a])))
+        assert task_a.cancelled()
+        assert not task_b.done()
+        with pytest.raises(StepTimeout) as caught:
+            tests.shared.outcome(window_a)
+        go_on.set()
+        tests.run(task_b)
+        assert tests.shared.outcome(window_b) == "b passed"
+        assert tests.teardown(window_a) == []
+        assert tests.teardown(window_b) == []
+    assert fnmatch.fnmatchcase(str(caught.value), HANGS_TIMED_OUT)
+
+
+def test_blocking_is_blamed_on_the_test_whose_code_is_on_the_stack(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    tests: Batch
+
+    def watchdog_looks(now: float) -> None:
+        """The watchdog thread looking at the loop run at ``now``: this thread's stack."""
+        clock.now = now
+        tests.shared.tick(now, tests.monitor.alarm)
+
+    async def test_a() -> None:
+        await asyncio.sleep(0)
+
+    async def test_b() -> None:
+        watchdog_looks(100.06)  # a quarter of the threshold: ping the loop
+        watchdog_looks(100.3)  # late: the main thread's stack is sampled, in test_b
+        clock.now = 100.46
+        await asyncio.sleep(0)
+
+    with batch(loop, Policy(blocking_threshold=0.2), clock) as tests:
+        found_a, [finding] = tests.run_both(test_a(), test_b())
+    assert found_a == []
+    assert matches(
+        finding,
+        "blocking",
+        "error",
+        "test_b held the event loop for at least 0.40 s without yielding "
+        "(asyncio_blocking_threshold = 0.2 s); it was blocked in:",
+        f'  File "{os.path.abspath(__file__)}", line *, in test_b',
+        "    watchdog_looks(100.3)  # late: the main thread's stack is sampled, in test_b",
+        "*",
+    )
+
+
+def test_a_test_that_replaces_the_shared_loops_factory_gets_a_loop_error(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    async def test_a() -> None:
+        asyncio.get_running_loop().set_task_factory(None)
+
+    with batch(loop) as tests:
+        window_a = tests.open("test_a")
+        task_a = tests.start(window_a, test_a())
+        tests.run(task_a)
+        tests.shared.outcome(window_a)
+        assert loop.get_task_factory() is not None  # the batch's is back
+        [finding] = tests.teardown(window_a)
+    assert matches(
+        finding,
+        "loop_error",
+        "error",
+        "test_a replaced the event loop's task factory (loop.set_task_factory), but it shares "
+        "its loop with the tests that run beside it; *",
+        "*@pytest.mark.awaitest(concurrent=False)",
+    )
+
+
+def test_after_a_batch_the_loop_and_the_serial_path_are_as_before(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
+    with batch(loop) as tests:
+        assert _checks._shared is tests.shared
+        tests.teardown(tests.open("test_a"))
+    assert _checks._shared is None
+    assert loop.get_task_factory() is None
+    assert loop.get_exception_handler() is None
+    assert warnings._warn_unawaited_coroutine is hook
+    with watching() as window:  # the serial path, on the same loop: as ever
+        assert _checks.active() is window
+        run_step(window, loop, starts_a_worker())
+        window.settle()
+        [finding] = window.take()
+    assert matches(finding, "leak", "warn", "test_x left 1 task pending after its teardown;*")

@@ -15,6 +15,9 @@ from collections.abc import Iterator
 import pytest
 
 from . import _concurrency, _concurrent_output
+from ._checks.batch import Shared
+from ._checks.deadlines import StepTimeout
+from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._pytest_private import (
     forget_request,
@@ -25,15 +28,19 @@ from ._pytest_private import (
     session_stopping,
     setup_stack,
 )
+from ._report import Checks
 from ._session import SessionState, TestPlan
 
 
 class Batches:
     """The run's batches, one at a time, and what is counted for the summary."""
 
-    def __init__(self, state: SessionState, config: pytest.Config) -> None:
+    def __init__(self, state: SessionState, config: pytest.Config, checks: Checks) -> None:
         self.state = state
         self.config = config
+        self.checks = checks
+        #: The checks of the batch in progress: each test's window found by its context.
+        self.shared: Shared | None = None
         self.limit = state.settings.concurrency
         self.routes = _concurrent_output.routes(config, current_sink)
         self.batch: Batch | None = None
@@ -41,6 +48,7 @@ class Batches:
         self.alone: list[tuple[str, str]] = []
         self.ran = 0  # tests that ran in a batch
         self.most = 0  # the most in flight at once
+        self.worker = Worker(config)
         state.flights = {}
 
     # -- deciding --------------------------------------------------------------------------
@@ -97,6 +105,9 @@ class Batches:
         config, routes = self.config, self.routes
         runner.around = lambda: _concurrent_output.loop_run(config, routes)
         batch = self.batch = Batch(runner, self.limit, key)
+        # entered before the first test's window opens, left after the last one's closes
+        self.shared = Shared(self.checks.monitor_of_run(), runner.loop, runner.hosts)
+        self.shared.__enter__()
         return batch
 
     def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
@@ -120,6 +131,9 @@ class Batches:
             funcargs = item.funcargs
             coro = item.obj(**{name: funcargs[name] for name in plan.argnames})
             flight.start(batch.runner.loop, coro)
+            window = self.checks.windows.get(item)
+            if self.shared is not None and window is not None and flight.task is not None:
+                self.shared.watch(window, flight.task)  # its deadline cancels this task only
             self.ran += 1
             batch.took_off()
             self.most = max(self.most, batch.most)
@@ -157,11 +171,16 @@ class Batches:
         assert state.flights is not None
         item = flight.owner
         assert isinstance(item, pytest.Function)
-        batch.land(flight)
+        shared = self.shared
+        if shared is None:
+            batch.land(flight)
+        else:
+            with shared.step():  # the blocking check and deadlines of every test in flight
+                batch.land(flight)
         reports: list[pytest.TestReport] = flight.reports
         state.current = item
         ihook = item.ihook
-        with _concurrent_output.own_warnings(item):
+        with _concurrent_output.own_warnings(item), self.worker.reporting(item):
             if flight.task is not None:
                 _concurrent_output.attach(item, flight.sink)
                 call = flight.context.run(run_phase, item, "call")
@@ -196,8 +215,21 @@ class Batches:
             state.last_runner = None
         forget_request(item)
 
+    def timed_out(self, item: pytest.Function) -> None:
+        """The call of ``item``, in a batch: its task is done; raise ``StepTimeout`` (the
+        report) if its deadline cancelled it."""
+        __tracebackhide__ = True
+        window = self.checks.windows.get(item)
+        if self.shared is not None and window is not None:
+            report = self.shared.done(window)
+            if report is not None:
+                raise StepTimeout(report) from None
+
     def _close(self, batch: Batch) -> None:
         self.batch = None
+        shared, self.shared = self.shared, None
+        if shared is not None:
+            shared.__exit__(None, None, None)
         runner = batch.runner
         runner.around = contextlib.nullcontext
         key = batch.key
@@ -230,10 +262,11 @@ class Batches:
     # -- the summary -----------------------------------------------------------------------
 
     def summary(self, reporter: pytest.TerminalReporter) -> None:
-        """``-v``: one line per test that opted in and ran alone, with the reason; then the
-        count line."""
+        """A section of its own: under ``-v`` one line per test that opted in and ran alone,
+        with the reason; then the count line."""
         if not self.ran and not self.alone:
             return
+        reporter.write_sep("=", "awaitest concurrency")
         if reporter.verbosity > 0:
             for nodeid, reason in self.alone:
                 reporter.write_line(f"{nodeid} ran alone: {reason}")

@@ -508,5 +508,5 @@ def concurrency_off_reason(config: pytest.Config) -> str | None:
             return flag
     live = config.getoption("log_cli_level", None) or config.getini("log_cli")
     if live:
-        return "live logging (log_cli)"
+        return "log_cli"
     return None

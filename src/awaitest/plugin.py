@@ -115,7 +115,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if header is not None:
         session.headers.append(header)
     if settings.concurrency >= 1 and off is None:
-        batches = _batches.Batches(session.state, config)
+        batches = _batches.Batches(session.state, config, session.checks)
         pluginmanager.register(Concurrency(batches), CONCURRENCY_PLUGIN)
 
 
@@ -218,13 +218,9 @@ class AwaitestSession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, Any, Any]:
         __tracebackhide__ = _hidden_hook
-        state = self.state
-        plan = state.begin(item)
-        window = None
-        if plan is not None and (state.flights is None or item not in state.flights):
-            # a test in flight beside others has no window of its own yet: the checks of
-            # concurrent tests come with _checks.Shared (issue 18, CHECKS)
-            window = self.checks.open(item, plan)
+        plan = self.state.begin(item)
+        # in a batch this runs in the test's own context: its window is bound to it there
+        window = None if plan is None else self.checks.open(item, plan)
         with Phase(self.checks, item, "setup", window):
             return (yield)
 
@@ -328,7 +324,10 @@ class Concurrency:
         flight = self.flights.get(pyfuncitem)
         if flight is None or flight.task is None:
             return None
-        flight.outcome()  # the task's own result: its error raised here, for pytest's report
+        batches = self.batches
+        with Phase(batches.checks, pyfuncitem, "call"):  # its findings fail its call
+            batches.timed_out(pyfuncitem)  # its deadline cancelled it: StepTimeout
+            flight.outcome()  # the task's own result: its error raised here, for pytest's report
         return True
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

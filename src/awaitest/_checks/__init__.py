@@ -35,6 +35,7 @@ test that freezes or shifts time (freezegun, time-machine) must not make a check
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import linecache
 import re
@@ -120,12 +121,25 @@ class Policy:
 PENDING_LISTED: Final = 10
 
 _active: Window | None = None
+#: The batch in progress (``batch.Shared``, entered): several tests' tasks on one loop. None on
+#: the serial path, which then reads ``_active`` as always: this is the one flag it checks.
+_shared: Any = None
+#: In a batch, the window of the test whose context this is: set in each test's own
+#: ``contextvars.Context`` (``batch.Shared.bind``), so every task step of that test, and every
+#: task it creates (asyncio copies the creator's context), sees it.
+WINDOW: Final[contextvars.ContextVar[Window | None]] = contextvars.ContextVar(
+    "awaitest_window", default=None
+)
 
 
 def active() -> Window | None:
     """The window of the test being run now. pytest runs one test at a time in a process, and
-    loops are made by several modules, so the runner asks here instead of carrying it."""
-    return _active
+    loops are made by several modules, so the runner asks here instead of carrying it. In a
+    batch, the window of the running context's test (its setup and teardown run in its own
+    context), not the one opened last."""
+    if _shared is None:
+        return _active
+    return WINDOW.get()
 
 
 class Monitor:
@@ -171,6 +185,8 @@ class Monitor:
             deadline = None
         window = Window(self, name, deadline, _active, policy=policy or self.policy, owner=owner)
         _active = window
+        if _shared is not None:
+            _shared.opened(window)  # opened in the test's own context: bound to it
         if window.outside is not None:
             self.alarm.install()
             self.watchdog(window.policy.blocking_threshold).watch_window(window)
@@ -248,12 +264,17 @@ class Window:
         self._unawaited: dict[tuple[str, str, str | None], int] = {}
         self._blocked_in_callback: LoopBlocked | None = None
         self._previous_hook: Callable[[Any], None] | None = None
+        self._hooked = False  # the unawaited hook in place is this window's (to restore)
         if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
             # The filters in place now are pytest's for this test; a test that catches
             # warnings itself puts a list of its own in place (see _on_unawaited).
             self._filters = warnings.filters
-            self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
-            warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
+            if _shared is None:
+                self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
+                warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
+                self._hooked = True
+            else:  # the batch's hook is in place: it hands each coroutine to its test's window
+                self._previous_hook = _shared.previous_hook
 
     # -- the runner's side -------------------------------------------------------------------
 
@@ -354,10 +375,15 @@ class Window:
         self.closed = True
         if self.outside is not None:
             self.monitor.unwatch_window(self)
-        if self._previous_hook is not None:
+        if self._hooked:
             warnings._warn_unawaited_coroutine = self._previous_hook  # type: ignore[attr-defined]
+            self._hooked = False
         if _active is self:
-            _active = self._outer
+            # tests of a batch close out of the order they opened in: skip closed ones
+            outer = self._outer
+            while outer is not None and outer.closed:
+                outer = outer._outer
+            _active = outer
 
     def restart_deadline(self) -> None:
         """A fresh allowance from now: after an expiry, for the rest of the test (its teardown),
@@ -407,8 +433,11 @@ class Window:
 
     # -- missing await -----------------------------------------------------------------------
 
-    def _on_unawaited(self, coro: Any) -> None:
-        if warnings.filters is not self._filters:
+    def _on_unawaited(self, coro: Any, batch_filters: object = None) -> None:
+        """``batch_filters``: in a batch, the filters in place around the batch's loop runs
+        (pytest's of the batch), which count as the test's own too."""
+        filters = warnings.filters
+        if filters is not self._filters and filters is not batch_filters:
             self._pass_on(coro)  # the test catches warnings itself: it gets Python's, as usual
             return
         try:
@@ -749,6 +778,7 @@ class Step:
         "_expiry",
         "_hosts",
         "_loop",
+        "_owner",
         "_ping_at",
         "_ping_token",
         "_sampled",
@@ -772,11 +802,23 @@ class Step:
         self._loop = loop
         self._hosts = hosts
         self._tracked = tracked
-        self._expiry = Expiry(loop, task, window.deadline, hosts) if window.deadline else None
+        self._expiry = (
+            None
+            if window.deadline is None
+            else Expiry(
+                loop,
+                task,
+                window.deadline,
+                hosts,
+                # in a batch, the other tests' tasks are not this one's pending tasks
+                None if _shared is None else _shared.belongs_to(window),
+            )
+        )
         self._watchdog: Watchdog | None = None
         self._ping_at: float | None = None
         self._ping_token: object | None = None
         self._sampled: str | None = None
+        self._owner: Window | None = None  # in a batch: the test whose code held the loop
         self._started = 0.0
         self._thread = threading.get_ident()
 
@@ -840,6 +882,9 @@ class Step:
             elif now - self._ping_at >= threshold and self._sampled is None:
                 frame = sys._current_frames().get(self._thread)
                 self._sampled = user_stack(frame)
+                shared = _shared
+                if shared is not None:  # in a batch: whose code holds the loop?
+                    self._owner = shared.owner_of(frame)
 
     # -- blocking ------------------------------------------------------------------------------
 
@@ -860,21 +905,28 @@ class Step:
         self._ping_at = None
 
     def _report_blocking(self, late: float) -> None:
-        threshold = self._window.policy.blocking_threshold
-        if late < threshold or self._sampled is None:
-            return
-        self._window.findings.append(
-            Finding(
-                "blocking",
-                "error",
-                f"{self._window.name} held the event loop for at least {late:.2f} s without "
-                f"yielding (asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
-                f"{self._sampled}\n"
-                "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
-                "async library.\nBlocking on purpose? Mark the test: "
-                + override("blocking_threshold", 0),
-            )
+        window = self._owner or self._window
+        self._owner = None
+        report_blocking(window, late, self._sampled)
+
+
+def report_blocking(window: Window, late: float, sampled: str | None) -> None:
+    """``window``'s test held the loop ``late`` seconds, in the ``sampled`` stack."""
+    threshold = window.policy.blocking_threshold
+    if threshold <= 0 or late < threshold or sampled is None:
+        return
+    window.findings.append(
+        Finding(
+            "blocking",
+            "error",
+            f"{window.name} held the event loop for at least {late:.2f} s without "
+            f"yielding (asyncio_blocking_threshold = {threshold:g} s); it was blocked in:\n"
+            f"{sampled}\n"
+            "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an "
+            "async library.\nBlocking on purpose? Mark the test: "
+            + override("blocking_threshold", 0),
         )
+    )
 
 
 def let_finish(
@@ -932,6 +984,8 @@ class Watchdog:
         self._clock = clock
         self._step: Step | None = None
         self._window: Window | None = None  # watched between steps (see Window.tick)
+        #: A batch in progress (``batch.Shared``): its tests' deadlines, its loop runs' pings.
+        self.batch: Any = None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="awaitest-watchdog", daemon=True)
         self._thread.start()
@@ -966,6 +1020,9 @@ class Watchdog:
                 window = self._window
                 if window is not None:
                     window.tick(now, self._alarm)
+            batch = self.batch
+            if batch is not None:
+                batch.tick(now, self._alarm)
 
 
 #: The code of the two frames a task created with ``asyncio.create_task(coro)`` is made under,
@@ -1029,8 +1086,14 @@ _AGEN_CLOSE: Final = _agen_close_type()
 
 def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
     current = loop.get_task_factory()
-    if getattr(current, "__code__", None) is not _FACTORY_CODE:
+    code = getattr(current, "__code__", None)
+    if code is not _FACTORY_CODE and code is not _shared_factory_code:
         loop.set_task_factory(_tracking_factory(current))
+
+
+#: The code of a batch's task factory (``batch.Shared``), which tracks by context: set there
+#: (never None: a loop without a factory has no code either).
+_shared_factory_code: Any = object()
 
 
 def _handle_loop_error(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

@@ -101,11 +101,13 @@ class Expiry:
     """One step's deadline: the soft expiry run on the loop, and the hard SIGALRM stage."""
 
     __slots__ = (
+        "belongs",
         "blocked",
         "closed",
         "deadline",
         "expired",
         "hard_sent",
+        "held_by",
         "hosts",
         "loop",
         "posted_at",
@@ -119,8 +121,13 @@ class Expiry:
         task: asyncio.Future[Any],
         deadline: Deadline,
         hosts: Mapping[asyncio.Task[Any], object],
+        belongs: Callable[[asyncio.Task[Any]], bool] | None = None,
     ) -> None:
+        """``belongs``: in a batch, which pending tasks are the test's (the report lists them
+        only); None: every task on the loop."""
         self.loop = loop
+        self.belongs = belongs
+        self.held_by: str | None = None  # in a batch: another test blocked the loop meanwhile
         self.hosts = hosts
         self.task = task
         self.deadline = deadline
@@ -136,7 +143,7 @@ class Expiry:
         if self.closed or self.expired or self.task.done() or debugger_active():
             return
         self.expired = True
-        self.report = pending_stacks(self.loop, self.hosts)
+        self.report = pending_stacks(self.loop, self.hosts, self.belongs)
         self.task.cancel()
 
     @property
@@ -150,7 +157,14 @@ class Expiry:
                 f"{head}: the event loop was blocked, and was interrupted in:\n"
                 f"{user_frames(blocked.__traceback__)}\n{self.deadline.longer()}"
             )
-        return f"{head}; pending tasks at that moment:\n{self.report}\n{self.deadline.longer()}"
+        held = (
+            ""
+            if self.held_by is None
+            else f" (late: {self.held_by} held the event loop past this test's deadline)"
+        )
+        return (
+            f"{head}{held}; pending tasks at that moment:\n{self.report}\n{self.deadline.longer()}"
+        )
 
     def on_alarm(self, frame: types.FrameType | None) -> None:
         """Stage 2, in the main thread: raise in the blocking code, if the loop is blocked."""

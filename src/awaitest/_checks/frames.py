@@ -10,7 +10,7 @@ import os
 import selectors
 import traceback
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 ASYNCIO_DIR: Final = os.path.dirname(asyncio.__file__)
@@ -21,12 +21,17 @@ NOT_USER_CODE: Final = (ASYNCIO_DIR, AWAITEST_DIR)
 
 
 def pending_stacks(
-    loop: asyncio.AbstractEventLoop, hosts: Mapping[asyncio.Task[Any], object]
+    loop: asyncio.AbstractEventLoop,
+    hosts: Mapping[asyncio.Task[Any], object],
+    only: Callable[[asyncio.Task[Any]], bool] | None = None,
 ) -> str:
-    """Every pending task on ``loop`` with the await chain it is suspended in, innermost last;
-    a generator fixture's host task is shown as its async generator."""
+    """Every pending task on ``loop`` (that ``only`` accepts: a batch's test's own) with the
+    await chain it is suspended in, innermost last; a generator fixture's host task is shown as
+    its async generator."""
     blocks = []
     for task in sorted(asyncio.all_tasks(loop), key=lambda t: t.get_name()):
+        if only is not None and not only(task):
+            continue
         inner = hosts.get(task) or task.get_coro()
         name = getattr(inner, "__qualname__", repr(inner))
         kind = "async fixture" if task in hosts else "running"

@@ -1,0 +1,563 @@
+"""Concurrent tests (``asyncio_concurrency``): the waits of tests that opted in overlap on one
+shared loop, while every test keeps its own fixtures, reports, outcome and place in the run, as
+when run one by one (``docs/how-to/concurrent-tests.md``)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Final
+
+import pytest
+from _helpers import ini, verdicts
+
+#: Two tests that can only pass together: each sets its event, then waits for the other's.
+#: One at a time, the first waits ``{wait}`` s for an event nobody sets and fails.
+PAIR: Final = """
+import asyncio
+import pytest
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+seen = {{}}
+
+
+def event(name):
+    return seen.setdefault(name, asyncio.Event())
+
+
+async def test_a():
+    event("a").set()
+    await asyncio.wait_for(event("b").wait(), {wait})
+
+
+async def test_b():
+    event("b").set()
+    await asyncio.wait_for(event("a").wait(), {wait})
+"""
+
+#: Run in collection order, two tests in flight at most.
+CONCURRENT: Final = ("-p", "no:randomly", "--asyncio-concurrency", "2")
+
+
+def test_the_waits_of_two_tests_overlap(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_pair=PAIR.format(wait=5))
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=2)
+    assert verdicts(result) == {"test_a": "PASSED", "test_b": "PASSED"}
+    result.stdout.fnmatch_lines(
+        [
+            "awaitest concurrency: asyncio_concurrency=2, asyncio_concurrent_tests=marked",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )
+
+
+def test_the_flag_turns_concurrency_off_for_one_run(pytester: pytest.Pytester) -> None:
+    ini(pytester, asyncio_concurrency="5")
+    pytester.makepyfile(test_pair=PAIR.format(wait=0.2))
+    result = pytester.runpytest("-p", "no:randomly", "--asyncio-concurrency", "0")
+    # one at a time, test_a waits for test_b in vain
+    result.assert_outcomes(passed=1, failed=1)
+    assert "awaitest concurrency" not in result.stdout.str()
+    assert "ran concurrently" not in result.stdout.str()
+
+
+def test_asyncio_concurrent_tests_all_needs_no_marker(pytester: pytest.Pytester) -> None:
+    ini(pytester, asyncio_concurrency="2", asyncio_concurrent_tests="all")
+    pytester.makepyfile(
+        test_pair=PAIR.format(wait=5).replace(", pytest.mark.awaitest(concurrent=True)", "")
+    )
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone"]
+    )
+
+
+def test_with_concurrency_off_no_hook_is_registered(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_plugins(pytestconfig):
+            names = [name for name, _ in pytestconfig.pluginmanager.list_name_plugin()]
+            print("registered:", "awaitest-concurrency" in names)
+        """
+    )
+    off = pytester.runpytest("-s")
+    off.stdout.fnmatch_lines(["*registered: False*"])
+    on = pytester.runpytest("-s", "--asyncio-concurrency", "3")
+    on.stdout.fnmatch_lines(["*registered: True*"])
+
+
+FIXTURES: Final = """
+import asyncio
+import pytest
+import pytest_asyncio
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+events = []
+gate = {{}}
+
+
+@pytest.fixture
+def res(request):
+    name = request.node.name
+    events.append(f"setup {{name}}")
+    request.addfinalizer(lambda: events.append(f"finalizer {{name}}"))
+    yield {{"owner": name}}
+    events.append(f"teardown {{name}}")
+
+
+@pytest_asyncio.fixture
+async def conn(res):
+    await asyncio.sleep(0)
+    yield res
+    await asyncio.sleep(0)
+    events.append(f"async teardown {{res['owner']}}")
+
+
+@pytest.fixture{params}
+def number(request):
+    return getattr(request, "param", 0)
+
+
+async def test_one(conn, number, request):
+    pass
+
+
+{tests}
+
+
+def test_zz_log():
+    print("\\n".join(events))
+"""
+
+THREE: Final = """
+async def test_{n}(conn, res, number):
+    gate.setdefault("{n}", asyncio.Event()).set()
+    for other in "xyz":
+        await asyncio.wait_for(gate.setdefault(other, asyncio.Event()).wait(), 5)
+    assert conn["owner"] == res["owner"] == "test_{n}"
+"""
+
+
+def test_function_fixtures_run_exactly_once_per_test_with_their_own_values(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = "\n".join(THREE.format(n=n) for n in "xyz")
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_fixtures=FIXTURES.format(params="", tests=tests))
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-s", "-v")
+    result.assert_outcomes(passed=5)
+    log = result.stdout.lines
+    for name in ("test_x", "test_y", "test_z"):
+        for what in ("setup", "async teardown", "teardown", "finalizer"):
+            assert log.count(f"{what} {name}") == 1, (what, name)
+    # test_one uses request itself: it runs alone, before the others set up
+    result.stdout.fnmatch_lines(
+        [
+            "test_fixtures.py::test_one ran alone: it uses request",
+            "test_fixtures.py::test_zz_log ran alone: it is a sync test",
+            "concurrency: 3 tests ran concurrently (at most 3 at once), 2 ran alone",
+        ]
+    )
+
+
+def test_a_parametrized_function_fixture_gives_each_concurrent_test_its_param(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+        started = []
+
+        @pytest.fixture(params=[1, 2, 3])
+        def number(request):
+            return request.param
+
+        @pytest.fixture(scope="module", params=["m1", "m2"])
+        def wide(request):
+            return request.param
+
+        async def test_param(number, wide):
+            started.append((wide, number))
+            # every case of this module param is in flight before any goes on
+            while sum(1 for w, _ in started if w == wide) < 3:
+                await asyncio.sleep(0.001)
+            await asyncio.sleep(0)
+            assert (wide, number) in started
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "10", "-v")
+    result.assert_outcomes(passed=6)
+    assert list(verdicts(result)) == [
+        "test_param[m1-1]",
+        "test_param[m1-2]",
+        "test_param[m1-3]",
+        "test_param[m2-1]",
+        "test_param[m2-2]",
+        "test_param[m2-3]",
+    ]
+    # one batch per module param: at most 3 at once
+    result.stdout.fnmatch_lines(
+        ["concurrency: 6 tests ran concurrently (at most 3 at once), 0 ran alone"]
+    )
+
+
+#: The first test is the last to finish: each waits for the one after it.
+ORDERED: Final = """
+import asyncio
+import pytest
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+done = {}
+
+
+def event(n):
+    return done.setdefault(n, asyncio.Event())
+
+
+async def test_1():
+    await asyncio.wait_for(event(2).wait(), 5)
+    print("one")
+    assert 0, "one fails"
+
+
+async def test_2():
+    await asyncio.wait_for(event(3).wait(), 5)
+    print("two")
+    event(2).set()
+
+
+async def test_3():
+    print("three")
+    event(3).set()
+    pytest.skip("three skips")
+"""
+
+
+def test_reports_come_in_collection_order(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ordered=ORDERED)
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-v", "-rA")
+    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_ordered.py::test_1 FAILED*",
+            "test_ordered.py::test_2 PASSED*",
+            "test_ordered.py::test_3 SKIPPED (three skips)*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "PASSED test_ordered.py::test_2",
+            "SKIPPED [[]1[]] test_ordered.py:*: three skips",
+            "FAILED test_ordered.py::test_1 - AssertionError: one fails",
+        ]
+    )
+    text = result.stdout.str()
+    # each test's output stays in its own report
+    failure = text[text.index("___ test_1 ___") : text.index("=== PASSES")]
+    assert "one" in failure
+    assert "two" not in failure
+    assert "three" not in failure
+
+
+def _testcases(path: str) -> list[tuple[str, str, list[str]]]:
+    root = ET.parse(path).getroot()
+    return [
+        (case.get("classname", ""), case.get("name", ""), sorted(child.tag for child in case))
+        for case in root.iter("testcase")
+    ]
+
+
+def test_junit_xml_has_the_testcases_of_a_serial_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_ordered=ORDERED.replace("5)", "0.3)"))
+    pytester.runpytest(*CONCURRENT[:-1], "3", "--junitxml=concurrent.xml")
+    concurrent = _testcases(str(pytester.path / "concurrent.xml"))
+    assert concurrent == [
+        ("test_ordered", "test_1", ["failure"]),
+        ("test_ordered", "test_2", []),
+        ("test_ordered", "test_3", ["skipped"]),
+    ]
+    serial_result = pytester.runpytest(
+        "-p", "no:randomly", "--asyncio-concurrency", "0", "--junitxml=serial.xml"
+    )
+    serial_result.assert_outcomes(failed=2, skipped=1)  # one at a time, 1 and 2 wait in vain
+    serial = _testcases(str(pytester.path / "serial.xml"))
+    assert [case[:2] for case in serial] == [case[:2] for case in concurrent]
+
+
+def test_x_starts_no_new_test_and_reports_the_ones_in_flight(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        async def test_1():
+            assert 0, "the first fails"
+
+        async def test_2():
+            await asyncio.sleep(0)
+
+        async def test_3():
+            print("test_3 ran")
+
+        async def test_4():
+            print("test_4 ran")
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v", "-x", "-s")
+    # test_1 and test_2 were in flight when test_1 failed; test_3 was never started
+    result.assert_outcomes(passed=1, failed=1)
+    assert verdicts(result) == {"test_1": "FAILED", "test_2": "PASSED"}
+    assert "test_3 ran" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*stopping after 1 failures*"])
+
+
+def test_each_test_that_runs_alone_says_why(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_alone="""
+        import asyncio
+        import warnings
+        import pytest
+
+        pytestmark = [pytest.mark.awaitest(concurrent=True)]
+
+        @pytest.mark.asyncio
+        async def test_patches(monkeypatch):
+            pass
+
+        @pytest.mark.asyncio
+        @pytest.mark.awaitest(concurrent=False)
+        async def test_kept_alone():
+            pass
+
+        def test_sync():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_virtual(virtual_clock):
+            pass
+
+        @pytest.mark.asyncio
+        @pytest.mark.filterwarnings("ignore")
+        async def test_filters():
+            pass
+
+        @pytest.mark.asyncio
+        @pytest.mark.asyncio(loop_scope="module")
+        async def test_module_loop():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_warns():
+            with pytest.warns(UserWarning):
+                warnings.warn("seen", UserWarning)
+
+        @pytest.mark.asyncio
+        async def test_1():
+            await asyncio.sleep(0)
+
+        @pytest.mark.asyncio
+        async def test_2():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=9)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest concurrency =*",
+            "test_alone.py::test_patches ran alone: it uses monkeypatch",
+            "test_alone.py::test_kept_alone ran alone: it is marked "
+            "@pytest.mark.awaitest(concurrent=False)",
+            "test_alone.py::test_sync ran alone: it is a sync test",
+            "test_alone.py::test_virtual ran alone: it runs on the virtual clock",
+            "test_alone.py::test_filters ran alone: it has its own filterwarnings marks",
+            "test_alone.py::test_module_loop ran alone: it runs on the module loop",
+            "test_alone.py::test_warns ran alone: it calls warns()",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 7 ran alone",
+        ]
+    )
+    quiet = pytester.runpytest(*CONCURRENT)
+    quiet.assert_outcomes(passed=9)
+    assert "ran alone:" not in quiet.stdout.str()
+    quiet.stdout.fnmatch_lines(
+        ["concurrency: 2 tests ran concurrently (at most 2 at once), 7 ran alone"]
+    )
+
+
+def test_skip_xfail_and_raises_work_in_concurrent_tests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        async def test_skips():
+            await asyncio.sleep(0)
+            pytest.skip("after an await")
+
+        @pytest.mark.xfail(reason="known")
+        async def test_xfails():
+            await asyncio.sleep(0)
+            assert 0
+
+        @pytest.mark.xfail(strict=True)
+        async def test_xpasses():
+            await asyncio.sleep(0)
+
+        async def test_raises():
+            await asyncio.sleep(0)
+            with pytest.raises(ValueError, match="bad"):
+                raise ValueError("bad")
+
+        @pytest.mark.skip(reason="never set up")
+        async def test_skipped_by_mark():
+            raise AssertionError
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "10", "-v", "-rA")
+    result.assert_outcomes(passed=1, skipped=2, xfailed=1, failed=1)
+    assert verdicts(result) == {
+        "test_skips": "SKIPPED",
+        "test_xfails": "XFAIL",
+        "test_xpasses": "FAILED",
+        "test_raises": "PASSED",
+        "test_skipped_by_mark": "SKIPPED",
+    }
+    result.stdout.fnmatch_lines(["FAILED test_*.py::test_xpasses*"])
+
+
+def test_xdist_workers_each_run_their_tests_concurrently(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_one=PAIR.format(wait=5), test_two=PAIR.format(wait=5))
+    result = pytester.runpytest(
+        "-p", "xdist", "-n", "2", "--dist", "loadfile", "--asyncio-concurrency", "2"
+    )
+    result.assert_outcomes(passed=4)
+
+
+@pytest.mark.parametrize(
+    ("args", "why"),
+    [
+        (["--setup-show"], "--setup-show"),
+        (["-o", "log_cli=true"], "log_cli"),
+    ],
+)
+def test_concurrency_is_off_for_runs_that_write_between_phases(
+    pytester: pytest.Pytester, args: list[str], why: str
+) -> None:
+    pytester.makepyfile(test_pair=PAIR.format(wait=0.2))
+    result = pytester.runpytest("-p", "no:randomly", "--asyncio-concurrency", "4", *args)
+    result.assert_outcomes(passed=1, failed=1)  # one at a time
+    result.stdout.fnmatch_lines(
+        [
+            f"awaitest concurrency: off for this run ({why}): every test runs alone; "
+            "asyncio_concurrency=4 applies without it"
+        ]
+    )
+    assert "ran concurrently" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["-o", "asyncio_concurrency=many"],
+            "ERROR: 'many' is not a valid asyncio_concurrency. Valid values: a whole number "
+            ">= 0 of tests in flight at once (0 turns it off).",
+        ),
+        (
+            ["--asyncio-concurrency", "-1"],
+            "ERROR: '-1' is not a valid asyncio_concurrency. Valid values: a whole number "
+            ">= 0 of tests in flight at once (0 turns it off).",
+        ),
+        (
+            ["-o", "asyncio_concurrent_tests=some"],
+            "ERROR: 'some' is not a valid asyncio_concurrent_tests. Valid values: marked, all.",
+        ),
+    ],
+)
+def test_a_bad_setting_is_a_usage_error_naming_the_key(
+    pytester: pytest.Pytester, args: list[str], message: str
+) -> None:
+    pytester.makepyfile("def test_nothing(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.stderr.lines
+
+
+def test_a_bad_concurrent_keyword_fails_that_test(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        @pytest.mark.awaitest(concurrent="yes")
+        async def test_bad():
+            pass
+        """
+    )
+    result = pytester.runpytest("--asyncio-concurrency", "2")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*test_bad: mark.awaitest 'concurrent' must be True or False, but got 'yes'"]
+    )
+
+
+def test_ctrl_c_cancels_every_test_in_flight_and_tears_each_down_once(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import os
+        import signal
+        import pytest
+        import pytest_asyncio
+
+        # A run started as a background job without job control inherits SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: give it back, as a terminal has it.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        @pytest_asyncio.fixture
+        async def resource(request):
+            yield
+            print(f"teardown of {request.node.name} ran")
+
+        async def test_interrupts(resource):
+            asyncio.get_running_loop().call_later(0.05, os.kill, os.getpid(), signal.SIGINT)
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                print("test_interrupts cancelled")
+                raise
+
+        async def test_waits(resource):
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                print("test_waits cancelled")
+                raise
+
+        async def test_never_runs():
+            print("third test ran")
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-s", "-p", "no:randomly", "--asyncio-concurrency", "2", timeout=60
+    )
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    output = result.stdout.str()
+    assert output.count("teardown of test_interrupts ran") == 1
+    assert output.count("teardown of test_waits ran") == 1
+    assert "test_interrupts cancelled" in output
+    assert "test_waits cancelled" in output
+    assert "third test ran" not in output
+    result.stdout.fnmatch_lines(["*KeyboardInterrupt*"])

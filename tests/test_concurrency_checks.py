@@ -1,0 +1,225 @@
+"""awaitest's checks name the right test when tests run beside each other on one loop: a leaked
+task, a loop error, a blocking call, a timeout are each the finding of the test that caused it,
+and the test running beside it passes. Every pair below meets in the middle (``meet``), so
+each test can only pass when the other really is in flight at the same time."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import pytest
+from _helpers import ini
+
+#: The two tests of each case meet: each says it is there, then waits until the other is too
+#: (run one at a time, the first would wait in vain, and fail).
+MEET: Final = """
+import asyncio
+import time
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+here = set()
+
+
+async def meet(me):
+    here.add(me)
+    for _ in range(1000):
+        if len(here) == 2:
+            return
+        await asyncio.sleep(0.001)
+    pytest.fail(f"{me} ran alone")
+
+"""
+
+#: two tests in flight at most
+CONCURRENCY: Final = ("-p", "no:randomly", "--asyncio-concurrency", "2")
+
+
+def line(tests: str, text: str) -> int:
+    """The line of test_pair.py (MEET, then ``tests``) that holds ``text``."""
+    source = (MEET + tests).lstrip("\n")  # as pytester writes it: from its first line
+    return next(n for n, got in enumerate(source.splitlines(), 1) if text in got)
+
+
+def run(pytester: pytest.Pytester, tests: str, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(test_pair=MEET + tests)
+    result = pytester.runpytest(*CONCURRENCY, *args)
+    result.stdout.fnmatch_lines(["concurrency: 2 tests ran concurrently (at most 2 at once)*"])
+    return result
+
+
+LEAKS: Final = """
+async def test_leaks():
+    await meet("leaks")
+    asyncio.create_task(asyncio.sleep(3600), name="left-behind")
+    await asyncio.sleep(0.05)
+
+
+async def test_awaits_its_own():
+    await meet("awaits")
+    await asyncio.create_task(asyncio.sleep(0.01), name="awaited")
+    await asyncio.sleep(0.1)  # still in flight after test_leaks has made its task
+"""
+
+HANGS: Final = """
+@pytest.mark.awaitest(timeout=0.3)
+async def test_hangs():
+    await meet("hangs")
+    await asyncio.Event().wait()
+
+
+async def test_outlasts_it():
+    await meet("outlasts")
+    await asyncio.sleep(0.6)  # past the other's deadline
+    print("still here")
+"""
+
+CALLBACK: Final = """
+def fails():
+    raise ValueError("from the callback")
+
+
+async def test_schedules_it():
+    await meet("schedules")
+    asyncio.get_running_loop().call_soon(fails)
+    await asyncio.sleep(0.05)
+
+
+async def test_beside_it():
+    await meet("beside")
+    await asyncio.sleep(0.1)  # in flight while the callback runs
+"""
+
+BLOCKS: Final = """
+async def test_blocks():
+    await meet("blocks")
+    time.sleep(0.4)
+
+
+async def test_waits_beside_it():
+    await meet("waits")
+    await asyncio.sleep(0.6)  # in flight, waiting, while the loop is held
+"""
+
+
+@pytest.fixture(autouse=True)
+def _auto(pytester: pytest.Pytester) -> None:
+    ini(pytester, asyncio_mode="auto", asyncio_task_leaks="error")
+
+
+def test_a_task_leaked_by_one_of_two_concurrent_tests_is_that_tests_leak(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = LEAKS
+    created = line(tests, "left-behind")
+    result = run(
+        pytester,
+        tests,
+        "-v",
+    )
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_pair.py::test_leaks PASSED*",
+            "test_pair.py::test_leaks ERROR*",
+            "test_pair.py::test_awaits_its_own PASSED*",
+            "*_ ERROR at teardown of test_leaks _*",
+            "test_leaks left 1 task pending after its teardown; awaitest cancelled it "
+            "(asyncio_task_leaks = error):",
+            f"  Task 'left-behind' running sleep(), created at test_pair.py:{created} "
+            "(in test_leaks), "
+            "waiting at *asyncio*tasks.py:* (in sleep)",
+            "Await each task before the test ends, or cancel and await it in a fixture's teardown.",
+            'Meant to outlive the test? Mark the test: @pytest.mark.awaitest(task_leaks="ignore")',
+            "=* short test summary info =*",
+            "ERROR test_pair.py::test_leaks - Failed: test_leaks left 1 task pending after*",
+        ]
+    )
+    assert "test_awaits_its_own left" not in result.stdout.str()
+
+
+def test_a_timeout_cancels_one_of_two_concurrent_tests_and_the_other_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = HANGS
+    result = run(
+        pytester,
+        tests,
+        "-rA",
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_hangs _*",
+            "timed out after 0.3 s (@pytest.mark.awaitest(timeout=0.3)); pending tasks at that "
+            "moment:",
+            "Task 'Task-*' running test_hangs():",
+            f'  File "*test_pair.py", line {line(tests, "Event().wait()")}, in test_hangs',
+            "    await asyncio.Event().wait()",
+            "Needs longer? Mark the test: @pytest.mark.awaitest(timeout=0.6)",
+            "*_ test_outlasts_it _*",
+            "*- Captured stdout call -*",
+            "still here",
+            "=* short test summary info =*",
+            "PASSED test_pair.py::test_outlasts_it",
+            "FAILED test_pair.py::test_hangs - Failed: timed out after 0.3 s*",
+        ]
+    )
+
+
+def test_a_loop_error_is_blamed_on_the_concurrent_test_whose_callback_raised(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = CALLBACK
+    result = run(
+        pytester,
+        tests,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_schedules_it _*",
+            "an exception reached the event loop's exception handler during the test "
+            "(asyncio_loop_errors = error):",
+            f"Exception in callback fails() at *test_pair.py:{line(tests, 'def fails')}",
+            f"handle: <Handle fails() at *test_pair.py:{line(tests, 'def fails')}>",
+            "Traceback (most recent call last):",
+            "*",
+            f'  File "*test_pair.py", line {line(tests, "raise ValueError")}, in fails',
+            '    raise ValueError("from the callback")',
+            "ValueError: from the callback",
+            "It comes from this project's code: raised at "
+            f"test_pair.py:{line(tests, 'raise ValueError')} (in fails).",
+            "Handle the error in the callback or protocol method that raises it.",
+            'On purpose? Mark the test: @pytest.mark.awaitest(loop_errors="ignore")',
+            "=* short test summary info =*",
+            "FAILED test_pair.py::test_schedules_it - Failed: an exception reached the*",
+        ]
+    )
+
+
+def test_a_blocking_call_is_blamed_on_the_concurrent_test_that_made_it(
+    pytester: pytest.Pytester,
+) -> None:
+    ini(pytester, asyncio_mode="auto", asyncio_blocking_threshold="0.1")
+    tests = BLOCKS
+    result = run(
+        pytester,
+        tests,
+    )
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_blocks _*",
+            "test_blocks held the event loop for at least 0.* s without yielding "
+            "(asyncio_blocking_threshold = 0.1 s); it was blocked in:",
+            f'  File "*test_pair.py", line {line(tests, "time.sleep(0.4)")}, in test_blocks',
+            "    time.sleep(0.4)",
+            "Run blocking calls in a thread (await asyncio.to_thread(...)) or use an async "
+            "library.",
+            "Blocking on purpose? Mark the test: @pytest.mark.awaitest(blocking_threshold=0)",
+            "=* short test summary info =*",
+            "FAILED test_pair.py::test_blocks - Failed: test_blocks held the event loop*",
+        ]
+    )
