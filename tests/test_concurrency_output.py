@@ -10,9 +10,9 @@ from typing import Final
 import pytest
 from _helpers import ini
 
-#: Two tests that take turns: each says something, then waits until the other has said as much
-#: (so their output really interleaves), three times; ``say`` is what saying is. Run one at a
-#: time, the first waits 0.2 s for the other each time, and then goes on.
+#: Two tests that take turns, three times: each waits for its turn, says something (``say``)
+#: and hands the turn to the other, so their output really interleaves. Run one at a time, a
+#: test waits 0.2 s for a turn that doesn't come, and then goes on.
 TURNS: Final = """
 import asyncio
 import logging
@@ -23,7 +23,7 @@ import pytest
 
 pytestmark = pytest.mark.awaitest(concurrent=True)
 log = logging.getLogger("turns")
-said = {{"a": 0, "b": 0}}
+turn = ["a"]
 
 
 def shared_warning():
@@ -32,12 +32,12 @@ def shared_warning():
 
 async def take_turns(me, other):
     for n in range(3):
-        {say}
-        said[me] += 1
-        for _ in range(200):  # in flight beside this one, the other test answers at once
-            if said[other] >= said[me] or said[other] == 3:
+        for _ in range(200):  # in flight beside this one, the other test takes its turn at once
+            if turn[0] == me:
                 break
             await asyncio.sleep(0.001)
+        {say}
+        turn[0] = other
 
 
 async def test_a():
@@ -48,6 +48,8 @@ async def test_b():
     await take_turns("b", "a")
 """
 
+#: how awaitest's terminal summary line about concurrency starts
+RAN: Final = "concurrency: "
 _TEST: Final = re.compile(r"^_+ (\S+) _+$")
 _SECTION: Final = re.compile(r"^-+ (Captured \w+ \w+) -+$")
 
@@ -58,6 +60,8 @@ def sections(result: pytest.RunResult) -> dict[str, dict[str, list[str]]]:
     lines: list[str] | None = None
     test: dict[str, list[str]] = {}
     for line in result.stdout.lines:
+        if line.startswith(RAN):  # the terminal summary's, right after the last section
+            break
         if match := _TEST.match(line):
             test = found.setdefault(match[1], {})
             lines = None
@@ -80,7 +84,12 @@ def run_turns(
     pytester: pytest.Pytester, say: str, *args: str, how: tuple[str, ...] = CONCURRENCY
 ) -> pytest.RunResult:
     pytester.makepyfile(test_turns=TURNS.format(say=say))
-    return pytester.runpytest("-rA", *how, *args)
+    result = pytester.runpytest("-rA", *how, *args)
+    if how == CONCURRENCY:
+        result.stdout.fnmatch_lines(
+            [f"{RAN}2 tests ran concurrently (at most 2 at once), 0 ran alone"]
+        )
+    return result
 
 
 def warnings_summary(result: pytest.RunResult) -> list[str]:
@@ -226,6 +235,7 @@ def test_filterwarnings_error_fails_the_test_that_warned_and_no_other(
     pytester.makepyfile(test_errors=WARN_THEN_ALONE.format(alone=alone))
     result = pytester.runpytest("-v", *CONCURRENCY)
     result.assert_outcomes(passed=2, failed=1, warnings=0 if run == "error" else 1)
+    result.stdout.fnmatch_lines([f"{RAN}2 tests ran concurrently (at most 2 at once), 0 ran alone"])
     names = ("test_warns", "test_quiet", "test_alone")
     result.stdout.fnmatch_lines(
         [
@@ -278,6 +288,7 @@ def test_a_fixtures_output_stays_in_its_own_setup_and_teardown_sections(
     )
     result = pytester.runpytest("-rA", *CONCURRENCY)
     result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([f"{RAN}2 tests ran concurrently (at most 2 at once), 0 ran alone"])
     assert sections(result) == {
         name: {
             "Captured stdout setup": [f"set up for {name}", f"ready for {name}"],
@@ -286,3 +297,46 @@ def test_a_fixtures_output_stays_in_its_own_setup_and_teardown_sections(
         }
         for name in ("test_a", "test_b")
     }
+
+
+def test_a_warning_of_a_tests_teardown_is_reported_for_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    # test_a is torn down while test_b's protocol runs: the warning is still test_a's.
+    ini(pytester, asyncio_mode="auto", filterwarnings="default")  # not this suite's error
+    pytester.makepyfile(
+        test_teardown_warning="""
+        import asyncio
+        import warnings
+
+        import pytest
+
+        pytestmark = pytest.mark.awaitest(concurrent=True)
+
+
+        @pytest.fixture
+        def resource(request):
+            yield
+            warnings.warn(f"{request.node.name} torn down", UserWarning)
+
+
+        async def test_a(resource):
+            await asyncio.sleep(0.01)
+
+
+        async def test_b(resource):
+            await asyncio.sleep(0.02)
+        """
+    )
+    result = pytester.runpytest(*CONCURRENCY)
+    result.assert_outcomes(passed=2, warnings=2)
+    result.stdout.fnmatch_lines([f"{RAN}2 tests ran concurrently (at most 2 at once), 0 ran alone"])
+    summary = warnings_summary(result)
+    assert [line for line in summary if line and not line.startswith(" ")] == [
+        "test_teardown_warning.py::test_a",
+        "test_teardown_warning.py::test_b",
+    ]
+    assert re.findall(r"\.py:\d+: (UserWarning: .*)", "\n".join(summary)) == [
+        "UserWarning: test_a torn down",
+        "UserWarning: test_b torn down",
+    ]

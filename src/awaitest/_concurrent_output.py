@@ -8,10 +8,13 @@ module makes the pytest decisions around it:
   pytest's captures of the phase being run only (a ``--log-file`` and the user's root
   handlers get them as serially); with ``-s`` the streams are not routed, so output goes to
   the terminal as it is written, as it does serially.
-- :func:`loop_run`: around each run of the batch's loop, the run's warning filters (ini
-  ``filterwarnings`` and ``-W``) instead of the marks of whichever test's protocol is being run
-  meanwhile (a test that has marks of its own never runs in a batch), so ``error`` raises in
-  the test that warned exactly when it would serially.
+- :func:`loop_run`: what to enter around each run of the batch's loop: the routes. The
+  warning filters in force are those of the protocol of the batch's test being set up or
+  taken in (the loop only runs inside a batch member's protocol, and a test with
+  ``filterwarnings`` marks of its own never joins a batch): the run's (ini, ``-W``), so
+  ``error`` raises in the test that warned exactly when it would serially. The filters are not
+  set again per loop run: that would undo, at the end of each loop step of an async fixture's
+  setup, a filter the fixture set for its test.
 - :func:`own_warnings`: around a phase of a test that runs outside its own protocol (its call
   report and its teardown, made while a later test's protocol runs): pytest's capture of
   warnings for that test, so a teardown's warning is reported under the test that owns it.
@@ -27,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Final
 
 import pytest
@@ -51,11 +54,12 @@ def routes(config: pytest.Config, current: Current) -> Routes:
     )
 
 
-@contextlib.contextmanager
-def loop_run(config: pytest.Config, routes: Routes) -> Iterator[None]:
-    """Enter around every run of a batch's loop (see the module's docstring)."""
-    with caught_warnings(config, None, record=False), routes:
-        yield
+def loop_run(config: pytest.Config, routes: Routes) -> contextlib.AbstractContextManager[object]:
+    """Enter around every run of a batch's loop (see the module's docstring). Today that is
+    ``routes`` alone; ``config`` is taken so that the batch's runner needn't change if a loop
+    run needs more of the run's settings."""
+    del config
+    return routes
 
 
 def own_warnings(item: pytest.Item) -> contextlib.AbstractContextManager[None]:

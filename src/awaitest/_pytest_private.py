@@ -283,10 +283,10 @@ def caught_warnings(
     ``filterwarnings`` marks; with ``record``, every warning shown inside is reported through
     ``pytest_warning_recorded`` under the item's node id (``when="runtest"``) at the end.
 
-    Concurrent tests' code runs outside their own protocol call: the shared loop runs inside
-    whichever test's protocol is current, so its marks would filter other tests' warnings, and
-    a test's teardown runs inside a later test's protocol. ``catch_warnings_for_item`` is what
-    pytest uses itself; its module is private (same signature in 8.4 to 9.2).
+    A concurrent test's call report and teardown run inside a later test's protocol call,
+    whose capture would report their warnings under the later test's node id.
+    ``catch_warnings_for_item`` is what pytest uses itself; its module is private (same
+    signature in 8.4 to 9.2).
     """
     hook = config.hook if item is None else item.ihook
     return catch_warnings_for_item(config, hook, "runtest", item, record=record)
