@@ -90,13 +90,14 @@ _NO_HOSTS: Final[Hosts] = {}
 class _Flight:
     """A started test of the batch: its window, its task, its deadline."""
 
-    __slots__ = ("expiry", "finished", "task", "window")
+    __slots__ = ("expiry", "finished", "holder", "task", "window")
 
     def __init__(self, window: Window, task: asyncio.Task[Any], expiry: Expiry | None) -> None:
         self.window = window
         self.task = task
         self.expiry = expiry
         self.finished = False
+        self.holder: Window | None = None  # another test seen holding the loop while it was late
 
 
 def context_of(handle: object) -> contextvars.Context | None:
@@ -405,25 +406,33 @@ class Shared:
         return None
 
     def tick(self, now: float, alarm: Alarm) -> None:
-        """From the watchdog thread: each started test's deadline, and the loop run's pings."""
+        """From the watchdog thread: each started test's deadline, and the loop run's pings.
+
+        A late test's expiry is posted to the loop; while it waits there, the main thread's
+        stack says who holds the loop: the late test itself (a grace later, the hard stage
+        interrupts it), or another test (seen there twice running: named in the report)."""
         for flight in list(self.flights.values()):
             expiry, deadline_at = flight.expiry, flight.window.deadline_at
             if expiry is None or expiry.closed or expiry.over or deadline_at is None:
                 continue
             if expiry.posted_at is None:
-                if now >= deadline_at:
-                    expiry.posted_at = now
-                    _post(self.loop, expiry.expire)
-            elif now >= expiry.posted_at + expiry.deadline.grace() and self.stepping:
-                expiry.posted_at = now  # again a grace later if it didn't take
-                owner = self.owner_of(sys._current_frames().get(self._thread))
-                if owner is flight.window:
-                    if alarm.ours():
-                        alarm.expiry = expiry
-                        expiry.hard_sent = True
-                        interrupt_main_thread()
-                elif owner is not None:
+                if now < deadline_at:
+                    continue
+                expiry.posted_at = now
+                _post(self.loop, expiry.expire)
+            if not self.stepping:
+                continue  # no loop run: the expiry runs at the next one
+            owner = self.owner_of(sys._current_frames().get(self._thread))
+            if owner is not None and owner is not flight.window:
+                if flight.holder is owner:
                     expiry.held_by = owner.name
+                flight.holder = owner
+            if now >= expiry.posted_at + expiry.deadline.grace():
+                expiry.posted_at = now  # again a grace later if it didn't take
+                if owner is flight.window and alarm.ours():
+                    alarm.expiry = expiry
+                    expiry.hard_sent = True
+                    interrupt_main_thread()
         if self.stepping:
             self._step.tick(now)
 
