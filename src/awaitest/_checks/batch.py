@@ -131,8 +131,6 @@ class Shared:
         #: The never-awaited hook that was in place (Python's): what a window passes a
         #: coroutine on to when its test handles warnings itself.
         self.previous_hook: Callable[[Any], None] | None = None
-        #: ``warnings.filters`` around the batch's loop runs: pytest's for the batch.
-        self.filters: object = None
         self.stepping = False  # a loop run of the batch (``step()``) is going on
         self._starting = False  # start() is creating a test's own task: not a candidate
         self._previous_factory: Any = None
@@ -165,7 +163,6 @@ class Shared:
         self.previous_hook = hook
         if hook is not None:
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
-        self.filters = warnings.filters
         _checks._shared = self
         return self
 
@@ -193,7 +190,6 @@ class Shared:
         """:meth:`Monitor.open` in the batch: the window is the running context's test's."""
         WINDOW.set(window)
         self.windows.append(window)
-        self.filters = warnings.filters  # pytest's for this test's phases: its own too
 
     def bind(self, window: Window, context: contextvars.Context) -> None:
         """Make ``context`` (a test's own) carry ``window``."""
@@ -233,6 +229,13 @@ class Shared:
         if candidates and candidates[-1][0]() is task:
             candidates.pop()  # noted by the factory: the test's own task is never its leak
         self.owners[task] = window
+        if window.outside is not None:
+            # A deadline over sync code too (pytest-timeout's) interrupts whatever the main
+            # thread runs, which from now on may be another test's code: only the task's.
+            self.monitor.unwatch_window(window)
+            window.outside = None
+        # counted from now, the call's start: the other tests' setups before it are not its own
+        window.restart_deadline()
         expiry = None
         if window.deadline is not None:
             expiry = Expiry(
@@ -374,7 +377,9 @@ class Shared:
             if hook is not None:
                 hook(coro)
             return
-        window._on_unawaited(coro, self.filters)
+        # The filters in place are the batch's, swapped per loop run by the output routes: a
+        # test that handles warnings itself (pytest.warns, catch_warnings) runs alone.
+        window._on_unawaited(coro, warnings.filters)
 
     # -- blocking and deadlines ----------------------------------------------------------------
 
@@ -462,7 +467,6 @@ class _BatchStep:
 
     def __enter__(self) -> _BatchStep:
         shared = self._shared
-        shared.filters = warnings.filters
         thresholds = [
             window.policy.blocking_threshold
             for window in shared.windows
