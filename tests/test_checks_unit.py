@@ -857,6 +857,35 @@ def test_a_deadline_cancels_its_tests_task_and_not_the_other(
     assert fnmatch.fnmatchcase(str(caught.value), HANGS_TIMED_OUT)
 
 
+def test_a_test_late_because_another_holds_the_loop_says_which(
+    loop: asyncio.AbstractEventLoop, clock: FakeClock
+) -> None:
+    tests: Batch
+
+    async def test_b() -> None:
+        await asyncio.sleep(0)
+        for now in (101.0, 101.05):  # test_a's deadline passes while test_b holds the loop
+            clock.now = now
+            tests.shared.tick(now, tests.monitor.alarm)
+
+    with batch(loop, clock=clock) as tests:
+        window_a = tests.open("test_a", Deadline(1, "asyncio_timeout = 1"))
+        window_b = tests.open("test_b")
+        task_a = tests.start(window_a, hangs())
+        task_b = tests.start(window_b, test_b())
+        tests.run(loop.create_task(asyncio.wait([task_a, task_b])))
+        with pytest.raises(StepTimeout) as caught:
+            tests.shared.outcome(window_a)
+        tests.shared.outcome(window_b)
+        assert tests.teardown(window_a) == tests.teardown(window_b) == []
+    assert str(caught.value).startswith(
+        "timed out after 1 s (asyncio_timeout = 1) (late: test_b held the event loop past this "
+        "test's deadline); pending tasks at that moment:\nTask 'Task-*' running hangs():".replace(
+            "Task-*", task_a.get_name()
+        )
+    )
+
+
 def test_blocking_is_blamed_on_the_test_whose_code_is_on_the_stack(
     loop: asyncio.AbstractEventLoop, clock: FakeClock
 ) -> None:

@@ -102,6 +102,18 @@ async def test_waits_beside_it():
     await asyncio.sleep(0.6)  # in flight, waiting, while the loop is held
 """
 
+FORGETS: Final = """
+async def test_forgets():
+    await meet("forgets")
+    asyncio.sleep(0)
+    await asyncio.sleep(0.05)
+
+
+async def test_awaits():
+    await meet("awaits")
+    await asyncio.sleep(0.1)  # in flight when the other drops its coroutine
+"""
+
 
 @pytest.fixture(autouse=True)
 def _auto(pytester: pytest.Pytester) -> None:
@@ -223,3 +235,26 @@ def test_a_blocking_call_is_blamed_on_the_concurrent_test_that_made_it(
             "FAILED test_pair.py::test_blocks - Failed: test_blocks held the event loop*",
         ]
     )
+
+
+def test_a_missing_await_is_the_finding_of_the_concurrent_test_that_dropped_the_coroutine(
+    pytester: pytest.Pytester,
+) -> None:
+    tests = FORGETS
+    result = run(pytester, tests)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_forgets _*",
+            "coroutine sleep() was never awaited; dropped at "
+            f"test_pair.py:{line(tests, '    asyncio.sleep(0)')} (in test_forgets), usually the "
+            "line that called it.",
+            "Add 'await' before the call, or hand it to asyncio.create_task() and await the task "
+            "(asyncio_unawaited = error).",
+            "On purpose? Expect it with pytest.warns(RuntimeWarning), or mark the test: "
+            '@pytest.mark.awaitest(unawaited="ignore")',
+            "=* short test summary info =*",
+            "FAILED test_pair.py::test_forgets - Failed: coroutine sleep() was never await*",
+        ]
+    )
+    assert "warnings summary" not in result.stdout.str()  # the finding, not Python's warning

@@ -434,8 +434,8 @@ class Window:
     # -- missing await -----------------------------------------------------------------------
 
     def _on_unawaited(self, coro: Any, batch_filters: object = None) -> None:
-        """``batch_filters``: in a batch, the filters in place around the batch's loop runs
-        (pytest's of the batch), which count as the test's own too."""
+        """``batch_filters``: in a batch, filters that count as the test's own too (the
+        batch's, see ``batch.Shared``)."""
         filters = warnings.filters
         if filters is not self._filters and filters is not batch_filters:
             self._pass_on(coro)  # the test catches warnings itself: it gets Python's, as usual

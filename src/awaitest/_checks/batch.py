@@ -90,13 +90,14 @@ _NO_HOSTS: Final[Hosts] = {}
 class _Flight:
     """A started test of the batch: its window, its task, its deadline."""
 
-    __slots__ = ("expiry", "finished", "task", "window")
+    __slots__ = ("expiry", "finished", "holder", "task", "window")
 
     def __init__(self, window: Window, task: asyncio.Task[Any], expiry: Expiry | None) -> None:
         self.window = window
         self.task = task
         self.expiry = expiry
         self.finished = False
+        self.holder: Window | None = None  # another test seen holding the loop while it was late
 
 
 def context_of(handle: object) -> contextvars.Context | None:
@@ -130,8 +131,6 @@ class Shared:
         #: The never-awaited hook that was in place (Python's): what a window passes a
         #: coroutine on to when its test handles warnings itself.
         self.previous_hook: Callable[[Any], None] | None = None
-        #: ``warnings.filters`` around the batch's loop runs: pytest's for the batch.
-        self.filters: object = None
         self.stepping = False  # a loop run of the batch (``step()``) is going on
         self._starting = False  # start() is creating a test's own task: not a candidate
         self._previous_factory: Any = None
@@ -164,7 +163,6 @@ class Shared:
         self.previous_hook = hook
         if hook is not None:
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
-        self.filters = warnings.filters
         _checks._shared = self
         return self
 
@@ -192,7 +190,6 @@ class Shared:
         """:meth:`Monitor.open` in the batch: the window is the running context's test's."""
         WINDOW.set(window)
         self.windows.append(window)
-        self.filters = warnings.filters  # pytest's for this test's phases: its own too
 
     def bind(self, window: Window, context: contextvars.Context) -> None:
         """Make ``context`` (a test's own) carry ``window``."""
@@ -232,6 +229,13 @@ class Shared:
         if candidates and candidates[-1][0]() is task:
             candidates.pop()  # noted by the factory: the test's own task is never its leak
         self.owners[task] = window
+        if window.outside is not None:
+            # A deadline over sync code too (pytest-timeout's) interrupts whatever the main
+            # thread runs, which from now on may be another test's code: only the task's.
+            self.monitor.unwatch_window(window)
+            window.outside = None
+        # counted from now, the call's start: the other tests' setups before it are not its own
+        window.restart_deadline()
         expiry = None
         if window.deadline is not None:
             expiry = Expiry(
@@ -373,7 +377,9 @@ class Shared:
             if hook is not None:
                 hook(coro)
             return
-        window._on_unawaited(coro, self.filters)
+        # The filters in place are the batch's, swapped per loop run by the output routes: a
+        # test that handles warnings itself (pytest.warns, catch_warnings) runs alone.
+        window._on_unawaited(coro, warnings.filters)
 
     # -- blocking and deadlines ----------------------------------------------------------------
 
@@ -405,25 +411,33 @@ class Shared:
         return None
 
     def tick(self, now: float, alarm: Alarm) -> None:
-        """From the watchdog thread: each started test's deadline, and the loop run's pings."""
+        """From the watchdog thread: each started test's deadline, and the loop run's pings.
+
+        A late test's expiry is posted to the loop; while it waits there, the main thread's
+        stack says who holds the loop: the late test itself (a grace later, the hard stage
+        interrupts it), or another test (seen there twice running: named in the report)."""
         for flight in list(self.flights.values()):
             expiry, deadline_at = flight.expiry, flight.window.deadline_at
             if expiry is None or expiry.closed or expiry.over or deadline_at is None:
                 continue
             if expiry.posted_at is None:
-                if now >= deadline_at:
-                    expiry.posted_at = now
-                    _post(self.loop, expiry.expire)
-            elif now >= expiry.posted_at + expiry.deadline.grace() and self.stepping:
-                expiry.posted_at = now  # again a grace later if it didn't take
-                owner = self.owner_of(sys._current_frames().get(self._thread))
-                if owner is flight.window:
-                    if alarm.ours():
-                        alarm.expiry = expiry
-                        expiry.hard_sent = True
-                        interrupt_main_thread()
-                elif owner is not None:
+                if now < deadline_at:
+                    continue
+                expiry.posted_at = now
+                _post(self.loop, expiry.expire)
+            if not self.stepping:
+                continue  # no loop run: the expiry runs at the next one
+            owner = self.owner_of(sys._current_frames().get(self._thread))
+            if owner is not None and owner is not flight.window:
+                if flight.holder is owner:
                     expiry.held_by = owner.name
+                flight.holder = owner
+            if now >= expiry.posted_at + expiry.deadline.grace():
+                expiry.posted_at = now  # again a grace later if it didn't take
+                if owner is flight.window and alarm.ours():
+                    alarm.expiry = expiry
+                    expiry.hard_sent = True
+                    interrupt_main_thread()
         if self.stepping:
             self._step.tick(now)
 
@@ -453,7 +467,6 @@ class _BatchStep:
 
     def __enter__(self) -> _BatchStep:
         shared = self._shared
-        shared.filters = warnings.filters
         thresholds = [
             window.policy.blocking_threshold
             for window in shared.windows
