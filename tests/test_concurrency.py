@@ -145,7 +145,7 @@ def test_function_fixtures_run_exactly_once_per_test_with_their_own_values(
 ) -> None:
     tests = "\n".join(THREE.format(n=n) for n in "xyz")
     ini(pytester, asyncio_mode="auto")
-    pytester.makepyfile(test_fixtures=FIXTURES.format(params="", tests=tests))
+    pytester.makepyfile(test_concurrent_fixtures=FIXTURES.format(params="", tests=tests))
     result = pytester.runpytest(*CONCURRENT[:-1], "3", "-s", "-v")
     result.assert_outcomes(passed=5)
     log = result.stdout.lines
@@ -155,8 +155,8 @@ def test_function_fixtures_run_exactly_once_per_test_with_their_own_values(
     # test_one uses request itself: it runs alone, before the others set up
     result.stdout.fnmatch_lines(
         [
-            "test_fixtures.py::test_one ran alone: it uses request",
-            "test_fixtures.py::test_zz_log ran alone: it is a sync test",
+            "test_concurrent_fixtures.py::test_one ran alone: it uses request",
+            "test_concurrent_fixtures.py::test_zz_log ran alone: it is a sync test",
             "concurrency: 3 tests ran concurrently (at most 3 at once), 2 ran alone",
         ]
     )
