@@ -475,8 +475,8 @@ def session_stopping(session: pytest.Session) -> bool:
     return bool(session.shouldfail or session.shouldstop)
 
 
-def fixture_params_of(item: pytest.Item) -> tuple[tuple[str, object], ...]:
-    """The params of ``item``'s fixtures wider than function (and of wider-scoped direct
+def fixture_params_of(item: pytest.Item) -> tuple[tuple[str, int], ...]:
+    """The params (their ids) of ``item``'s fixtures wider than function (and of wider-scoped direct
     parametrization), by name: a concurrent test may join a batch only when these are the
     batch's, or its setup would finish a wider fixture another test in flight still uses.
     ``Function.callspec`` is documented; the scopes come from the closure's definitions."""
@@ -484,8 +484,9 @@ def fixture_params_of(item: pytest.Item) -> tuple[tuple[str, object], ...]:
     if callspec is None or not isinstance(item, pytest.Function):
         return ()
     params = callspec.params
+    # by identity, as pytest compares a fixture's cache key: ``==`` fails on a numpy array
     return tuple(
-        (fixturedef.argname, params[fixturedef.argname])
+        (fixturedef.argname, id(params[fixturedef.argname]))
         for fixturedef in closure_fixturedefs(item)
         if fixturedef.argname in params and fixturedef.scope != "function"
     )
