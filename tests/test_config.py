@@ -203,6 +203,16 @@ FLAG_OVER_INI = {
         ["--asyncio-pending-on-failure=false"],
         _CHECKS.format("0 (off)", "0 (off)", "error", "warn", "error", "false"),
     ),
+    "asyncio_concurrency": (
+        "0",
+        ["--asyncio-concurrency=7"],
+        "awaitest concurrency: asyncio_concurrency=7, asyncio_concurrent_tests=marked",
+    ),
+    "asyncio_concurrent_tests": (
+        "marked",
+        ["--asyncio-concurrent-tests=all", "--asyncio-concurrency=3"],
+        "awaitest concurrency: asyncio_concurrency=3, asyncio_concurrent_tests=all",
+    ),
 }
 
 
