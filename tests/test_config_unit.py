@@ -109,6 +109,9 @@ OVERRIDES: dict[str, tuple[str, object, str, object]] = {
     "asyncio_loop_errors": ("error", "warn", "loop_errors", "warn"),
     "asyncio_clock": ("real", "virtual", "clock", "virtual"),
     "asyncio_pending_on_failure": ("true", "false", "pending_on_failure", False),
+    # the flag's 0 turns concurrency off for one run
+    "asyncio_concurrency": ("8", "0", "concurrency", 0),
+    "asyncio_concurrent_tests": ("marked", "all", "concurrent_tests", "all"),
 }
 
 
