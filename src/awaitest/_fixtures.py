@@ -21,12 +21,12 @@ import pytest
 from . import _by_name, _variants
 from ._checks.frames import definition_site
 from ._collect import fixture_belongs_to_others
-from ._fixture_specs import AsyncFixture, declared
+from ._fixture_specs import AsyncFixture
 from ._loops.current import make_current
 from ._loops.runner import NoYieldError, Runner, SecondYieldError, running_loop
 from ._pytest_private import finish_at, forget_setup_error, swap_fixture_function
 from ._report import Checks
-from ._scopes import Scope, fixture_scope, scope_node
+from ._scopes import Scope, scope_node
 from ._session import SessionState
 
 
@@ -148,8 +148,8 @@ def enter_loop_of_sync_fixture(
     Returns the test's runner when its loop was made current for an undeclared fixture: if the
     fixture closes that loop before anything ran on it, the caller lets it go
     (``LoopRegistry.forget_if_closed_unused``), as pytest-asyncio never gave it the loop."""
-    found = declared(fixturedef)
-    if found is None:
+    spec = state.declared_sync_fixture(fixturedef)
+    if spec is None:
         current = state.current
         plan = state.plan_of(current)
         if plan is None or plan.user_loop is not None or plan.error is not None:
@@ -160,13 +160,6 @@ def enter_loop_of_sync_fixture(
         return runner
     if fixture_belongs_to_others(request, state):
         return None
-    spec = AsyncFixture(
-        name=fixturedef.argname,
-        generator=False,
-        cache_scope=fixture_scope(fixturedef),
-        loop_scope=found.loop_scope,
-        claimed=True,
-    )
     make_current(fixture_runner(state, spec, request).loop)
     return None
 

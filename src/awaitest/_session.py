@@ -15,13 +15,13 @@ import pytest
 from . import _marker
 from ._advisories import advise
 from ._config import Settings
-from ._fixture_specs import AsyncFixture, XunitFixture, describe, describe_xunit
+from ._fixture_specs import AsyncFixture, XunitFixture, declared, describe, describe_xunit
 from ._loops.factories import LoopKey
 from ._loops.flight import Flight
 from ._loops.runner import Runner
 from ._pytest_private import closure_fixturedefs
 from ._registry import LoopRegistry, UserLoop
-from ._scopes import Node, Scope, owner_scope, scope_node, widest
+from ._scopes import Node, Scope, fixture_scope, owner_scope, scope_node, widest
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,10 @@ class SessionState:
     fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | XunitFixture | None] = field(
         default_factory=dict
     )
+    #: Every sync fixture definition set up for an async test, with how it runs when it was
+    #: declared with ``awaitest.fixture`` (None: it wasn't). perf: the declaration is read
+    #: once per definition, not at each of its setups.
+    sync_fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
     #: The test being set up, run or torn down: wider fixtures take its loop factory.
     current: pytest.Item | None = None
     #: The user-loop fixtures whose deprecation was reported (once per run).
@@ -124,6 +128,25 @@ class SessionState:
         except KeyError:
             spec = describe(fixturedef, self.settings) or describe_xunit(fixturedef)
             self.fixtures[fixturedef] = spec
+            return spec
+
+    def declared_sync_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
+        """A sync fixture declared with ``awaitest.fixture`` (or ``pytest_asyncio.fixture``),
+        described as an async fixture on the loop of its loop scope; None for any other."""
+        try:
+            return self.sync_fixtures[fixturedef]
+        except KeyError:
+            found = declared(fixturedef)
+            spec = None
+            if found is not None:
+                spec = AsyncFixture(
+                    name=fixturedef.argname,
+                    generator=False,
+                    cache_scope=fixture_scope(fixturedef),
+                    loop_scope=found.loop_scope,
+                    claimed=True,
+                )
+            self.sync_fixtures[fixturedef] = spec
             return spec
 
     def async_fixtures_of(self, item: pytest.Function) -> tuple[list[AsyncFixture], Scope | None]:

@@ -66,8 +66,8 @@ from .frames import (
     ASYNCIO_DIR,
     NOT_USER_CODE,
     calling_lines,
-    code_site,
     creating_frame,
+    creator_site,
     frame_site,
     origin_site,
     override,
@@ -324,7 +324,7 @@ class Window:
         pending.sort(key=lambda pair: pair[0].get_name())
         places = self.monitor.places
         lines = [
-            describe_task(task, code_site(*creator) if creator is not None else None, places)
+            describe_task(task, creator_site(*creator) if creator is not None else None, places)
             for task, creator in pending[:PENDING_LISTED]
         ]
         if len(pending) > PENDING_LISTED:
@@ -538,7 +538,7 @@ class Window:
             )
         else:
             created = ""
-            site = code_site(*creator) if creator is not None else None
+            site = creator_site(*creator) if creator is not None else None
             if site is not None and site not in found.evidence:
                 created = f"The task was created at {site}.\n"
             tail = (
@@ -602,7 +602,7 @@ class Window:
             task = ref()
             if task is None or task.done() or task.get_loop() is not loop or task in hosts:
                 continue
-            leaked.append((task, code_site(*creator) if creator is not None else None))
+            leaked.append((task, creator_site(*creator) if creator is not None else None))
         if not leaked:
             return
         gathers = _forgotten_gathers([task for task, _ in leaked])
@@ -1039,7 +1039,8 @@ def _tracking_factory(previous: Any) -> Callable[..., asyncio.Future[Any]]:
     comparing ``asyncio.all_tasks()`` around every step.
 
     perf: a closure, not an object with ``__call__`` (a cheaper call, once per task), and the
-    line is kept as a code object and line number, formatted only for a task reported."""
+    line is kept as a code object and instruction offset, read and formatted only for a task
+    reported."""
 
     def awaitest_task_factory(
         loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any
@@ -1059,7 +1060,7 @@ def _tracking_factory(previous: Any) -> Callable[..., asyncio.Future[Any]]:
                 if frame is not None and frame.f_code is _CREATE_TASK:
                     frame = frame.f_back
             frame = creating_frame(frame)
-            creator = None if frame is None else (frame.f_code, frame.f_lineno)
+            creator = None if frame is None else (frame.f_code, frame.f_lasti)
             window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
         return task
 

@@ -30,7 +30,7 @@ import types
 from collections.abc import Iterator
 from typing import Any, Final, NamedTuple
 
-from .frames import ASYNCIO_DIR, AWAITEST_DIR, code_site, frame_site, shown
+from .frames import ASYNCIO_DIR, AWAITEST_DIR, creator_site, frame_site, shown
 
 _INSTALLED: Final = frozenset({"site-packages", "dist-packages"})
 #: The standard library's directory (``lib-dynload`` is inside it). Installed packages are
@@ -129,9 +129,11 @@ def blame(
     return Blame(False, "")
 
 
-#: Where a task was created: the creating code and its line. Kept as found, and shown only for
-#: a task that is reported: formatting a path for every task a test creates costs more than
-#: creating the task. The code object, not the frame, so that no frame's locals stay alive.
+#: Where a task was created: the creating code and the offset of its instruction then (the
+#: frame's ``f_lasti``; ``frames.creator_site`` reads its line). Kept as found, and shown only
+#: for a task that is reported: reading the line and formatting a path for every task a test
+#: creates costs more than creating the task. The code object, not the frame, so that no
+#: frame's locals stay alive.
 Creator = tuple[types.CodeType, int]
 
 
@@ -160,7 +162,7 @@ def _objects(context: dict[str, Any], task_creator: Creator | None) -> Iterator[
             code.co_filename,
         )
     if task_creator is not None:
-        yield f"in a task created at {code_site(*task_creator)}", task_creator[0].co_filename
+        yield f"in a task created at {creator_site(*task_creator)}", task_creator[0].co_filename
     code = _code_of(context.get("asyncgen"))
     if code is not None:
         yield (
