@@ -563,7 +563,7 @@ def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., async
             if frame is not None and frame.f_code is _CREATE_TASK:
                 frame = frame.f_back
         frame = creating_frame(frame)
-        creator = None if frame is None else (frame.f_code, frame.f_lineno)
+        creator = None if frame is None else (frame.f_code, frame.f_lasti)
         window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
         return task
 
