@@ -1054,17 +1054,24 @@ def _tracking_factory(previous: Any) -> Callable[..., asyncio.Future[Any]]:
         window = _active
         # asyncio's own task closing an async generator the test dropped is not the test's.
         if window is not None and window.tracking and type(coro) is not _AGEN_CLOSE:
-            frame: FrameType | None = _getframe(1)
-            if frame is not None and frame.f_code is _LOOP_CREATE_TASK:
-                frame = frame.f_back
-                if frame is not None and frame.f_code is _CREATE_TASK:
-                    frame = frame.f_back
-            frame = creating_frame(frame)
-            creator = None if frame is None else (frame.f_code, frame.f_lasti)
-            window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
+            note_created(window, task, _getframe(1))
         return task
 
     return awaitest_task_factory
+
+
+def note_created(window: Window, task: asyncio.Future[Any], frame: FrameType | None) -> None:
+    """``task`` was just made by a factory called from ``frame``: ``window`` keeps it as a
+    candidate leak with the line of the project's code that created it. The one place both task
+    factories (the serial one above, a batch's in ``batch``) note a task's creator; asyncio's own
+    ``create_task`` frames are skipped by identity."""
+    if frame is not None and frame.f_code is _LOOP_CREATE_TASK:
+        frame = frame.f_back
+        if frame is not None and frame.f_code is _CREATE_TASK:
+            frame = frame.f_back
+    frame = creating_frame(frame)
+    creator = None if frame is None else (frame.f_code, frame.f_lasti)
+    window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
 
 
 #: The code every factory of :func:`_tracking_factory` runs: how one is told from a user's.

@@ -67,9 +67,7 @@ from .. import _checks
 from .._loops.tasks import Task as _Task
 from . import (
     _AGEN_CLOSE,
-    _CREATE_TASK,
     _FACTORY_CODE,
-    _LOOP_CREATE_TASK,
     WINDOW,
     Finding,
     Hosts,
@@ -79,10 +77,11 @@ from . import (
     _handle_loop_error,
     _post,
     _reporter,
+    note_created,
     report_blocking,
 )
 from .deadlines import Alarm, Expiry, LoopBlocked, StepTimeout, interrupt_main_thread
-from .frames import creating_frame, user_stack
+from .frames import user_stack
 
 _NO_HOSTS: Final[Hosts] = {}
 
@@ -528,7 +527,6 @@ def _unwrapped(factory: Any) -> Any:
 
 
 _getframe: Final = sys._getframe
-_weak: Final = weakref.ref
 
 
 def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., asyncio.Future[Any]]:
@@ -557,14 +555,7 @@ def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., async
             or not (window.tracking or window in shared.flights)
         ):
             return task
-        frame: types.FrameType | None = _getframe(1)
-        if frame is not None and frame.f_code is _LOOP_CREATE_TASK:
-            frame = frame.f_back
-            if frame is not None and frame.f_code is _CREATE_TASK:
-                frame = frame.f_back
-        frame = creating_frame(frame)
-        creator = None if frame is None else (frame.f_code, frame.f_lasti)
-        window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
+        note_created(window, task, _getframe(1))
         return task
 
     return awaitest_batch_task_factory
