@@ -145,18 +145,6 @@ class Batches:
             self.ran += 1
             batch.took_off()
             self.most = max(self.most, batch.most)
-            self._nudge(batch)  # its wait starts now, beside the next tests' setups
-
-    def _nudge(self, batch: Batch) -> None:
-        """A turn of the batch's loop between two tests' pytest phases, watched as the
-        batch's loop runs are (its blocking check and deadlines)."""
-        __tracebackhide__ = True
-        shared = self.shared
-        if shared is None:
-            batch.nudge()
-        else:
-            with shared.step():
-                batch.nudge()
 
     @contextlib.contextmanager
     def _alone_on_stack(self, batch: Batch, item: pytest.Item) -> Iterator[None]:
@@ -224,8 +212,6 @@ class Batches:
             ihook.pytest_runtest_logreport(report=teardown)
             ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self._landed(item, flight)
-        if batch.flights:
-            self._nudge(batch)  # the later tests go on waiting beside this one's teardown
 
     def _landed(self, item: pytest.Function, flight: Flight) -> None:
         state = self.state

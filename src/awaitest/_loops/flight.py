@@ -161,21 +161,6 @@ class Batch:
             self.runner.run_steps(landed, task, tracked=False)
         flight.landed()
 
-    def nudge(self) -> None:
-        """Turn the loop once without waiting: the tests in flight take every step that is
-        ready now (a connect, a write, reading a reply that came), so their waits overlap
-        the pytest code run between two loop runs (the next test's setup, a report, a
-        teardown), which would otherwise find every task stuck where the last run left it."""
-        __tracebackhide__ = True
-        # a task done in the last turn has its end noted by a callback of the next one
-        task = next((f.task for f in self.flights if f.task is not None and f.ended is None), None)
-        if task is None:
-            return  # nothing left to run: every test in flight is done
-        loop = self.runner.loop
-        turned: asyncio.Future[None] = loop.create_future()
-        loop.call_soon(_settle, turned)
-        self.runner.run_steps(turned, task, tracked=False)
-
     def abort(self) -> None:
         """Ctrl-C: cancel every task still in flight and let them unwind (their ``finally``
         blocks, ``async with`` exits), for :data:`UNWIND_SECONDS` at most."""
@@ -187,8 +172,3 @@ class Batch:
                 self.runner.loop.run_until_complete(asyncio.wait(pending, timeout=UNWIND_SECONDS))
         for flight in self.flights:
             flight.landed()
-
-
-def _settle(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
