@@ -391,6 +391,78 @@ def test_each_test_that_runs_alone_says_why(pytester: pytest.Pytester) -> None:
     )
 
 
+def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    # each patching test is followed by one that would see its patch if both were in flight
+    pytester.makepyfile(
+        test_patching="""
+        import asyncio
+        import os
+        from unittest import mock
+        from unittest.mock import patch
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        class Thing:
+            value = "real"
+
+        @pytest.fixture
+        def number():
+            return 3
+
+        @pytest.fixture
+        def req(request):
+            return request
+
+        async def test_patch_object():
+            with mock.patch.object(Thing, "value", "patched"):
+                await asyncio.sleep(0.05)
+                assert Thing.value == "patched"
+
+        async def test_sees_thing():
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_patch_dict():
+            with patch.dict(os.environ, {"AWAITEST_PATCHED": "1"}):
+                await asyncio.sleep(0.05)
+
+        async def test_sees_environ():
+            await asyncio.sleep(0.01)
+            assert "AWAITEST_PATCHED" not in os.environ
+
+        async def test_patch_in_a_nested_function():
+            @patch.multiple(Thing, value="multiple")
+            async def inner():
+                await asyncio.sleep(0.05)
+                return Thing.value
+
+            assert await inner() == "multiple"
+
+        async def test_sees_thing_again():
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_looks_up(req):
+            assert req.getfixturevalue("number") == 3
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest concurrency =*",
+            "test_patching.py::test_patch_object ran alone: it calls patch()",
+            "test_patching.py::test_patch_dict ran alone: it calls patch()",
+            "test_patching.py::test_patch_in_a_nested_function ran alone: it calls patch()",
+            "test_patching.py::test_looks_up ran alone: it calls getfixturevalue()",
+            "concurrency: 3 tests ran concurrently (at most 1 at once), 4 ran alone",
+        ]
+    )
+
+
 def test_skip_xfail_and_raises_work_in_concurrent_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -15,7 +15,7 @@ import pytest
 
 from ._collect import async_function, belongs_to_others, markers
 from ._config import Settings
-from ._loops.routing import changes_output_state
+from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
 from ._pytest_private import concurrency_off_reason, fixture_params_of
 from ._session import TestPlan
@@ -43,6 +43,16 @@ PROCESS_WIDE: Final = (
     "session_mocker",
     "looptime",
 )
+
+
+#: Names that, in a test's own code (``co_names`` of its function and the functions inside it),
+#: make it run alone: :data:`CHANGES_OUTPUT_STATE` (warning filters and output redirected for a
+#: block), ``patch`` (``mock.patch``, ``patch.object``, ``patch.dict``, ``patch.multiple``:
+#: every test in flight sees the patched target) and ``getfixturevalue`` (a function-scoped
+#: fixture set up from a test's call would be set up on definitions another test is about to
+#: use). Conservative: the name is enough (an HTTP client's ``.patch()`` too), since what it
+#: refers to is only known at run time.
+CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {"patch", "getfixturevalue"}
 
 
 def marked_concurrent(item: pytest.Item, plan: TestPlan | None) -> bool | None:
@@ -108,7 +118,7 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
             # leaves right after its setup
             return "it is marked @pytest.mark.timeout (pytest-timeout)"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
-    found = None if code is None else changes_output_state(code)
+    found = None if code is None else first_name(code, CALLS_ALONE)
     if found is not None:
         return f"it calls {found}()"
     return None
