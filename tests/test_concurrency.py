@@ -463,6 +463,168 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
     )
 
 
+#: Code the tests call: a patch and a fixture lookup their own code doesn't name.
+HELPERS: Final = """
+from unittest import mock
+
+
+class Thing:
+    value = "real"
+
+
+def swapped():
+    return mock.patch.object(Thing, "value", "swapped")
+
+
+def environ_set():
+    return mock.patch.dict("os.environ", {"AWAITEST_SET": "1"})
+"""
+
+
+def test_a_patch_reached_through_called_code_beside_other_tests_fails_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        helpers=HELPERS,
+        test_refused="""
+        import asyncio
+        import os
+        import pytest
+        import helpers
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        async def test_swaps():
+            await asyncio.sleep(0.01)
+            try:
+                with helpers.swapped():
+                    await asyncio.sleep(0.05)
+            except Exception:
+                pass  # the refusal is no Exception: it can't be swallowed
+
+        async def test_sets_environ():
+            await asyncio.sleep(0.01)
+            with helpers.environ_set():
+                await asyncio.sleep(0.05)
+
+        async def test_sees_the_real_ones():
+            await asyncio.sleep(0.03)
+            assert helpers.Thing.value == "real"
+            assert "AWAITEST_SET" not in os.environ
+
+        @pytest.mark.awaitest(concurrent=False)
+        async def test_alone_may_patch():
+            with helpers.swapped():
+                await asyncio.sleep(0)
+                assert helpers.Thing.value == "swapped"
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-v")
+    result.assert_outcomes(passed=2, failed=2)
+    assert verdicts(result) == {
+        "test_swaps": "FAILED",
+        "test_sets_environ": "FAILED",
+        "test_sees_the_real_ones": "PASSED",
+        "test_alone_may_patch": "PASSED",
+    }
+    result.stdout.fnmatch_lines(
+        [
+            "E * Failed: test_refused.py::test_swaps called mock.patch('helpers.Thing.value') "
+            "while other tests ran beside it (test_refused.py::test_sets_environ, "
+            "test_refused.py::test_sees_the_real_ones): every test in flight would see the "
+            "patch; run it alone: @pytest.mark.awaitest(concurrent=False)",
+            "E * Failed: test_refused.py::test_sets_environ called "
+            "mock.patch.dict('os.environ') while other tests ran beside it "
+            "(test_refused.py::test_swaps, test_refused.py::test_sees_the_real_ones): every "
+            "test in flight would see the patch; run it alone: "
+            "@pytest.mark.awaitest(concurrent=False)",
+        ]
+    )
+    # one at a time through the same machinery: nothing is beside them, nothing is refused
+    alone = pytester.runpytest(*CONCURRENT[:-1], "1")
+    alone.assert_outcomes(passed=4)
+
+
+def test_a_patch_a_fixture_leaves_in_place_keeps_the_next_test_from_joining(
+    pytester: pytest.Pytester,
+) -> None:
+    # alone in its batch when its fixture patches: allowed, and the batch ends before the next
+    pytester.makepyfile(
+        helpers=HELPERS,
+        test_fixture_patch="""
+        import asyncio
+        import pytest
+        import helpers
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        @pytest.fixture
+        def thing():
+            with helpers.swapped():
+                yield helpers.Thing
+
+        async def test_patched(thing):
+            await asyncio.sleep(0.02)
+            assert thing.value == "swapped"
+
+        async def test_next():
+            await asyncio.sleep(0)
+            assert helpers.Thing.value == "real"
+
+        async def test_last():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["concurrency: 3 tests ran concurrently (at most 2 at once), 0 ran alone"]
+    )
+
+
+def test_getfixturevalue_from_a_test_in_flight_beside_others_fails_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_lookup="""
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        @pytest.fixture
+        def number():
+            return 3
+
+        @pytest.fixture
+        def lookup(request):
+            return request.getfixturevalue
+
+        async def test_looks_up(lookup):
+            await asyncio.sleep(0.01)
+            assert lookup("number") == 3
+
+        async def test_beside():
+            await asyncio.sleep(0.03)
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    assert verdicts(result) == {"test_looks_up": "FAILED", "test_beside": "PASSED"}
+    assert "_batches.py" not in result.stdout.str()  # none of awaitest's frames
+    result.stdout.fnmatch_lines(
+        [
+            '>       assert lookup("number") == 3',
+            "E * Failed: test_lookup.py::test_looks_up called request.getfixturevalue('number') "
+            "while other tests ran beside it (test_lookup.py::test_beside): get it as an "
+            "argument of the test or of a fixture; run it alone: "
+            "@pytest.mark.awaitest(concurrent=False)",
+        ]
+    )
+    alone = pytester.runpytest(*CONCURRENT[:-1], "1")
+    alone.assert_outcomes(passed=2)
+
+
 def test_skip_xfail_and_raises_work_in_concurrent_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

@@ -511,3 +511,24 @@ def concurrency_off_reason(config: pytest.Config) -> str | None:
     if live:
         return "log_cli"
     return None
+
+
+def guard_getfixturevalue(before: Callable[[str], None]) -> Callable[[], None]:
+    """Have ``before(argname)`` called (it may raise) at the start of every
+    ``request.getfixturevalue(argname)`` until the returned function is called. For the time a
+    batch of concurrent tests runs: a test's call asking for a fixture by name while others are
+    in flight would set it up on definitions another test is about to use. No hook runs before
+    pytest looks a fixture up (``pytest_fixture_setup`` comes after its cache, and only for a
+    fixture not set up), so ``pytest.FixtureRequest.getfixturevalue`` (defined on that base
+    class in 8.4 to 9.2) is replaced on the class meanwhile."""
+    cls = pytest.FixtureRequest
+    original = cls.__dict__["getfixturevalue"]
+
+    @functools.wraps(original)
+    def getfixturevalue(self: pytest.FixtureRequest, argname: str) -> Any:
+        __tracebackhide__ = True
+        before(argname)
+        return original(self, argname)
+
+    setattr(cls, "getfixturevalue", getfixturevalue)  # noqa: B010 (mypy: method assignment)
+    return lambda: setattr(cls, "getfixturevalue", original)
