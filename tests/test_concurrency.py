@@ -681,14 +681,20 @@ def test_xdist_workers_each_run_their_tests_concurrently(pytester: pytest.Pytest
     [
         (["--setup-show"], "--setup-show"),
         (["-o", "log_cli=true"], "log_cli"),
+        # a test in flight leaves pytest's protocol, where pytest-rerunfailures reruns it
+        (["--reruns", "1"], "--reruns"),
+        (["--force-reruns", "1"], "--force-reruns"),
+        (["-o", "reruns=1"], "reruns"),
     ],
 )
-def test_concurrency_is_off_for_runs_that_write_between_phases(
+def test_concurrency_is_off_for_runs_that_write_between_phases_or_rerun(
     pytester: pytest.Pytester, args: list[str], why: str
 ) -> None:
     pytester.makepyfile(test_pair=PAIR.format(wait=0.2))
     result = pytester.runpytest("-p", "no:randomly", "--asyncio-concurrency", "4", *args)
     result.assert_outcomes(passed=1, failed=1)  # one at a time
+    if "reruns" in why:
+        assert result.parseoutcomes()["rerun"] == 1
     result.stdout.fnmatch_lines(
         [
             f"awaitest concurrency: off for this run ({why}): every test runs alone; "
@@ -696,6 +702,39 @@ def test_concurrency_is_off_for_runs_that_write_between_phases(
         ]
     )
     assert "ran concurrently" not in result.stdout.str()
+
+
+def test_a_test_marked_flaky_runs_alone_and_is_rerun(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_flaky="""
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+        tries = []
+
+        @pytest.mark.flaky(reruns=2)
+        async def test_flaky():
+            tries.append(1)
+            await asyncio.sleep(0)
+            assert len(tries) == 2
+
+        async def test_1():
+            await asyncio.sleep(0)
+
+        async def test_2():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes.get("failed", 0), outcomes["rerun"]) == (3, 0, 1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_flaky.py::test_flaky ran alone: it is marked @pytest.mark.flaky (reruns)",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 1 ran alone",
+        ]
+    )
 
 
 @pytest.mark.parametrize(

@@ -111,6 +111,9 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
     for mark in markers(item):
         if mark.name == "filterwarnings":
             return "it has its own filterwarnings marks"
+        if mark.name == "flaky":
+            # pytest-rerunfailures (or flaky) reruns it in a protocol of its own
+            return "it is marked @pytest.mark.flaky (reruns)"
         if mark.name == "looptime":
             return "it runs on looptime's clock"
         if mark.name == "timeout":
@@ -136,7 +139,25 @@ def off_reason(config: pytest.Config, settings: Settings) -> str | None:
     """Why concurrency is off for this whole run although ``asyncio_concurrency`` is on."""
     if settings.concurrency < 1:
         return None
-    return concurrency_off_reason(config)
+    return concurrency_off_reason(config) or _reruns(config)
+
+
+def _reruns(config: pytest.Config) -> str | None:
+    """pytest-rerunfailures' run-wide reruns: its ``pytest_runtest_protocol`` runs a test again
+    after a failure, which a test in flight (its protocol taken over by awaitest's) never
+    gets. Its options are read the way it reads them (``force_reruns``, then ``reruns``, then
+    the ``reruns`` ini key)."""
+    if not config.pluginmanager.hasplugin("rerunfailures"):
+        return None
+    if config.getoption("force_reruns", None):
+        return "--force-reruns"
+    if config.getoption("reruns", None):
+        return "--reruns"
+    try:
+        ini = int(str(config.getini("reruns")))
+    except ValueError:
+        return None
+    return "reruns" if ini > 0 else None
 
 
 def header_line(settings: Settings, off: str | None) -> str | None:
