@@ -4,6 +4,7 @@ when run one by one (``docs/how-to/concurrent-tests.md``)."""
 
 from __future__ import annotations
 
+import textwrap
 import xml.etree.ElementTree as ET
 from typing import Final
 
@@ -391,22 +392,29 @@ def test_each_test_that_runs_alone_says_why(pytester: pytest.Pytester) -> None:
     )
 
 
+#: The start of a module of concurrent tests that patch ``Thing``.
+THING: Final = """
+import asyncio
+import os
+from unittest import mock
+import pytest
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+
+class Thing:
+    value = "real"
+"""
+
+
 def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
     pytester: pytest.Pytester,
 ) -> None:
     # each patching test is followed by one that would see its patch if both were in flight
     pytester.makepyfile(
-        test_patching="""
-        import asyncio
-        import os
-        from unittest import mock
+        test_patching=THING
+        + textwrap.dedent("""
         from unittest.mock import patch
-        import pytest
-
-        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
-
-        class Thing:
-            value = "real"
 
         @pytest.fixture
         def number():
@@ -447,7 +455,7 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
 
         async def test_looks_up(req):
             assert req.getfixturevalue("number") == 3
-        """
+        """)
     )
     result = pytester.runpytest(*CONCURRENT, "-v")
     result.assert_outcomes(passed=7)
@@ -459,6 +467,59 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
             "test_patching.py::test_patch_in_a_nested_function ran alone: it calls patch()",
             "test_patching.py::test_looks_up ran alone: it calls getfixturevalue()",
             "concurrency: 3 tests ran concurrently (at most 1 at once), 4 ran alone",
+        ]
+    )
+
+
+def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_fixtures=THING
+        + textwrap.dedent("""
+        import pytest_asyncio
+
+        @pytest.fixture
+        def patched():
+            with mock.patch.object(Thing, "value", "patched"):
+                yield
+
+        @pytest_asyncio.fixture
+        async def environ():
+            with mock.patch.dict(os.environ, {"AWAITEST_SET": "1"}):
+                yield
+
+        @pytest.fixture(scope="module")
+        def wide():
+            with mock.patch.object(Thing, "value", "real"):  # the same for every test
+                yield
+
+        @pytest.fixture
+        def looks_up(request):
+            return request.getfixturevalue("wide")  # during its setup: pytest's own code
+
+        async def test_beside(looks_up):
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_patched(patched):
+            await asyncio.sleep(0.03)
+            assert Thing.value == "patched"
+
+        async def test_beside_again(wide):
+            await asyncio.sleep(0.01)
+            assert "AWAITEST_SET" not in os.environ
+
+        async def test_environ(environ):
+            await asyncio.sleep(0.03)
+            assert os.environ["AWAITEST_SET"] == "1"
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "test_fixtures.py::test_patched ran alone: its fixture patched calls patch()",
+            "test_fixtures.py::test_environ ran alone: its fixture environ calls patch()",
+            "concurrency: 2 tests ran concurrently (at most 1 at once), 2 ran alone",
         ]
     )
 

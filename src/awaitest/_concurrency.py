@@ -9,6 +9,8 @@ test could see or change what the tests beside it see.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from typing import Final
 
 import pytest
@@ -17,7 +19,7 @@ from ._collect import async_function, belongs_to_others, markers
 from ._config import Settings
 from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
-from ._pytest_private import concurrency_off_reason, fixture_params_of
+from ._pytest_private import closure_fixturedefs, concurrency_off_reason, fixture_params_of
 from ._session import TestPlan
 
 MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
@@ -124,7 +126,37 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
     found = None if code is None else first_name(code, CALLS_ALONE)
     if found is not None:
         return f"it calls {found}()"
+    for fixturedef in closure_fixturedefs(item):
+        # function-scoped only: a wider fixture's patch is the same for every test it serves,
+        # as in a serial run; one set up beside other tests is refused at run time
+        if fixturedef.scope == "function" and fixturedef.argname not in PROCESS_WIDE:
+            found = _fixture_calls_alone(fixturedef.func)
+            if found is not None:
+                return f"its fixture {fixturedef.argname} calls {found}()"
     return None
+
+
+#: What a function-scoped fixture's own code may not name for its test to run beside others:
+#: :data:`CALLS_ALONE` but ``getfixturevalue``, which a fixture calls during its setup, where
+#: pytest's code runs alone (called later, from the test's call, it is refused at run time).
+FIXTURE_CALLS_ALONE: Final = CALLS_ALONE - {"getfixturevalue"}
+
+#: Each fixture function's first name of :data:`FIXTURE_CALLS_ALONE` (or None), looked for
+#: once per function however many tests use it.
+_FIXTURE_CALLS: Final[weakref.WeakKeyDictionary[object, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _fixture_calls_alone(function: object) -> str | None:
+    """The first name of :data:`FIXTURE_CALLS_ALONE` in ``function``'s code, else None."""
+    try:
+        return _FIXTURE_CALLS[function]
+    except (KeyError, TypeError):
+        pass
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    found = None if code is None else first_name(code, FIXTURE_CALLS_ALONE)
+    with contextlib.suppress(TypeError):  # not weakly referenceable: looked at each time
+        _FIXTURE_CALLS[function] = found
+    return found
 
 
 def batch_key(item: pytest.Item, plan: TestPlan) -> tuple[object, ...]:
