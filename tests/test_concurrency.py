@@ -686,6 +686,76 @@ def test_getfixturevalue_from_a_test_in_flight_beside_others_fails_that_test(
     alone.assert_outcomes(passed=2)
 
 
+def test_finalizers_added_from_a_tests_call_run_in_its_own_teardown(
+    pytester: pytest.Pytester,
+) -> None:
+    # test_node's task adds to its node while test_sets_up's async fixture is being set up
+    # (its SetupState entry is off the stack then); test_1 and test_2 add through their
+    # fixture's own request while its definition is parked
+    pytester.makepyfile(
+        test_finalizers="""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        pytestmark = [pytest.mark.awaitest(concurrent=True)]
+        done = []
+
+        @pytest.fixture
+        def to_node(request):
+            return request.node.addfinalizer
+
+        @pytest.fixture
+        def add(request):
+            yield request.addfinalizer
+            done.append(f"{request.node.name} torn down")
+
+        @pytest_asyncio.fixture
+        async def slow():
+            await asyncio.sleep(0.05)
+            yield
+
+        @pytest.mark.asyncio
+        async def test_node(to_node):
+            await asyncio.sleep(0.01)
+            to_node(lambda: done.append("test_node's"))
+
+        @pytest.mark.asyncio
+        async def test_sets_up(slow, to_node):
+            to_node(lambda: done.append("test_sets_up's"))
+
+        def test_y_between():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_1(add):
+            await asyncio.sleep(0.02)
+            add(lambda: done.append("test_1's"))
+
+        @pytest.mark.asyncio
+        async def test_2(add):
+            await asyncio.sleep(0.01)
+            add(lambda: done.append("test_2's"))
+
+        def test_zz_each_in_its_own_teardown():
+            assert done == [
+                "test_node's",
+                "test_sets_up's",
+                "test_1's",
+                "test_1 torn down",
+                "test_2's",
+                "test_2 torn down",
+            ]
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT)
+    result.assert_outcomes(passed=6)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["concurrency: 4 tests ran concurrently (at most * at once), 2 ran alone"]
+    )
+
+
 def test_skip_xfail_and_raises_work_in_concurrent_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

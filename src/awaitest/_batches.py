@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -22,9 +22,11 @@ from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._loops.guard import Guard
 from ._pytest_private import (
+    finalizers_kept_for,
     forget_request,
     function_fixturedefs,
     guard_getfixturevalue,
+    keep_parked_finalizers,
     park_fixture,
     restore_fixture,
     run_phase,
@@ -151,8 +153,29 @@ class Batches:
                 calls_only=True,
             )
 
-        self._unguard = guard_getfixturevalue(looked_up)
+        unguard = guard_getfixturevalue(looked_up)
+        unkeep = keep_parked_finalizers(self._parked_finalizers)
+
+        def undo() -> None:
+            unguard()
+            unkeep()
+
+        self._unguard = undo
         return batch
+
+    def _parked_finalizers(
+        self, fixturedef: pytest.FixtureDef[Any], item: pytest.Item
+    ) -> list[Any] | None:
+        """The finalizer list parked for ``item``'s ``fixturedef``, or None when it is not
+        parked (being set up or torn down: the definition holds its state)."""
+        flights = self.state.flights
+        flight = None if flights is None else flights.get(item)
+        if flight is not None:
+            for parked_def, parked in flight.parked:
+                if parked_def is fixturedef:
+                    finalizers: list[Any] = parked[1]
+                    return finalizers
+        return None
 
     def _stop_guarding(self) -> None:
         guard, self.guard = self.guard, None
@@ -206,7 +229,13 @@ class Batches:
             if flight.owner is not item and flight.owner in stack
         }
         try:
-            yield
+            if others:
+                # their tasks run during this test's async fixtures' loop steps, and may add
+                # finalizers meanwhile (request.addfinalizer through a fixture)
+                with finalizers_kept_for(item.session, others):
+                    yield
+            else:
+                yield
         finally:
             stack.update(others)
 
@@ -256,6 +285,7 @@ class Batches:
                 following = None  # as runtestprotocol: tear everything down when stopping
             for fixturedef, parked in flight.parked:
                 restore_fixture(fixturedef, parked)
+            flight.parked = []  # its state is in the definitions again
             guard = self.guard
             if guard is not None:
                 guard.phase = flight
