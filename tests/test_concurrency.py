@@ -473,7 +473,7 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
 
 def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
-        test_fixtures=THING
+        test_patching_fixtures=THING
         + textwrap.dedent("""
         import pytest_asyncio
 
@@ -517,8 +517,8 @@ def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytes
     result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(
         [
-            "test_fixtures.py::test_patched ran alone: its fixture patched calls patch()",
-            "test_fixtures.py::test_environ ran alone: its fixture environ calls patch()",
+            "test_patching_fixtures.py::test_patched ran alone: its fixture patched calls patch()",
+            "test_patching_fixtures.py::test_environ ran alone: its fixture environ calls patch()",
             "concurrency: 2 tests ran concurrently (at most 1 at once), 2 ran alone",
         ]
     )
