@@ -4,6 +4,7 @@ when run one by one (``docs/how-to/concurrent-tests.md``)."""
 
 from __future__ import annotations
 
+import textwrap
 import xml.etree.ElementTree as ET
 from typing import Final
 
@@ -391,6 +392,370 @@ def test_each_test_that_runs_alone_says_why(pytester: pytest.Pytester) -> None:
     )
 
 
+#: The start of a module of concurrent tests that patch ``Thing``.
+THING: Final = """
+import asyncio
+import os
+from unittest import mock
+import pytest
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+
+class Thing:
+    value = "real"
+"""
+
+
+def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    # each patching test is followed by one that would see its patch if both were in flight
+    pytester.makepyfile(
+        test_patching=THING
+        + textwrap.dedent("""
+        from unittest.mock import patch
+
+        @pytest.fixture
+        def number():
+            return 3
+
+        @pytest.fixture
+        def req(request):
+            return request
+
+        async def test_patch_object():
+            with mock.patch.object(Thing, "value", "patched"):
+                await asyncio.sleep(0.05)
+                assert Thing.value == "patched"
+
+        async def test_sees_thing():
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_patch_dict():
+            with patch.dict(os.environ, {"AWAITEST_PATCHED": "1"}):
+                await asyncio.sleep(0.05)
+
+        async def test_sees_environ():
+            await asyncio.sleep(0.01)
+            assert "AWAITEST_PATCHED" not in os.environ
+
+        async def test_patch_in_a_nested_function():
+            @patch.multiple(Thing, value="multiple")
+            async def inner():
+                await asyncio.sleep(0.05)
+                return Thing.value
+
+            assert await inner() == "multiple"
+
+        async def test_sees_thing_again():
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_looks_up(req):
+            assert req.getfixturevalue("number") == 3
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest concurrency =*",
+            "test_patching.py::test_patch_object ran alone: it calls patch()",
+            "test_patching.py::test_patch_dict ran alone: it calls patch()",
+            "test_patching.py::test_patch_in_a_nested_function ran alone: it calls patch()",
+            "test_patching.py::test_looks_up ran alone: it calls getfixturevalue()",
+            "concurrency: 3 tests ran concurrently (at most 1 at once), 4 ran alone",
+        ]
+    )
+
+
+def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_patching_fixtures=THING
+        + textwrap.dedent("""
+        import pytest_asyncio
+
+        @pytest.fixture
+        def patched():
+            with mock.patch.object(Thing, "value", "patched"):
+                yield
+
+        @pytest_asyncio.fixture
+        async def environ():
+            with mock.patch.dict(os.environ, {"AWAITEST_SET": "1"}):
+                yield
+
+        @pytest.fixture(scope="module")
+        def wide():
+            with mock.patch.object(Thing, "value", "real"):  # the same for every test
+                yield
+
+        @pytest.fixture
+        def looks_up(request):
+            return request.getfixturevalue("wide")  # during its setup: pytest's own code
+
+        async def test_beside(looks_up):
+            await asyncio.sleep(0.01)
+            assert Thing.value == "real"
+
+        async def test_patched(patched):
+            await asyncio.sleep(0.03)
+            assert Thing.value == "patched"
+
+        async def test_beside_again(wide):
+            await asyncio.sleep(0.01)
+            assert "AWAITEST_SET" not in os.environ
+
+        async def test_environ(environ):
+            await asyncio.sleep(0.03)
+            assert os.environ["AWAITEST_SET"] == "1"
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "test_patching_fixtures.py::test_patched ran alone: its fixture patched calls patch()",
+            "test_patching_fixtures.py::test_environ ran alone: its fixture environ calls patch()",
+            "concurrency: 2 tests ran concurrently (at most 1 at once), 2 ran alone",
+        ]
+    )
+
+
+#: Code the tests call: a patch and a fixture lookup their own code doesn't name.
+HELPERS: Final = """
+from unittest import mock
+
+
+class Thing:
+    value = "real"
+
+
+def swapped():
+    return mock.patch.object(Thing, "value", "swapped")
+
+
+def environ_set():
+    return mock.patch.dict("os.environ", {"AWAITEST_SET": "1"})
+"""
+
+
+def test_a_patch_reached_through_called_code_beside_other_tests_fails_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        helpers=HELPERS,
+        test_refused="""
+        import asyncio
+        import os
+        import pytest
+        import helpers
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        async def test_swaps():
+            await asyncio.sleep(0.01)
+            try:
+                with helpers.swapped():
+                    await asyncio.sleep(0.05)
+            except Exception:
+                pass  # the refusal is no Exception: it can't be swallowed
+
+        async def test_sets_environ():
+            await asyncio.sleep(0.01)
+            with helpers.environ_set():
+                await asyncio.sleep(0.05)
+
+        async def test_sees_the_real_ones():
+            await asyncio.sleep(0.03)
+            assert helpers.Thing.value == "real"
+            assert "AWAITEST_SET" not in os.environ
+
+        @pytest.mark.awaitest(concurrent=False)
+        async def test_alone_may_patch():
+            with helpers.swapped():
+                await asyncio.sleep(0)
+                assert helpers.Thing.value == "swapped"
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-v")
+    result.assert_outcomes(passed=2, failed=2)
+    assert verdicts(result) == {
+        "test_swaps": "FAILED",
+        "test_sets_environ": "FAILED",
+        "test_sees_the_real_ones": "PASSED",
+        "test_alone_may_patch": "PASSED",
+    }
+    result.stdout.fnmatch_lines(
+        [
+            "E * Failed: test_refused.py::test_swaps called mock.patch('helpers.Thing.value') "
+            "while other tests ran beside it (test_refused.py::test_sets_environ, "
+            "test_refused.py::test_sees_the_real_ones): every test in flight would see the "
+            "patch; run it alone: @pytest.mark.awaitest(concurrent=False)",
+            "E * Failed: test_refused.py::test_sets_environ called "
+            "mock.patch.dict('os.environ') while other tests ran beside it "
+            "(test_refused.py::test_swaps, test_refused.py::test_sees_the_real_ones): every "
+            "test in flight would see the patch; run it alone: "
+            "@pytest.mark.awaitest(concurrent=False)",
+        ]
+    )
+    # one at a time through the same machinery: nothing is beside them, nothing is refused
+    alone = pytester.runpytest(*CONCURRENT[:-1], "1")
+    alone.assert_outcomes(passed=4)
+
+
+def test_a_patch_a_fixture_leaves_in_place_keeps_the_next_test_from_joining(
+    pytester: pytest.Pytester,
+) -> None:
+    # alone in its batch when its fixture patches: allowed, and the batch ends before the next
+    pytester.makepyfile(
+        helpers=HELPERS,
+        test_fixture_patch="""
+        import asyncio
+        import pytest
+        import helpers
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        @pytest.fixture
+        def thing():
+            with helpers.swapped():
+                yield helpers.Thing
+
+        async def test_patched(thing):
+            await asyncio.sleep(0.02)
+            assert thing.value == "swapped"
+
+        async def test_next():
+            await asyncio.sleep(0)
+            assert helpers.Thing.value == "real"
+
+        async def test_last():
+            await asyncio.sleep(0)
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT[:-1], "3", "-v")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        ["concurrency: 3 tests ran concurrently (at most 2 at once), 0 ran alone"]
+    )
+
+
+def test_getfixturevalue_from_a_test_in_flight_beside_others_fails_that_test(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_lookup="""
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+
+        @pytest.fixture
+        def number():
+            return 3
+
+        @pytest.fixture
+        def lookup(request):
+            return request.getfixturevalue
+
+        async def test_looks_up(lookup):
+            await asyncio.sleep(0.01)
+            assert lookup("number") == 3
+
+        async def test_beside():
+            await asyncio.sleep(0.03)
+        """,
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=1, failed=1)
+    assert verdicts(result) == {"test_looks_up": "FAILED", "test_beside": "PASSED"}
+    assert "_batches.py" not in result.stdout.str()  # none of awaitest's frames
+    result.stdout.fnmatch_lines(
+        [
+            '>       assert lookup("number") == 3',
+            "E * Failed: test_lookup.py::test_looks_up called request.getfixturevalue('number') "
+            "while other tests ran beside it (test_lookup.py::test_beside): get it as an "
+            "argument of the test or of a fixture; run it alone: "
+            "@pytest.mark.awaitest(concurrent=False)",
+        ]
+    )
+    alone = pytester.runpytest(*CONCURRENT[:-1], "1")
+    alone.assert_outcomes(passed=2)
+
+
+def test_finalizers_added_from_a_tests_call_run_in_its_own_teardown(
+    pytester: pytest.Pytester,
+) -> None:
+    # test_node's task adds to its node while test_sets_up's async fixture is being set up
+    # (its SetupState entry is off the stack then); test_1 and test_2 add through their
+    # fixture's own request while its definition is parked
+    pytester.makepyfile(
+        test_finalizers="""
+        import asyncio
+        import pytest
+        import pytest_asyncio
+
+        pytestmark = [pytest.mark.awaitest(concurrent=True)]
+        done = []
+
+        @pytest.fixture
+        def to_node(request):
+            return request.node.addfinalizer
+
+        @pytest.fixture
+        def add(request):
+            yield request.addfinalizer
+            done.append(f"{request.node.name} torn down")
+
+        @pytest_asyncio.fixture
+        async def slow():
+            await asyncio.sleep(0.05)
+            yield
+
+        @pytest.mark.asyncio
+        async def test_node(to_node):
+            await asyncio.sleep(0.01)
+            to_node(lambda: done.append("test_node's"))
+
+        @pytest.mark.asyncio
+        async def test_sets_up(slow, to_node):
+            to_node(lambda: done.append("test_sets_up's"))
+
+        def test_y_between():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_1(add):
+            await asyncio.sleep(0.02)
+            add(lambda: done.append("test_1's"))
+
+        @pytest.mark.asyncio
+        async def test_2(add):
+            await asyncio.sleep(0.01)
+            add(lambda: done.append("test_2's"))
+
+        def test_zz_each_in_its_own_teardown():
+            assert done == [
+                "test_node's",
+                "test_sets_up's",
+                "test_1's",
+                "test_1 torn down",
+                "test_2's",
+                "test_2 torn down",
+            ]
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT)
+    result.assert_outcomes(passed=6)
+    assert "INTERNALERROR" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["concurrency: 4 tests ran concurrently (at most * at once), 2 ran alone"]
+    )
+
+
 def test_skip_xfail_and_raises_work_in_concurrent_tests(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -447,14 +812,20 @@ def test_xdist_workers_each_run_their_tests_concurrently(pytester: pytest.Pytest
     [
         (["--setup-show"], "--setup-show"),
         (["-o", "log_cli=true"], "log_cli"),
+        # a test in flight leaves pytest's protocol, where pytest-rerunfailures reruns it
+        (["--reruns", "1"], "--reruns"),
+        (["--force-reruns", "1"], "--force-reruns"),
+        (["-o", "reruns=1"], "reruns"),
     ],
 )
-def test_concurrency_is_off_for_runs_that_write_between_phases(
+def test_concurrency_is_off_for_runs_that_write_between_phases_or_rerun(
     pytester: pytest.Pytester, args: list[str], why: str
 ) -> None:
     pytester.makepyfile(test_pair=PAIR.format(wait=0.2))
     result = pytester.runpytest("-p", "no:randomly", "--asyncio-concurrency", "4", *args)
     result.assert_outcomes(passed=1, failed=1)  # one at a time
+    if "reruns" in why:
+        assert result.parseoutcomes()["rerun"] == 1
     result.stdout.fnmatch_lines(
         [
             f"awaitest concurrency: off for this run ({why}): every test runs alone; "
@@ -462,6 +833,39 @@ def test_concurrency_is_off_for_runs_that_write_between_phases(
         ]
     )
     assert "ran concurrently" not in result.stdout.str()
+
+
+def test_a_test_marked_flaky_runs_alone_and_is_rerun(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_flaky="""
+        import asyncio
+        import pytest
+
+        pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+        tries = []
+
+        @pytest.mark.flaky(reruns=2)
+        async def test_flaky():
+            tries.append(1)
+            await asyncio.sleep(0)
+            assert len(tries) == 2
+
+        async def test_1():
+            await asyncio.sleep(0)
+
+        async def test_2():
+            await asyncio.sleep(0)
+        """
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    outcomes = result.parseoutcomes()
+    assert (outcomes["passed"], outcomes.get("failed", 0), outcomes["rerun"]) == (3, 0, 1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_flaky.py::test_flaky ran alone: it is marked @pytest.mark.flaky (reruns)",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 1 ran alone",
+        ]
+    )
 
 
 @pytest.mark.parametrize(

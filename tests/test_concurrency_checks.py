@@ -258,3 +258,41 @@ def test_a_missing_await_is_the_finding_of_the_concurrent_test_that_dropped_the_
         ]
     )
     assert "warnings summary" not in result.stdout.str()  # the finding, not Python's warning
+
+
+LOOP_STATE: Final = """
+async def test_changes_the_loop():
+    await meet("changes")
+    loop = asyncio.get_running_loop()
+    loop.set_debug(True)
+    loop.set_exception_handler(lambda loop, context: None)
+
+
+async def test_beside_it():
+    await meet("beside")
+    await asyncio.sleep(0.05)  # the other is done meanwhile, and the loop put back
+    loop = asyncio.get_running_loop()
+    assert not loop.get_debug()
+    assert getattr(loop.get_exception_handler(), "__name__", None) != "<lambda>"
+"""
+
+
+def test_a_concurrent_test_that_changes_the_shared_loop_fails_and_the_loop_is_put_back(
+    pytester: pytest.Pytester,
+) -> None:
+    result = run(pytester, LOOP_STATE, "-rA")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_changes_the_loop _*",
+            "test_changes_the_loop replaced the event loop's exception handler "
+            "(loop.set_exception_handler) and debug mode (loop.set_debug), but it shares its "
+            "loop with the tests that run beside it; awaitest put its own back when the test "
+            "ended.",
+            "Set it inside the test's own code and put it back before the test ends, or run the "
+            "test alone: @pytest.mark.awaitest(concurrent=False)",
+            "=* short test summary info =*",
+            "PASSED test_pair.py::test_beside_it",
+            "FAILED test_pair.py::test_changes_the_loop - Failed: test_changes_the_loop re*",
+        ]
+    )

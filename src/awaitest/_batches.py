@@ -10,7 +10,8 @@ Only :class:`Batches` drives it; the plugin's ``pytest_runtest_protocol`` (regis
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
 
 import pytest
 
@@ -19,9 +20,13 @@ from ._checks.batch import Shared
 from ._checks.deadlines import StepTimeout
 from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
+from ._loops.guard import Guard
 from ._pytest_private import (
+    finalizers_kept_for,
     forget_request,
     function_fixturedefs,
+    guard_getfixturevalue,
+    keep_parked_finalizers,
     park_fixture,
     restore_fixture,
     run_phase,
@@ -30,6 +35,17 @@ from ._pytest_private import (
 )
 from ._report import Checks
 from ._session import SessionState, TestPlan
+
+
+def _fail(message: str) -> NoReturn:
+    __tracebackhide__ = True
+    pytest.fail(message)
+
+
+def _nodeid(flight: Flight) -> str:
+    item = flight.owner
+    assert isinstance(item, pytest.Item)
+    return item.nodeid
 
 
 class Batches:
@@ -44,6 +60,9 @@ class Batches:
         self.limit = state.settings.concurrency
         self.routes = _concurrent_output.routes(config, current_sink)
         self.batch: Batch | None = None
+        #: What the batch in progress refuses from a test while others are in flight.
+        self.guard: Guard | None = None
+        self._unguard: Callable[[], None] | None = None
         #: (node id, reason) of each test that opted in and ran alone, in order.
         self.alone: list[tuple[str, str]] = []
         self.ran = 0  # tests that ran in a batch
@@ -97,6 +116,13 @@ class Batches:
                 if session_stopping(item.session):
                     self._finish_all(None)
                     return True  # -x: no new test once the limit is reached
+            elif self.guard is not None and self.guard.patched():
+                # a patch a test entered while alone in the batch is still in place (its
+                # fixture's): the next test must not take off beside it, so it waits
+                self._finish_all(item)
+                if session_stopping(item.session):
+                    return True
+                batch = self._open(item, plan, key)
             self._take_off(batch, item, plan)
             following = None if nextitem is None else self._joinable(nextitem)
             self._ahead = None if nextitem is None else (nextitem, following)
@@ -116,7 +142,48 @@ class Batches:
         # entered before the first test's window opens, left after the last one's closes
         self.shared = Shared(self.checks.monitor_of_run(), runner.loop, runner.hosts)
         self.shared.__enter__()
+        # wrapped only while a batch runs: a run without concurrency never sees them
+        guard = self.guard = Guard(batch.flights, _nodeid, _fail).__enter__()
+
+        def looked_up(name: str) -> None:
+            __tracebackhide__ = True
+            guard.refuse(
+                f"request.getfixturevalue({name!r})",
+                "get it as an argument of the test or of a fixture",
+                calls_only=True,
+            )
+
+        unguard = guard_getfixturevalue(looked_up)
+        unkeep = keep_parked_finalizers(self._parked_finalizers)
+
+        def undo() -> None:
+            unguard()
+            unkeep()
+
+        self._unguard = undo
         return batch
+
+    def _parked_finalizers(
+        self, fixturedef: pytest.FixtureDef[Any], item: pytest.Item
+    ) -> list[Any] | None:
+        """The finalizer list parked for ``item``'s ``fixturedef``, or None when it is not
+        parked (being set up or torn down: the definition holds its state)."""
+        flights = self.state.flights
+        flight = None if flights is None else flights.get(item)
+        if flight is not None:
+            for parked_def, parked in flight.parked:
+                if parked_def is fixturedef:
+                    finalizers: list[Any] = parked[1]
+                    return finalizers
+        return None
+
+    def _stop_guarding(self) -> None:
+        guard, self.guard = self.guard, None
+        if guard is not None:
+            guard.__exit__(None, None, None)
+        unguard, self._unguard = self._unguard, None
+        if unguard is not None:
+            unguard()
 
     def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
         """Set ``item`` up (pytest's own setup, the others' stack entries off), park its
@@ -129,10 +196,15 @@ class Batches:
         batch.flights.append(flight)
         state.flights[item] = flight
         state.loops.lend(item, plan.loop, batch.runner)
+        guard = self.guard
         try:
+            if guard is not None:
+                guard.phase = flight  # a fixture's patch is this test's
             with self._alone_on_stack(batch, item):
                 setup = flight.context.run(run_phase, item, "setup")
         finally:
+            if guard is not None:
+                guard.phase = None
             flight.parked = [(d, park_fixture(d)) for d in function_fixturedefs(item)]
         flight.reports.append(setup)
         if setup.passed:
@@ -157,7 +229,13 @@ class Batches:
             if flight.owner is not item and flight.owner in stack
         }
         try:
-            yield
+            if others:
+                # their tasks run during this test's async fixtures' loop steps, and may add
+                # finalizers meanwhile (request.addfinalizer through a fixture)
+                with finalizers_kept_for(item.session, others):
+                    yield
+            else:
+                yield
         finally:
             stack.update(others)
 
@@ -209,8 +287,16 @@ class Batches:
                 following = None  # as runtestprotocol: tear everything down when stopping
             for fixturedef, parked in flight.parked:
                 restore_fixture(fixturedef, parked)
-            with self._alone_on_stack(batch, item):
-                teardown = flight.context.run(run_phase, item, "teardown", nextitem=following)
+            flight.parked = []  # its state is in the definitions again
+            guard = self.guard
+            if guard is not None:
+                guard.phase = flight
+            try:
+                with self._alone_on_stack(batch, item):
+                    teardown = flight.context.run(run_phase, item, "teardown", nextitem=following)
+            finally:
+                if guard is not None:
+                    guard.phase = None
             ihook.pytest_runtest_logreport(report=teardown)
             ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         self._landed(item, flight)
@@ -237,6 +323,7 @@ class Batches:
 
     def _close(self, batch: Batch) -> None:
         self.batch = None
+        self._stop_guarding()
         shared, self.shared = self.shared, None
         if shared is not None:
             shared.__exit__(None, None, None)
@@ -260,6 +347,7 @@ class Batches:
         batch = self.batch
         if batch is None:
             return
+        self._stop_guarding()  # the teardowns of an interrupted run refuse nothing
         batch.abort()
         while batch.flights:
             flight = batch.flights.pop(0)

@@ -9,15 +9,17 @@ test could see or change what the tests beside it see.
 
 from __future__ import annotations
 
+import contextlib
+import weakref
 from typing import Final
 
 import pytest
 
 from ._collect import async_function, belongs_to_others, markers
 from ._config import Settings
-from ._loops.routing import changes_output_state
+from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
-from ._pytest_private import concurrency_off_reason, fixture_params_of
+from ._pytest_private import closure_fixturedefs, concurrency_off_reason, fixture_params_of
 from ._session import TestPlan
 
 MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
@@ -43,6 +45,16 @@ PROCESS_WIDE: Final = (
     "session_mocker",
     "looptime",
 )
+
+
+#: Names that, in a test's own code (``co_names`` of its function and the functions inside it),
+#: make it run alone: :data:`CHANGES_OUTPUT_STATE` (warning filters and output redirected for a
+#: block), ``patch`` (``mock.patch``, ``patch.object``, ``patch.dict``, ``patch.multiple``:
+#: every test in flight sees the patched target) and ``getfixturevalue`` (a function-scoped
+#: fixture set up from a test's call would be set up on definitions another test is about to
+#: use). Conservative: the name is enough (an HTTP client's ``.patch()`` too), since what it
+#: refers to is only known at run time.
+CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {"patch", "getfixturevalue"}
 
 
 def marked_concurrent(item: pytest.Item, plan: TestPlan | None) -> bool | None:
@@ -101,6 +113,9 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
     for mark in markers(item):
         if mark.name == "filterwarnings":
             return "it has its own filterwarnings marks"
+        if mark.name == "flaky":
+            # pytest-rerunfailures (or flaky) reruns it in a protocol of its own
+            return "it is marked @pytest.mark.flaky (reruns)"
         if mark.name == "looptime":
             return "it runs on looptime's clock"
         if mark.name == "timeout":
@@ -108,10 +123,40 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
             # leaves right after its setup
             return "it is marked @pytest.mark.timeout (pytest-timeout)"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
-    found = None if code is None else changes_output_state(code)
+    found = None if code is None else first_name(code, CALLS_ALONE)
     if found is not None:
         return f"it calls {found}()"
+    for fixturedef in closure_fixturedefs(item):
+        # function-scoped only: a wider fixture's patch is the same for every test it serves,
+        # as in a serial run; one set up beside other tests is refused at run time
+        if fixturedef.scope == "function" and fixturedef.argname not in PROCESS_WIDE:
+            found = _fixture_calls_alone(fixturedef.func)
+            if found is not None:
+                return f"its fixture {fixturedef.argname} calls {found}()"
     return None
+
+
+#: What a function-scoped fixture's own code may not name for its test to run beside others:
+#: :data:`CALLS_ALONE` but ``getfixturevalue``, which a fixture calls during its setup, where
+#: pytest's code runs alone (called later, from the test's call, it is refused at run time).
+FIXTURE_CALLS_ALONE: Final = CALLS_ALONE - {"getfixturevalue"}
+
+#: Each fixture function's first name of :data:`FIXTURE_CALLS_ALONE` (or None), looked for
+#: once per function however many tests use it.
+_FIXTURE_CALLS: Final[weakref.WeakKeyDictionary[object, str | None]] = weakref.WeakKeyDictionary()
+
+
+def _fixture_calls_alone(function: object) -> str | None:
+    """The first name of :data:`FIXTURE_CALLS_ALONE` in ``function``'s code, else None."""
+    try:
+        return _FIXTURE_CALLS[function]
+    except (KeyError, TypeError):
+        pass
+    code = getattr(getattr(function, "__func__", function), "__code__", None)
+    found = None if code is None else first_name(code, FIXTURE_CALLS_ALONE)
+    with contextlib.suppress(TypeError):  # not weakly referenceable: looked at each time
+        _FIXTURE_CALLS[function] = found
+    return found
 
 
 def batch_key(item: pytest.Item, plan: TestPlan) -> tuple[object, ...]:
@@ -126,7 +171,25 @@ def off_reason(config: pytest.Config, settings: Settings) -> str | None:
     """Why concurrency is off for this whole run although ``asyncio_concurrency`` is on."""
     if settings.concurrency < 1:
         return None
-    return concurrency_off_reason(config)
+    return concurrency_off_reason(config) or _reruns(config)
+
+
+def _reruns(config: pytest.Config) -> str | None:
+    """pytest-rerunfailures' run-wide reruns: its ``pytest_runtest_protocol`` runs a test again
+    after a failure, which a test in flight (its protocol taken over by awaitest's) never
+    gets. Its options are read the way it reads them (``force_reruns``, then ``reruns``, then
+    the ``reruns`` ini key)."""
+    if not config.pluginmanager.hasplugin("rerunfailures"):
+        return None
+    if config.getoption("force_reruns", None):
+        return "--force-reruns"
+    if config.getoption("reruns", None):
+        return "--reruns"
+    try:
+        ini = int(str(config.getini("reruns")))
+    except ValueError:
+        return None
+    return "reruns" if ini > 0 else None
 
 
 def header_line(settings: Settings, off: str | None) -> str | None:

@@ -5,6 +5,7 @@ pytest 8.4 and 9 both have these; if a future pytest moves them, this is the onl
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import sys
@@ -415,6 +416,32 @@ def setup_stack(session: pytest.Session) -> dict[Any, Any]:
     return stack
 
 
+@contextlib.contextmanager
+def finalizers_kept_for(session: pytest.Session, kept: dict[Any, Any]) -> Iterator[None]:
+    """While other tests' ``SetupState`` entries are off the stack (``kept``: node ->
+    (finalizers, error), taken from :func:`setup_stack`), a finalizer added to one of their
+    nodes (``request.addfinalizer`` from a test's task running during a loop step of another
+    test's setup) goes into its kept entry instead of failing ``SetupState.addfinalizer``'s
+    assertion that the node is stacked. No public API adds to a node not set up; the method is
+    replaced on the run's ``SetupState`` object for the time, and ``stack[node][0]`` is the
+    list the method appends to (same in 8.4 to 9.2)."""
+    state = session._setupstate
+    original = state.addfinalizer
+
+    def addfinalizer(finalizer: Callable[[], object], node: Any) -> None:
+        entry = kept.get(node)
+        if entry is None:
+            original(finalizer, node)
+        else:
+            entry[0].append(finalizer)
+
+    state.addfinalizer = addfinalizer  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        del state.addfinalizer
+
+
 def function_fixturedefs(item: pytest.Item) -> list[pytest.FixtureDef[Any]]:
     """The function-scoped fixture definitions ``item`` has set up now (not ``request``).
 
@@ -511,3 +538,49 @@ def concurrency_off_reason(config: pytest.Config) -> str | None:
     if live:
         return "log_cli"
     return None
+
+
+def guard_getfixturevalue(before: Callable[[str], None]) -> Callable[[], None]:
+    """Have ``before(argname)`` called (it may raise) at the start of every
+    ``request.getfixturevalue(argname)`` until the returned function is called. For the time a
+    batch of concurrent tests runs: a test's call asking for a fixture by name while others are
+    in flight would set it up on definitions another test is about to use. No hook runs before
+    pytest looks a fixture up (``pytest_fixture_setup`` comes after its cache, and only for a
+    fixture not set up), so ``pytest.FixtureRequest.getfixturevalue`` (defined on that base
+    class in 8.4 to 9.2) is replaced on the class meanwhile."""
+    cls = pytest.FixtureRequest
+    original = cls.__dict__["getfixturevalue"]
+
+    @functools.wraps(original)
+    def getfixturevalue(self: pytest.FixtureRequest, argname: str) -> Any:
+        __tracebackhide__ = True
+        before(argname)
+        return original(self, argname)
+
+    setattr(cls, "getfixturevalue", getfixturevalue)  # noqa: B010 (mypy: method assignment)
+    return lambda: setattr(cls, "getfixturevalue", original)
+
+
+def keep_parked_finalizers(
+    parked_list: Callable[[pytest.FixtureDef[Any], pytest.Item], list[Any] | None],
+) -> Callable[[], None]:
+    """Until the returned function is called, a fixture's own ``request.addfinalizer(f)`` (a
+    ``SubRequest``'s, which appends to its definition's ``_finalizers``) goes to
+    ``parked_list(fixturedef, item)`` when that gives a list: the finalizers parked for the
+    test, whose definition is clean or holds another test's state while the test's call runs.
+    No public API says which test a fixture definition's finalizer is for; ``SubRequest``
+    (private class, ``_fixturedef``, ``_pyfuncitem``: same in 8.4 to 9.2) is replaced on the
+    class for the time a batch runs."""
+    from _pytest.fixtures import SubRequest
+
+    original = SubRequest.__dict__["addfinalizer"]
+
+    def addfinalizer(self: Any, finalizer: Callable[[], object]) -> None:
+        kept = parked_list(self._fixturedef, self._pyfuncitem)
+        if kept is None:
+            original(self, finalizer)
+        else:
+            kept.append(finalizer)
+
+    SubRequest.addfinalizer = addfinalizer  # type: ignore[method-assign]
+    return lambda: setattr(SubRequest, "addfinalizer", original)

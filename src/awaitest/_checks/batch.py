@@ -134,6 +134,10 @@ class Shared:
         self._starting = False  # start() is creating a test's own task: not a candidate
         self._previous_factory: Any = None
         self._previous_handler: Any = None
+        #: the exception handler in force while the batch runs: ours, or the loop's own when
+        #: one was set before (a loop factory's), which awaitest then leaves in place
+        self._handler: Any = None
+        self._debug = False  # the loop's debug mode when the batch began
         self._factory: Any = None
         self._step = _BatchStep(self)
         self._thread = threading.get_ident()
@@ -148,6 +152,8 @@ class Shared:
         self._previous_handler = handler
         if handler is None or handler is _handle_loop_error:
             loop.set_exception_handler(self._handle_loop_error)
+        self._handler = loop.get_exception_handler()
+        self._debug = loop.get_debug()
         factory = loop.get_task_factory()
         self._previous_factory = factory
         inner = _unwrapped(factory)  # a serial window's tracking factory: the user's under it
@@ -303,19 +309,20 @@ class Shared:
         return self.flights[window].task.result()
 
     def _keep_loop_shared(self, window: Window) -> None:
-        """Risk 4 of the design: a test that set the shared loop's exception handler or task
-        factory set them for every test of the batch. Put ours back; it is the test's loop
-        error."""
+        """Risk 4 of the design: a test that set the shared loop's exception handler, task
+        factory or debug mode set them for every test of the batch. Put the batch's back; it is
+        the test's loop error."""
         loop = self.loop
         changed = []
-        if loop.get_exception_handler() != self._handle_loop_error and (
-            self._previous_handler in (None, _handle_loop_error)
-        ):
-            loop.set_exception_handler(self._handle_loop_error)
+        if loop.get_exception_handler() != self._handler:
+            loop.set_exception_handler(self._handler)
             changed.append("exception handler (loop.set_exception_handler)")
         if loop.get_task_factory() is not self._factory:
             loop.set_task_factory(self._factory)
             changed.append("task factory (loop.set_task_factory)")
+        if loop.get_debug() != self._debug:
+            loop.set_debug(self._debug)
+            changed.append("debug mode (loop.set_debug)")
         if changed and window.policy.loop_errors != "ignore":
             window.findings.append(
                 Finding(

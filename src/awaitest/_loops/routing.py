@@ -28,7 +28,14 @@ from collections.abc import Callable, Iterable
 from types import CodeType, FrameType
 from typing import Any, Final, NamedTuple, TextIO, cast
 
-__all__ = ["CHANGES_OUTPUT_STATE", "Current", "Routes", "Sink", "changes_output_state"]
+__all__ = [
+    "CHANGES_OUTPUT_STATE",
+    "Current",
+    "Routes",
+    "Sink",
+    "changes_output_state",
+    "first_name",
+]
 
 
 class Sink:
@@ -328,11 +335,17 @@ def changes_output_state(code: CodeType) -> str | None:
     the functions, lambdas and comprehensions inside it) uses, else None. A test whose code
     uses one runs alone: whether its block spans an await can't be known beforehand, and when
     unsure the test runs alone. Code the test calls is not looked into."""
+    return first_name(code, CHANGES_OUTPUT_STATE)
+
+
+def first_name(code: CodeType, names: frozenset[str]) -> str | None:
+    """The first of ``names`` that ``code`` or a code object inside it (functions, lambdas,
+    comprehensions) names as a global or an attribute (``co_names``), else None."""
     pending = [code]
     while pending:
         current = pending.pop()
         for name in current.co_names:
-            if name in CHANGES_OUTPUT_STATE:
+            if name in names:
                 return name
         pending.extend(c for c in current.co_consts if isinstance(c, CodeType))
     return None
