@@ -130,38 +130,45 @@ def fixture_runner(
     return runner
 
 
-def enter_loop_of_sync_fixture(
-    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest, state: SessionState
-) -> Runner | None:
+def enter_test_loop(state: SessionState) -> Runner | None:
     """Before a sync fixture runs, the loop it should see becomes the current one, so
     ``asyncio.get_event_loop()`` in it (and an ``asyncio.Future`` or ``Queue`` it makes, bound
     to the current loop on older Pythons), at setup and teardown, is the loop its async test
     runs on.
 
-    A sync fixture declared with ``pytest_asyncio.fixture`` gets the loop of its loop scope (for
-    a function-scoped one, the test's loop), as pytest-asyncio runs it. Any other sync fixture
-    of an async test we run gets the test's loop, made now if it doesn't exist yet; unless a
-    user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop (its own fixture
-    makes it current, see ``_compat.fixtures``). Sync tests are left alone: they see no loop
-    of ours.
+    A sync fixture of an async test we run gets the test's loop, made now if it doesn't exist
+    yet; unless a user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop (its own
+    fixture makes it current, see ``_compat.fixtures``). Sync tests are left alone: they see no
+    loop of ours. (A sync fixture declared with ``pytest_asyncio.fixture``:
+    :func:`enter_loop_of_declared`.)
 
-    Returns the test's runner when its loop was made current for an undeclared fixture: if the
-    fixture closes that loop before anything ran on it, the caller lets it go
+    Returns the test's runner when its loop was made current: if the fixture closes that loop
+    before anything ran on it, the caller lets it go
     (``LoopRegistry.forget_if_closed_unused``), as pytest-asyncio never gave it the loop."""
-    spec = state.declared_sync_fixture(fixturedef)
-    if spec is None:
-        current = state.current
+    current = state.current
+    last = state.last_runner
+    if last is not None and last[0] is current and not last[1].closed:
+        # perf: the test's runner found for an earlier fixture (only a test with a plan, no
+        # user loop and no error gets one): every later sync fixture of the test
+        runner = last[1]
+    else:
         plan = state.plan_of(current)
         if plan is None or plan.user_loop is not None or plan.error is not None:
             return None
         assert isinstance(current, pytest.Item)
         runner = state.test_runner(current, plan)
-        make_current(runner.loop)
-        return runner
-    if fixture_belongs_to_others(request, state):
-        return None
-    make_current(fixture_runner(state, spec, request).loop)
-    return None
+    make_current(runner.loop)
+    return runner
+
+
+def enter_loop_of_declared(
+    spec: AsyncFixture, request: pytest.FixtureRequest, state: SessionState
+) -> None:
+    """A sync fixture declared with ``pytest_asyncio.fixture`` gets the loop of its loop scope
+    (for a function-scoped one, the test's loop) as the current one, as pytest-asyncio runs
+    it."""
+    if not fixture_belongs_to_others(request, state):
+        make_current(fixture_runner(state, spec, request).loop)
 
 
 def bound_function(func: Callable[..., Any], request: pytest.FixtureRequest) -> Callable[..., Any]:

@@ -53,6 +53,39 @@ def note(item: pytest.Item, told: Warning | str) -> None:
 _Parsed = _marker.MarkerSpec | _marker.MarkerError
 
 
+class DeclaredSync:
+    """A sync fixture declared with ``awaitest.fixture`` (or ``pytest_asyncio.fixture``): it
+    runs with the loop of its loop scope current, described as an async fixture on that loop
+    (``spec``). (perf: a plain slots class; one per such definition.)"""
+
+    __slots__ = ("spec",)
+
+    def __init__(self, spec: AsyncFixture) -> None:
+        self.spec = spec
+
+
+#: What awaitest knows about a fixture definition (see ``SessionState.fixtures``).
+FixtureSpec = AsyncFixture | XunitFixture | DeclaredSync | None
+
+
+def _describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> FixtureSpec:
+    spec = describe(fixturedef, settings) or describe_xunit(fixturedef)
+    if spec is not None:
+        return spec
+    found = declared(fixturedef)
+    if found is None:
+        return None
+    return DeclaredSync(
+        AsyncFixture(
+            name=fixturedef.argname,
+            generator=False,
+            cache_scope=fixture_scope(fixturedef),
+            loop_scope=found.loop_scope,
+            claimed=True,
+        )
+    )
+
+
 class NamedRequest:
     """``awaitest.getfixturevalue(request, name)`` setting fixture ``name`` up, between two
     steps of ``requester``, the runner whose loop the awaiting test or fixture runs on;
@@ -86,14 +119,10 @@ class SessionState:
     settings: Settings
     loops: LoopRegistry
     #: Every fixture definition set up or planned for, described once: an async fixture, a
-    #: fixture pytest calls async xunit methods from, or None (sync).
-    fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | XunitFixture | None] = field(
-        default_factory=dict
-    )
-    #: Every sync fixture definition set up for an async test, with how it runs when it was
-    #: declared with ``awaitest.fixture`` (None: it wasn't). perf: the declaration is read
-    #: once per definition, not at each of its setups.
-    sync_fixtures: dict[pytest.FixtureDef[Any], AsyncFixture | None] = field(default_factory=dict)
+    #: fixture pytest calls async xunit methods from, a sync fixture declared with
+    #: ``awaitest.fixture`` (:class:`DeclaredSync`), or None (any other sync fixture). perf: a
+    #: sync fixture's declaration is read once per definition, in the same lookup.
+    fixtures: dict[pytest.FixtureDef[Any], FixtureSpec] = field(default_factory=dict)
     #: The test being set up, run or torn down: wider fixtures take its loop factory.
     current: pytest.Item | None = None
     #: The user-loop fixtures whose deprecation was reported (once per run).
@@ -120,33 +149,12 @@ class SessionState:
     #: is off for the run (perf: hooks ask ``flights is not None`` first).
     flights: dict[pytest.Item, Flight] | None = None
 
-    def async_fixture(
-        self, fixturedef: pytest.FixtureDef[Any]
-    ) -> AsyncFixture | XunitFixture | None:
+    def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> FixtureSpec:
+        """What ``fixturedef`` is to awaitest, described on first use."""
         try:
             return self.fixtures[fixturedef]
         except KeyError:
-            spec = describe(fixturedef, self.settings) or describe_xunit(fixturedef)
-            self.fixtures[fixturedef] = spec
-            return spec
-
-    def declared_sync_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> AsyncFixture | None:
-        """A sync fixture declared with ``awaitest.fixture`` (or ``pytest_asyncio.fixture``),
-        described as an async fixture on the loop of its loop scope; None for any other."""
-        try:
-            return self.sync_fixtures[fixturedef]
-        except KeyError:
-            found = declared(fixturedef)
-            spec = None
-            if found is not None:
-                spec = AsyncFixture(
-                    name=fixturedef.argname,
-                    generator=False,
-                    cache_scope=fixture_scope(fixturedef),
-                    loop_scope=found.loop_scope,
-                    claimed=True,
-                )
-            self.sync_fixtures[fixturedef] = spec
+            spec = self.fixtures[fixturedef] = _describe(fixturedef, self.settings)
             return spec
 
     def async_fixtures_of(self, item: pytest.Function) -> tuple[list[AsyncFixture], Scope | None]:

@@ -43,14 +43,14 @@ from ._compat.fixtures import (
     unused_udp_port_factory,
 )
 from ._compat.user_loop import request_user_loop
-from ._fixture_specs import XunitFixture
+from ._fixture_specs import AsyncFixture, XunitFixture
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
 from ._pytest_private import hookspec_of, setup_show_requested, write_on_setup_show_line
 from ._registry import LoopRegistry
 from ._report import Checks, Phase
-from ._session import STATE, SessionState
+from ._session import STATE, DeclaredSync, SessionState
 
 __all__ = [
     "_asyncio_loop_factory",
@@ -241,20 +241,27 @@ class AwaitestSession:
     ) -> Generator[None, Any, Any]:
         __tracebackhide__ = _hidden_hook  # every fixture's setup, sync ones too
         state = self.state
-        spec = state.async_fixture(fixturedef)
-        if spec is None or _collect.fixture_belongs_to_others(request, state):
+        try:  # perf: the lookup inline, as for every fixture's setup
+            spec = state.fixtures[fixturedef]
+        except KeyError:
+            spec = state.async_fixture(fixturedef)
+        if spec is None:  # a sync fixture, not declared with awaitest.fixture: nearly all
+            runner = _fixtures.enter_test_loop(state)
+        elif isinstance(spec, DeclaredSync):
             runner = None
-            if spec is None:
-                runner = _fixtures.enter_loop_of_sync_fixture(fixturedef, request, state)
-            value = yield
-            if runner is not None:
-                state.loops.forget_if_closed_unused(runner)
-            if fixturedef.argname == "event_loop":
-                make_event_loop_current(fixturedef, request, value)
-            return value
-        if isinstance(spec, XunitFixture):  # async setup_method and its kin
+            _fixtures.enter_loop_of_declared(spec.spec, request, state)
+        elif _collect.fixture_belongs_to_others(request, state):
+            runner = None
+        elif isinstance(spec, XunitFixture):  # async setup_method and its kin
             return (yield from _xunit.setup(fixturedef, request, spec, state, self.checks))
-        return (yield from _fixtures.setup(fixturedef, request, spec, state, self.checks))
+        else:
+            return (yield from _fixtures.setup(fixturedef, request, spec, state, self.checks))
+        value = yield
+        if runner is not None and not runner.ran:  # perf: asked here, once a step ran
+            state.loops.forget_if_closed_unused(runner)
+        if fixturedef.argname == "event_loop":
+            make_event_loop_current(fixturedef, request, value)
+        return value
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, Any, Any]:
@@ -385,7 +392,7 @@ class SetupShow:
             if _xunit.runs_for(spec, request, state):
                 runner = _xunit.runner(spec, request, state)
         elif (
-            spec is not None
+            type(spec) is AsyncFixture
             and spec.claimed
             and not _collect.fixture_belongs_to_others(request, state)
         ):

@@ -65,6 +65,7 @@ from .deadlines import (
 from .frames import (
     ASYNCIO_DIR,
     NOT_USER_CODE,
+    NOT_USER_FILES,
     calling_lines,
     creating_frame,
     creator_site,
@@ -1069,6 +1070,13 @@ def note_created(window: Window, task: asyncio.Future[Any], frame: FrameType | N
         frame = frame.f_back
         if frame is not None and frame.f_code is _CREATE_TASK:
             frame = frame.f_back
+    if frame is not None:
+        code = frame.f_code
+        if NOT_USER_FILES.get(code.co_filename) is False:
+            # perf: the project's own code created it, a file seen before (nearly always):
+            # creating_frame() would return this frame, for one call more per task
+            window._candidates.append((_weak(task), (code, frame.f_lasti)))  # type: ignore[arg-type]
+            return
     frame = creating_frame(frame)
     creator = None if frame is None else (frame.f_code, frame.f_lasti)
     window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]

@@ -115,7 +115,7 @@ def creating_frame(frame: types.FrameType | None) -> types.FrameType | None:
     in a callback the loop ran (a server starting a connection's handler): outside the loop's
     callback are only the loop's caller and pytest, who created nothing. Runs for every task
     a test creates, so the prefix test is looked up per file rather than done per frame."""
-    known = _NOT_USER_FILES
+    known = NOT_USER_FILES
     while frame is not None:
         code = frame.f_code
         filename = code.co_filename
@@ -131,13 +131,13 @@ def creating_frame(frame: types.FrameType | None) -> types.FrameType | None:
 
 
 #: Per source file: whether it is asyncio's or awaitest's (a few hundred files at most).
-_NOT_USER_FILES: Final[dict[str, bool]] = {}
+NOT_USER_FILES: Final[dict[str, bool]] = {}
 
 
 def _not_user_code(filename: str) -> bool:
-    machinery = _NOT_USER_FILES.get(filename)
+    machinery = NOT_USER_FILES.get(filename)
     if machinery is None:
-        machinery = _NOT_USER_FILES[filename] = filename.startswith(NOT_USER_CODE)
+        machinery = NOT_USER_FILES[filename] = filename.startswith(NOT_USER_CODE)
     return machinery
 
 
