@@ -38,6 +38,9 @@ async def test_b():
 CONCURRENT: Final = ("-p", "no:randomly", "--asyncio-concurrency", "2")
 
 
+@pytest.mark.serial_only(
+    "asserts the header line of its own asyncio_concurrency settings, which the suite's -o replaces"
+)
 def test_the_waits_of_two_tests_overlap(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_pair=PAIR.format(wait=5))
     result = pytester.runpytest(*CONCURRENT, "-v")
@@ -74,6 +77,9 @@ def test_asyncio_concurrent_tests_all_needs_no_marker(pytester: pytest.Pytester)
     )
 
 
+@pytest.mark.serial_only(
+    "its subject is a run with asyncio_concurrency off, which the suite's -o turns on"
+)
 def test_with_concurrency_off_no_hook_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
