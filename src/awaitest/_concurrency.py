@@ -14,6 +14,7 @@ from typing import Final
 import pytest
 
 from ._collect import async_function, belongs_to_others, markers
+from ._compat.pytest_timeout import run_timeout
 from ._config import Settings
 from ._loops.routing import changes_output_state
 from ._loops.runner import is_coroutine_function
@@ -107,6 +108,11 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
             # pytest-timeout's timer spans pytest's whole protocol, which a test in flight
             # leaves right after its setup
             return "it is marked @pytest.mark.timeout (pytest-timeout)"
+    timed = run_timeout(item.config)
+    if timed is not None:
+        # the same timer, armed for every test: a test in flight would leave it behind (its
+        # teardown, a hanging sync fixture's, untimed) or be stopped by another test's
+        return f"it is timed by pytest-timeout ({timed})"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
     found = None if code is None else changes_output_state(code)
     if found is not None:
