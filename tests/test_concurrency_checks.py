@@ -258,3 +258,53 @@ def test_a_missing_await_is_the_finding_of_the_concurrent_test_that_dropped_the_
         ]
     )
     assert "warnings summary" not in result.stdout.str()  # the finding, not Python's warning
+
+
+DROPS_UNCHECKED = """
+import asyncio
+import sys
+import warnings
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+async def job():
+    pass
+
+@pytest.mark.awaitest(unawaited="ignore")
+async def test_drops_it():
+    job()
+    await asyncio.sleep(0.01)
+
+async def test_beside_it():
+    hook = warnings._warn_unawaited_coroutine
+    print("hook of", getattr(hook, "__module__", None), file=sys.stderr)
+    await asyncio.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "hook"),
+    [((), "awaitest._checks.batch"), (("-o", "asyncio_unawaited=ignore"), "warnings")],
+)
+def test_a_missing_await_not_checked_is_pythons_warning_from_the_dropping_line(
+    pytester: pytest.Pytester, args: tuple[str, ...], hook: str
+) -> None:
+    """Beside a test the check is on for (the hook is the batch's), and in a run with the check
+    off (nothing is installed): Python's own warning, at the test's line, as serially."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_drops=DROPS_UNCHECKED)
+    dropped = DROPS_UNCHECKED.lstrip("\n").splitlines().index("    job()") + 1
+    result = pytester.runpytest("-W", "default::RuntimeWarning", "-rP", *CONCURRENCY, *args)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines([f"hook of {hook}"])
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "test_drops.py::test_drops_it",
+            f"  *test_drops.py:{dropped}: RuntimeWarning: coroutine 'job' was never awaited",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )

@@ -130,6 +130,7 @@ class Shared:
         #: The never-awaited hook that was in place (Python's): what a window passes a
         #: coroutine on to when its test handles warnings itself.
         self.previous_hook: Callable[[Any], None] | None = None
+        self._unawaited_hooked = False  # hook_unawaited() ran
         self.stepping = False  # a loop run of the batch (``step()``) is going on
         self._starting = False  # start() is creating a test's own task: not a candidate
         self._previous_factory: Any = None
@@ -153,6 +154,19 @@ class Shared:
         inner = _unwrapped(factory)  # a serial window's tracking factory: the user's under it
         self._factory = _shared_factory(inner, self)
         loop.set_task_factory(self._factory)
+        if self.monitor.policy.unawaited != "ignore":
+            self.hook_unawaited()
+        # else only a test whose own marker turns the check on puts the hook in place: with it
+        # off, nothing is installed, and Python warns from the dropping line as without awaitest
+        _checks._shared = self
+        return self
+
+    def hook_unawaited(self) -> Callable[[Any], None] | None:
+        """Put the batch's never-awaited hook in place, once; returns the hook it replaced
+        (Python's), which a window passes a coroutine on to."""
+        if self._unawaited_hooked:
+            return self.previous_hook
+        self._unawaited_hooked = True
         hook = getattr(warnings, "_warn_unawaited_coroutine", None)
         # a window opened before the batch: its hook is replaced by the batch's
         while isinstance(getattr(hook, "__self__", None), Window):
@@ -162,8 +176,7 @@ class Shared:
         self.previous_hook = hook
         if hook is not None:
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
-        _checks._shared = self
-        return self
+        return hook
 
     def __exit__(self, *exc_info: object) -> None:
         _checks._shared = None
@@ -372,9 +385,8 @@ class Shared:
     def _on_unawaited(self, coro: Any) -> None:
         window = WINDOW.get()
         if window is None or window.closed or window._previous_hook is None:
-            hook = self.previous_hook
-            if hook is not None:
-                hook(coro)
+            # 1: pass_on, 2: this function, 3: the code that dropped it
+            _checks.pass_on(self.previous_hook, coro, stacklevel=3)
             return
         # The filters in place are the batch's, swapped per loop run by the output routes: a
         # test that handles warnings itself (pytest.warns, catch_warnings) runs alone.
