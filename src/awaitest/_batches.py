@@ -91,7 +91,13 @@ class Batches:
         try:
             batch = self.batch
             if batch is None:
-                batch = self._open(item, plan, key)
+                try:
+                    batch = self._open(item, plan, key)
+                except Exception:
+                    # its loop factory raised: the normal protocol's setup asks it again and
+                    # reports its error as a serial run does (the user's frame only)
+                    self.alone.append((item.nodeid, _concurrency.NO_LOOP))
+                    return None
             elif batch.full():
                 self._finish(batch.flights[0], nextitem=item)
                 if session_stopping(item.session):

@@ -22,6 +22,8 @@ from ._pytest_private import concurrency_off_reason, fixture_params_of
 from ._session import TestPlan
 
 MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
+#: Not a decision of :func:`eligibility`: the batch's loop factory raised when the batch opened.
+NO_LOOP: Final = "its loop factory raised (its setup reports the error)"
 
 #: Fixtures that change or read process-wide state per phase (output capture, the warning
 #: filters, the logging handlers, patched attributes) or hand out the loop: a test using one
