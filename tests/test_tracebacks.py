@@ -15,6 +15,12 @@ import os
 import pytest
 from _helpers import ini
 
+#: Why a test is exempt from AWAITEST_SUITE_CONCURRENCY (see tests/conftest.py).
+REPORT_THEN_SUMMARY = (
+    "asserts its error's report runs straight into the short test summary; concurrency adds "
+    "its summary section between"
+)
+
 FIXTURE = """
 import pytest
 import pytest_asyncio
@@ -38,6 +44,7 @@ RAISES = 'raise ValueError("no database")'
 NOT_OURS = ("-p", "no:looptime_plugin")
 
 
+@pytest.mark.serial_only(REPORT_THEN_SUMMARY)
 @pytest.mark.parametrize("fixtures_in", ["test-module", "conftest"])
 @pytest.mark.parametrize(
     ("body", "outcome", "header", "line"),
@@ -204,6 +211,7 @@ async def test_one({fixture}):
 """
 
 
+@pytest.mark.serial_only(REPORT_THEN_SUMMARY)
 @pytest.mark.parametrize(
     ("fixture", "outcome", "header"),
     [
