@@ -103,10 +103,10 @@ class Batches:
                 if session_stopping(item.session):
                     self._finish_all(None)
                     return True  # -x: no new test once the limit is reached
-            self._take_off(batch, item, plan)
+            alone = self._take_off(batch, item, plan)
             following = None if nextitem is None else self._joinable(nextitem)
             self._ahead = None if nextitem is None else (nextitem, following)
-            if not (isinstance(following, tuple) and following[1] == key):
+            if alone or not (isinstance(following, tuple) and following[1] == key):
                 self._finish_all(nextitem)
         except KeyboardInterrupt:
             self._abort()
@@ -124,9 +124,10 @@ class Batches:
         self.shared.__enter__()
         return batch
 
-    def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
+    def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> bool:
         """Set ``item`` up (pytest's own setup, the others' stack entries off), park its
-        fixture state, and start its call as a task."""
+        fixture state, and start its call as a task. True when no test may start beside it:
+        its setup mocked the clock (see ``_concurrency.clock``)."""
         __tracebackhide__ = True
         state = self.state
         assert state.flights is not None
@@ -135,6 +136,7 @@ class Batches:
         batch.flights.append(flight)
         state.flights[item] = flight
         state.loops.lend(item, plan.loop, batch.runner)
+        clock = _concurrency.clock()
         try:
             with self._alone_on_stack(batch, item):
                 setup = flight.context.run(run_phase, item, "setup")
@@ -151,6 +153,7 @@ class Batches:
             self.ran += 1
             batch.took_off()
             self.most = max(self.most, batch.most)
+        return _concurrency.clock() != clock
 
     @contextlib.contextmanager
     def _alone_on_stack(self, batch: Batch, item: pytest.Item) -> Iterator[None]:

@@ -9,6 +9,7 @@ test could see or change what the tests beside it see.
 
 from __future__ import annotations
 
+import time
 from typing import Final
 
 import pytest
@@ -26,7 +27,8 @@ MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
 NO_LOOP: Final = "its loop factory raised (its setup reports the error)"
 
 #: Fixtures that change or read process-wide state per phase (output capture, the warning
-#: filters, the logging handlers, patched attributes) or hand out the loop: a test using one
+#: filters, the logging handlers, patched attributes, the clock: pytest-freezer's ``freezer``,
+#: time-machine's ``time_machine``) or hand out the loop: a test using one
 #: (itself or through its fixtures) runs alone. pytest-mock's ``mocker`` patches process-wide
 #: too. ``request`` counts only as the test's own argument (see :func:`eligibility`).
 PROCESS_WIDE: Final = (
@@ -45,6 +47,8 @@ PROCESS_WIDE: Final = (
     "package_mocker",
     "session_mocker",
     "looptime",
+    "freezer",
+    "time_machine",
 )
 
 
@@ -120,6 +124,13 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
     if found is not None:
         return f"it calls {found}()"
     return None
+
+
+def clock() -> tuple[object, ...]:
+    """The process's clock functions, which freezegun replaces while it freezes time: a test
+    whose setup changed them (its fixture mocks the clock from setup to teardown, and the loop's
+    time with it) would move every other test's timers, so no test starts beside it."""
+    return (time.monotonic, time.perf_counter, time.time)
 
 
 def batch_key(item: pytest.Item, plan: TestPlan) -> tuple[object, ...]:
