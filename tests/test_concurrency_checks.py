@@ -308,3 +308,46 @@ def test_a_missing_await_not_checked_is_pythons_warning_from_the_dropping_line(
             "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
         ]
     )
+
+
+BLOCKS_IN_A_CALLBACK = """
+import asyncio
+import time
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+def legacy_client_call():
+    time.sleep(10)
+
+@pytest.mark.asyncio(timeout=0.2)
+async def test_blocks():
+    asyncio.get_running_loop().call_soon(legacy_client_call)
+    await asyncio.sleep(10)
+
+async def test_beside_it():
+    await asyncio.sleep(0.05)
+"""
+
+
+def test_a_callback_a_concurrent_test_scheduled_that_blocks_the_loop_is_interrupted(
+    pytester: pytest.Pytester,
+) -> None:
+    """The callback runs in its test's context: the loop held by it is that test's, so the
+    deadline's hard stage interrupts it there, as serially (not 10 s later)."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_blocked=BLOCKS_IN_A_CALLBACK)
+    result = pytester.runpytest(*CONCURRENCY)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_blocks _*",
+            "timed out after 0.2 s (@pytest.mark.asyncio(timeout=0.2)): the event loop was "
+            "blocked, and was interrupted in:",
+            '  File "*test_blocked.py", line 9, in legacy_client_call',
+            "    time.sleep(10)",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )

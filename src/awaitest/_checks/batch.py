@@ -99,6 +99,10 @@ class _Flight:
         self.holder: Window | None = None  # another test seen holding the loop while it was late
 
 
+#: The frame of a callback being run by an asyncio loop (pure-Python handles).
+_HANDLE_RUN: Final = asyncio.Handle._run.__code__
+
+
 def context_of(handle: object) -> contextvars.Context | None:
     """The context a callback's handle runs in (``get_context()`` from Python 3.12, the
     attribute it reads before)."""
@@ -408,6 +412,13 @@ class Shared:
         stack = set()
         while frame is not None:
             stack.add(frame)
+            if frame.f_code is _HANDLE_RUN:
+                # a callback the loop is running (call_soon, a done callback): the test's
+                # whose context it was scheduled in, as a loop error of it is
+                context = context_of(frame.f_locals.get("self"))
+                found = None if context is None else context.get(WINDOW)
+                if found is not None and found in self.flights and not found.closed:
+                    return found
             frame = frame.f_back
         for window in list(self.windows):
             if window.closed:
