@@ -199,8 +199,7 @@ class Batches:
         ihook = item.ihook
         with _concurrent_output.own_warnings(item), self.worker.reporting(item):
             if flight.task is not None:
-                _concurrent_output.attach(item, flight.sink)
-                call = flight.context.run(run_phase, item, "call")
+                call = flight.context.run(run_phase, item, "call")  # attaches its output
                 call.duration = flight.duration
                 call.start = flight.wall
                 call.stop = flight.wall + call.duration
