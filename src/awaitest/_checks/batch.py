@@ -354,6 +354,12 @@ class Shared:
         window = window or self.window_of(context.get("handle"))
         if window is None and reporter is not None:
             window = WINDOW.get()  # reported by code running in a test's context
+        if window is None:
+            flying = self.in_flight()
+            if len(flying) == 1:
+                # one test on the loop: nothing else it can be, as on a test's own loop (its
+                # window weighs the evidence, the project's or a library's, as serially)
+                window = flying[0]
         if window is not None and not window.closed:
             window.loop_error(loop, context, reporter)
             return
