@@ -351,3 +351,52 @@ def test_a_callback_a_concurrent_test_scheduled_that_blocks_the_loop_is_interrup
             "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
         ]
     )
+
+
+LEAVES_A_GENERATOR_OPEN = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+open_generators = []
+
+
+async def stuck():
+    try:
+        yield 1
+    except GeneratorExit:
+        yield 2  # refuses to stop
+
+
+async def test_leaves_it_open():
+    agen = stuck()
+    open_generators.append(agen)  # closed when the loop shuts down
+    assert await agen.__anext__() == 1
+
+
+async def test_last():
+    await asyncio.sleep(0)
+"""
+
+
+def test_what_fails_as_the_batch_loop_closes_is_the_teardown_error_of_its_last_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """The batch's loop is closed where a test's own loop is, at the end of a teardown: its
+    last test's. An error of that moment (here a generator that refuses to close) is an error
+    at that teardown, found by the one check still open on the loop."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_agen=LEAVES_A_GENERATOR_OPEN)
+    result = pytester.runpytest(*CONCURRENCY)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_last*",
+            "an exception reached the event loop's exception handler during the test*",
+            "an error occurred during closing of asynchronous generator <async_generator "
+            "object stuck at *>",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )

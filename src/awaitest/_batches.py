@@ -10,6 +10,7 @@ Only :class:`Batches` drives it; the plugin's ``pytest_runtest_protocol`` (regis
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +21,7 @@ from ._checks.deadlines import StepTimeout
 from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._pytest_private import (
+    finalize_last,
     forget_request,
     function_fixturedefs,
     park_fixture,
@@ -177,11 +179,14 @@ class Batches:
         batch = self.batch
         assert batch is not None
         while batch.flights:
-            self._finish(batch.flights[0], nextitem=nextitem)
+            self._finish(batch.flights[0], nextitem=nextitem, last=len(batch.flights) == 1)
         self._close(batch)
 
-    def _finish(self, flight: Flight, *, nextitem: pytest.Item | None) -> None:
-        """Wait for the oldest test's task, report its call, tear it down, emit its reports."""
+    def _finish(self, flight: Flight, *, nextitem: pytest.Item | None, last: bool = False) -> None:
+        """Wait for the oldest test's task, report its call, tear it down, emit its reports.
+        The batch's ``last`` test closes the batch's loop at the end of its teardown, where a
+        test's own loop is closed: what goes wrong then (a generator, a handler cancelled at
+        shutdown) is that test's teardown's, as serially."""
         __tracebackhide__ = True
         batch, state = self.batch, self.state
         assert batch is not None
@@ -216,6 +221,8 @@ class Batches:
             for fixturedef, parked in flight.parked:
                 restore_fixture(fixturedef, parked)
             with self._alone_on_stack(batch, item):
+                if last:
+                    finalize_last(item, functools.partial(self._close_loop, batch))
                 teardown = flight.context.run(run_phase, item, "teardown", nextitem=following)
             ihook.pytest_runtest_logreport(report=teardown)
             ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -241,18 +248,20 @@ class Batches:
             if report is not None:
                 raise StepTimeout(report) from None
 
+    def _close_loop(self, batch: Batch) -> None:
+        key = batch.key
+        assert isinstance(key, tuple)
+        parent = key[0]
+        assert isinstance(parent, pytest.Collector)
+        self.state.loops.close_shared(parent, batch.runner)  # closed once: _close finds it so
+
     def _close(self, batch: Batch) -> None:
         self.batch = None
         shared, self.shared = self.shared, None
         if shared is not None:
             shared.__exit__(None, None, None)
-        runner = batch.runner
-        runner.around = contextlib.nullcontext
-        key = batch.key
-        assert isinstance(key, tuple)
-        parent = key[0]
-        assert isinstance(parent, pytest.Collector)
-        self.state.loops.close_shared(parent, runner)
+        batch.runner.around = contextlib.nullcontext
+        self._close_loop(batch)
 
     def abandon(self) -> None:
         """The session ends with tests still in flight (it was interrupted outside the batch's
