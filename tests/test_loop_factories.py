@@ -202,11 +202,15 @@ def test_hook_must_return_named_factories(project: pytest.Pytester, body: str, s
     )
 
 
-@pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE)
 @pytest.mark.parametrize(
     ("names", "outcome", "line"),
     [
-        ('["uvloop"]', "passed", "*::test_async ran on Loop"),
+        pytest.param(
+            '["uvloop"]',
+            "passed",
+            "*::test_async ran on Loop",
+            marks=pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE),
+        ),
         (
             '["nosuchloop"]',
             "errors",
