@@ -287,6 +287,8 @@ async def test_leaks():
     asyncio.create_task(poll_forever())
     await asyncio.sleep(0)
 
+# its loop's tasks, all its own, are what it checks: beside others, all_tasks() sees theirs
+@pytest.mark.awaitest(concurrent=False)
 @pytest.mark.asyncio(loop_scope="{scope}")
 async def test_clean():
     assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
@@ -577,6 +579,8 @@ def test_ctrl_c_cancels_the_test_runs_teardown_once_and_stops(pytester: pytest.P
                 print("test task cancelled")
                 raise
 
+        # alone, so it is not in flight yet: a test in flight has started when Ctrl-C comes
+        @pytest.mark.awaitest(concurrent=False)
         @pytest.mark.asyncio
         async def test_never_runs():
             print("second test ran")
@@ -628,7 +632,8 @@ def test_checks_that_are_off_install_nothing(
         async def test_inside():
             assert sys.get_coroutine_origin_tracking_depth() == {depth}
             hook = warnings._warn_unawaited_coroutine
-            assert (getattr(hook, "__module__", "") == "awaitest._checks") is {hooked}
+            # awaitest._checks's hook, or its batch's when the test runs beside others
+            assert getattr(hook, "__module__", "").startswith("awaitest._checks") is {hooked}
             assert [t.name for t in threading.enumerate() if t.name == "awaitest-watchdog"] == []
         """
     )

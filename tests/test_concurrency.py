@@ -39,6 +39,9 @@ async def test_b():
 CONCURRENT: Final = ("-p", "no:randomly", "--asyncio-concurrency", "2")
 
 
+@pytest.mark.serial_only(
+    "asserts the header line of its own asyncio_concurrency settings, which the suite's -o replaces"
+)
 def test_the_waits_of_two_tests_overlap(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_pair=PAIR.format(wait=5))
     result = pytester.runpytest(*CONCURRENT, "-v")
@@ -75,6 +78,9 @@ def test_asyncio_concurrent_tests_all_needs_no_marker(pytester: pytest.Pytester)
     )
 
 
+@pytest.mark.serial_only(
+    "its subject is a run with asyncio_concurrency off, which the suite's -o turns on"
+)
 def test_with_concurrency_off_no_hook_is_registered(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
@@ -1002,3 +1008,45 @@ def test_last_failed_reruns_the_concurrent_test_that_failed(pytester: pytest.Pyt
     # alone, test_1 waits for test_2 in vain: it fails again, and nothing else ran
     rerun.assert_outcomes(failed=1)
     assert verdicts(rerun) == {"test_1": "FAILED"}
+
+
+def test_a_loop_factory_that_raises_fails_the_test_as_it_does_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """The batch's loop can't be made: the test runs the normal way, its setup reports the
+    factory's error with the user's frame only, and the run goes on."""
+    pytester.makepyfile(loops="def broken_loop():\n    raise RuntimeError('no loop today')\n")
+    pytester.makepyfile(
+        test_one="""
+        import pytest
+
+        pytestmark = pytest.mark.awaitest(concurrent=True)
+
+        @pytest.mark.asyncio(loop_factories=["loops:broken_loop"])
+        async def test_broken():
+            pass
+
+        @pytest.mark.asyncio
+        async def test_fine():
+            pass
+        """
+    )
+    pytester.syspathinsert()
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_broken _*",
+            "",
+            "    def broken_loop():",
+            ">       raise RuntimeError('no loop today')",
+            "E       RuntimeError: no loop today",
+            "",
+            "loops.py:2: RuntimeError",
+            "*= awaitest concurrency =*",
+            "test_one.py::test_broken ran alone: its loop factory raised (its setup reports the "
+            "error)",
+            "concurrency: 1 test ran concurrently (at most 1 at once), 1 ran alone",
+        ],
+        consecutive=False,
+    )

@@ -296,3 +296,145 @@ def test_a_concurrent_test_that_changes_the_shared_loop_fails_and_the_loop_is_pu
             "FAILED test_pair.py::test_changes_the_loop - Failed: test_changes_the_loop re*",
         ]
     )
+
+
+DROPS_UNCHECKED = """
+import asyncio
+import sys
+import warnings
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+async def job():
+    pass
+
+@pytest.mark.awaitest(unawaited="ignore")
+async def test_drops_it():
+    job()
+    await asyncio.sleep(0.01)
+
+async def test_beside_it():
+    hook = warnings._warn_unawaited_coroutine
+    print("hook of", getattr(hook, "__module__", None), file=sys.stderr)
+    await asyncio.sleep(0.01)
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "hook"),
+    [((), "awaitest._checks.batch"), (("-o", "asyncio_unawaited=ignore"), "warnings")],
+)
+def test_a_missing_await_not_checked_is_pythons_warning_from_the_dropping_line(
+    pytester: pytest.Pytester, args: tuple[str, ...], hook: str
+) -> None:
+    """Beside a test the check is on for (the hook is the batch's), and in a run with the check
+    off (nothing is installed): Python's own warning, at the test's line, as serially."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_drops=DROPS_UNCHECKED)
+    dropped = DROPS_UNCHECKED.lstrip("\n").splitlines().index("    job()") + 1
+    result = pytester.runpytest("-W", "default::RuntimeWarning", "-rP", *CONCURRENCY, *args)
+    result.assert_outcomes(passed=2, warnings=1)
+    result.stdout.fnmatch_lines([f"hook of {hook}"])
+    result.stdout.fnmatch_lines(
+        [
+            "*= warnings summary =*",
+            "test_drops.py::test_drops_it",
+            f"  *test_drops.py:{dropped}: RuntimeWarning: coroutine 'job' was never awaited",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )
+
+
+BLOCKS_IN_A_CALLBACK = """
+import asyncio
+import time
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+
+def legacy_client_call():
+    time.sleep(10)
+
+@pytest.mark.asyncio(timeout=0.2)
+async def test_blocks():
+    asyncio.get_running_loop().call_soon(legacy_client_call)
+    await asyncio.sleep(10)
+
+async def test_beside_it():
+    await asyncio.sleep(0.05)
+"""
+
+
+def test_a_callback_a_concurrent_test_scheduled_that_blocks_the_loop_is_interrupted(
+    pytester: pytest.Pytester,
+) -> None:
+    """The callback runs in its test's context: the loop held by it is that test's, so the
+    deadline's hard stage interrupts it there, as serially (not 10 s later)."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_blocked=BLOCKS_IN_A_CALLBACK)
+    result = pytester.runpytest(*CONCURRENCY)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_blocks _*",
+            "timed out after 0.2 s (@pytest.mark.asyncio(timeout=0.2)): the event loop was "
+            "blocked, and was interrupted in:",
+            '  File "*test_blocked.py", line 9, in legacy_client_call',
+            "    time.sleep(10)",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )
+
+
+LEAVES_A_GENERATOR_OPEN = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+open_generators = []
+
+
+async def stuck():
+    try:
+        yield 1
+    except GeneratorExit:
+        yield 2  # refuses to stop
+
+
+async def test_leaves_it_open():
+    agen = stuck()
+    open_generators.append(agen)  # closed when the loop shuts down
+    assert await agen.__anext__() == 1
+
+
+async def test_last():
+    await asyncio.sleep(0)
+"""
+
+
+def test_what_fails_as_the_batch_loop_closes_is_the_teardown_error_of_its_last_test(
+    pytester: pytest.Pytester,
+) -> None:
+    """The batch's loop is closed where a test's own loop is, at the end of a teardown: its
+    last test's. An error of that moment (here a generator that refuses to close) is an error
+    at that teardown, found by the one check still open on the loop."""
+    ini(pytester, asyncio_mode="auto")
+    pytester.makepyfile(test_agen=LEAVES_A_GENERATOR_OPEN)
+    result = pytester.runpytest(*CONCURRENCY)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_last*",
+            "an exception reached the event loop's exception handler during the test*",
+            "an error occurred during closing of asynchronous generator <async_generator "
+            "object stuck at *>",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )

@@ -213,6 +213,10 @@ async def test_alone():
 """
 
 
+@pytest.mark.serial_only(
+    "asserts the count line of asyncio_concurrent_tests = marked: with all, its unmarked test "
+    "counts as ran alone"
+)
 @pytest.mark.parametrize(
     ("run", "alone", "verdicts", "failure"),
     [

@@ -108,6 +108,9 @@ def test_unknown_loop_factory_is_a_usage_error(pytester: pytest.Pytester) -> Non
     )
 
 
+@pytest.mark.serial_only(
+    "asserts the header's lines in order: concurrency on adds the awaitest concurrency line"
+)
 def test_the_header_shows_what_awaitest_has_on(pytester: pytest.Pytester) -> None:
     """pytest-asyncio's line first and unchanged (tools parse it), then awaitest's two."""
     ini(pytester, asyncio_timeout="2.5", asyncio_task_leaks="error")
@@ -222,7 +225,21 @@ def test_every_ini_key_has_a_flag() -> None:
         assert args[0].split("=")[0] == _config._INI[key][2]
 
 
-@pytest.mark.parametrize("key", FLAG_OVER_INI)
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param(
+            key,
+            marks=pytest.mark.serial_only(
+                "asserts the header line of its own asyncio_concurrency settings, which the "
+                "suite's -o replaces"
+            ),
+        )
+        if key.startswith("asyncio_concurren")
+        else key
+        for key in FLAG_OVER_INI
+    ],
+)
 def test_a_flag_wins_over_its_ini_key(pytester: pytest.Pytester, key: str) -> None:
     in_ini, args, shown = FLAG_OVER_INI[key]
     ini(pytester, **{key: in_ini})

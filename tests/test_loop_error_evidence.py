@@ -335,6 +335,9 @@ import pytest
 
 import poller
 
+# a loop per test, and a library that keeps the first: concurrent tests share their batch's
+pytestmark = pytest.mark.awaitest(concurrent=False)
+
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize("n", [1, 2, 3])

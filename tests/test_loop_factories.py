@@ -7,6 +7,12 @@ import re
 import pytest
 from _helpers import ini
 
+#: Why a test is exempt from AWAITEST_SUITE_CONCURRENCY (see tests/conftest.py).
+OUTPUT_BEFORE_ITS_LINE = (
+    "asserts -s output right after its test's -v line; a concurrent test's call, "
+    "and its output, comes before that line"
+)
+
 uvloop = pytest.importorskip("uvloop")
 
 # A module every run below can import factories from, by name, like a user's project would.
@@ -40,6 +46,7 @@ def project(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+@pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE)
 @pytest.mark.parametrize(
     ("keys", "passed", "lines"),
     [
@@ -132,6 +139,7 @@ def pytest_asyncio_loop_factories(config, item):
 """
 
 
+@pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE)
 @pytest.mark.parametrize(
     ("marker", "outcomes", "lines"),
     [
@@ -197,7 +205,12 @@ def test_hook_must_return_named_factories(project: pytest.Pytester, body: str, s
 @pytest.mark.parametrize(
     ("names", "outcome", "line"),
     [
-        ('["uvloop"]', "passed", "*::test_async ran on Loop"),
+        pytest.param(
+            '["uvloop"]',
+            "passed",
+            "*::test_async ran on Loop",
+            marks=pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE),
+        ),
         (
             '["nosuchloop"]',
             "errors",
@@ -264,6 +277,7 @@ def test_wider_async_fixture_is_made_again_for_each_factory(
     assert result.stdout.str().count("setup on") == 2
 
 
+@pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE)
 def test_hook_of_a_nested_conftest_wins_there(project: pytest.Pytester) -> None:
     project.makeconftest(HOOK)
     sub = project.mkdir("sub")
@@ -329,6 +343,7 @@ def test_user_event_loop_fixture_wins_over_factories(project: pytest.Pytester) -
         + """
 import asyncio
 import pytest
+
 
 @pytest.fixture(scope="session")
 def event_loop():

@@ -46,6 +46,8 @@ def test_function_loops_are_new_per_test(pytester: pytest.Pytester, mode: str) -
         import asyncio
         import pytest
 
+        # one loop per test is what this checks; concurrent tests share their batch's loop
+        pytestmark = pytest.mark.awaitest(concurrent=False)
         loops = []
 
         @pytest.mark.asyncio

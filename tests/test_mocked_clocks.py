@@ -331,3 +331,49 @@ def test_let_finish_returns_once_the_tasks_are_done(loop: asyncio.AbstractEventL
     tasks = [loop.create_task(quick()) for _ in range(3)]
     _checks.let_finish(loop, tasks, 3600.0)  # must not wait for the grace period
     assert all(task.done() for task in tasks)
+
+
+@HANG_GUARD
+def test_concurrent_tests_that_mock_the_clock_get_the_outcomes_they_get_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """A fixture that mocks the clock from setup to teardown: no test starts beside its test
+    (the loop's time moves for every test on it); freeze_time in a test's own code: it runs
+    alone. A helper it calls can't be seen: the test after them still passes, alone in its
+    batch since the fixture's test was finished first."""
+    ini(pytester, asyncio_mode="auto", asyncio_timeout="5")
+    write_suite(
+        pytester,
+        "freezegun-tick",
+        """
+        pytestmark = pytest.mark.awaitest(concurrent=True)
+
+        @pytest_asyncio.fixture
+        async def resource():
+            await asyncio.sleep(0.3)
+            yield
+            await asyncio.sleep(0.3)
+
+        async def test_mocked_from_setup_to_teardown(mocked, resource):
+            await asyncio.sleep(0.3)
+
+        async def test_mocked_inside_the_test(resource):
+            with mocked_clock():
+                await asyncio.sleep(0.3)
+            await asyncio.sleep(0.3)
+
+        async def test_freezes_itself():
+            with freezegun.freeze_time("2020-01-01", tick=True):
+                await asyncio.sleep(0.3)
+        """,
+    )
+    result = pytester.runpytest("-v", "-p", "no:randomly", "--asyncio-concurrency=4")
+    result.assert_outcomes(passed=3)
+    result.stdout.no_fnmatch_line("*timed out*")
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest concurrency =*",
+            "test_clocks.py::test_freezes_itself ran alone: it calls freeze_time()",
+            "concurrency: 2 tests ran concurrently (at most 1 at once), 1 ran alone",
+        ]
+    )

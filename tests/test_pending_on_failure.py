@@ -444,3 +444,48 @@ def test_the_section_travels_with_xdist_and_stays_out_of_junit_xml(
     out = case.findtext("system-out") or ""
     assert "the test's own output" in out
     assert "Task 'left'" not in ET.tostring(case, encoding="unicode")
+
+
+def test_a_concurrent_tests_sections_come_in_the_order_of_a_serial_run(
+    pytester: pytest.Pytester,
+) -> None:
+    """The pending tasks' section, then the test's own output, as pytest's capture adds it
+    after awaitest's section in a serial run."""
+    pytester.makepyfile(
+        test_ci="""
+        import asyncio
+
+        import pytest
+
+        pytestmark = pytest.mark.awaitest(concurrent=True)
+
+
+        @pytest.mark.asyncio
+        async def test_fails():
+            asyncio.create_task(asyncio.sleep(3600), name="left")
+            await asyncio.sleep(0)
+            print("the test's own output")
+            assert False
+
+
+        @pytest.mark.asyncio
+        async def test_beside_it():
+            await asyncio.sleep(0)
+        """
+    )
+    ini(pytester, asyncio_task_leaks="ignore")
+    result = pytester.runpytest("-p", "no:randomly", "--asyncio-concurrency", "2")
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            TITLE.format("call"),
+            "1 task that test_fails started was still pending when it failed "
+            "(asyncio_pending_on_failure = true):",
+            "  Task 'left' running sleep(), created at test_ci.py:10 (in test_fails), "
+            "waiting at *tasks.py:* (in sleep)",
+            "*- Captured stdout call -*",
+            "the test's own output",
+            "*= awaitest concurrency =*",
+            "concurrency: 2 tests ran concurrently (at most 2 at once), 0 ran alone",
+        ]
+    )

@@ -251,6 +251,56 @@ def test_a_hanging_sync_fixture_of_an_async_test_is_interrupted(
 
 
 @HANG_GUARD
+def test_a_run_timed_by_pytest_timeout_runs_its_async_tests_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """Concurrency on: pytest-timeout's timer of the run spans each test's whole protocol, which a
+    test in flight leaves after its setup (its sync fixture's hanging teardown would go
+    untimed), so each test runs alone and is timed as it is serially."""
+    pytester.makepyfile(
+        test_service="""
+        import time
+        import pytest
+
+        @pytest.fixture
+        def service():
+            yield
+            time.sleep(30)  # a service that never stops
+
+        async def test_uses(service):
+            pass
+
+        async def test_next():
+            pass
+        """
+    )
+    result = pytester.runpytest(
+        "--timeout=0.5",
+        "-v",
+        "-p",
+        "no:randomly",
+        "-o",
+        "asyncio_mode=auto",
+        "--asyncio-concurrency=2",
+        "--asyncio-concurrent-tests=all",
+    )
+    result.assert_outcomes(errors=1, passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at teardown of test_uses _*",
+            "timed out after 0.5 s (--timeout=0.5): the test was stuck outside the event loop, "
+            "and was interrupted in:",
+            '  File "*test_service.py", line 7, in service',
+            "    time.sleep(30)  # a service that never stops",
+            "*= awaitest concurrency =*",
+            "test_service.py::test_uses ran alone: it is timed by pytest-timeout (--timeout=0.5)",
+            "test_service.py::test_next ran alone: it is timed by pytest-timeout (--timeout=0.5)",
+            "concurrency: 0 tests ran concurrently (at most 0 at once), 2 ran alone",
+        ]
+    )
+
+
+@HANG_GUARD
 def test_func_only_times_the_call_and_not_the_fixtures(pytester: pytest.Pytester) -> None:
     ini(pytester, timeout="0.5", timeout_func_only="true")
     pytester.makepyfile(

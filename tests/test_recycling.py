@@ -17,6 +17,9 @@ import os
 
 import pytest
 
+# One loop per test is what this checks; concurrent tests share their batch's loop.
+pytestmark = pytest.mark.awaitest(concurrent=False)
+
 SEEN = []
 FDS = []
 
@@ -51,6 +54,9 @@ import os
 import socket
 
 import pytest
+
+# What a test leaves on its own loop is what this checks; concurrent tests share their batch's.
+pytestmark = pytest.mark.awaitest(concurrent=False)
 
 PAIR = socket.socketpair()
 GOT = []
@@ -101,6 +107,9 @@ import os
 
 import pytest
 import pytest_asyncio
+
+# One loop per test is what this checks; concurrent tests share their batch's loop.
+pytestmark = pytest.mark.awaitest(concurrent=False)
 
 CALLED = []
 PIPES = []

@@ -8,6 +8,12 @@ import sys
 
 import pytest
 
+#: Why a test is exempt from AWAITEST_SUITE_CONCURRENCY (see tests/conftest.py).
+OUTPUT_BEFORE_ITS_LINE = (
+    "asserts -s output right after its file's progress line; a concurrent test's call, "
+    "and its output, comes before that line"
+)
+
 EAGER = sys.version_info >= (3, 12)
 needs_eager = pytest.mark.skipif(not EAGER, reason="eager tasks are new in Python 3.12")
 before_eager = pytest.mark.skipif(EAGER, reason="the error of Pythons without eager tasks")
@@ -59,6 +65,7 @@ async def test_names():
 """
 
 
+@pytest.mark.serial_only(OUTPUT_BEFORE_ITS_LINE)
 @pytest.mark.parametrize(
     "factories", ["asyncio", "uvloop", pytest.param("asyncio-eager", marks=needs_eager)]
 )
@@ -379,6 +386,7 @@ def test_marker_keyword_needs_python_3_12(pytester: pytest.Pytester) -> None:
         )
         + """
 import sys
+
 
 @pytest.mark.asyncio(eager_tasks=sys.version_info >= (3, 12))
 async def test_eager_where_it_can():

@@ -15,6 +15,12 @@ import os
 import pytest
 from _helpers import ini
 
+#: Why a test is exempt from AWAITEST_SUITE_CONCURRENCY (see tests/conftest.py).
+REPORT_THEN_SUMMARY = (
+    "asserts its error's report runs straight into the short test summary; concurrency adds "
+    "its summary section between"
+)
+
 FIXTURE = """
 import pytest
 import pytest_asyncio
@@ -45,7 +51,12 @@ NOT_OURS = ("-p", "no:looptime_plugin")
         pytest.param([RAISES], {"errors": 1}, "setup", 6, id="coroutine-setup"),
         pytest.param([RAISES, "yield"], {"errors": 1}, "setup", 6, id="generator-setup"),
         pytest.param(
-            ["yield", RAISES], {"passed": 1, "errors": 1}, "teardown", 7, id="generator-teardown"
+            ["yield", RAISES],
+            {"passed": 1, "errors": 1},
+            "teardown",
+            7,
+            id="generator-teardown",
+            marks=pytest.mark.serial_only(REPORT_THEN_SUMMARY),  # its test ran: the section
         ),
     ],
 )
@@ -204,6 +215,7 @@ async def test_one({fixture}):
 """
 
 
+@pytest.mark.serial_only(REPORT_THEN_SUMMARY)
 @pytest.mark.parametrize(
     ("fixture", "outcome", "header"),
     [

@@ -110,6 +110,8 @@ def test_setup_class_runs_on_the_class_loop_or_the_wider_loop_of_its_tests(
 
         loops = {{}}
 
+        # a loop per test ("narrower") is what this checks; concurrent tests share their batch's
+        @pytest.mark.awaitest(concurrent=False)
         @pytest.mark.asyncio{marker}
         class TestShared:
             @classmethod

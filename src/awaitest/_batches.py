@@ -10,6 +10,7 @@ Only :class:`Batches` drives it; the plugin's ``pytest_runtest_protocol`` (regis
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
@@ -22,6 +23,7 @@ from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._loops.guard import Guard
 from ._pytest_private import (
+    finalize_last,
     finalizers_kept_for,
     forget_request,
     function_fixturedefs,
@@ -110,7 +112,13 @@ class Batches:
         try:
             batch = self.batch
             if batch is None:
-                batch = self._open(item, plan, key)
+                try:
+                    batch = self._open(item, plan, key)
+                except Exception:
+                    # its loop factory raised: the normal protocol's setup asks it again and
+                    # reports its error as a serial run does (the user's frame only)
+                    self.alone.append((item.nodeid, _concurrency.NO_LOOP))
+                    return None
             elif batch.full():
                 self._finish(batch.flights[0], nextitem=item)
                 if session_stopping(item.session):
@@ -123,10 +131,10 @@ class Batches:
                 if session_stopping(item.session):
                     return True
                 batch = self._open(item, plan, key)
-            self._take_off(batch, item, plan)
+            alone = self._take_off(batch, item, plan)
             following = None if nextitem is None else self._joinable(nextitem)
             self._ahead = None if nextitem is None else (nextitem, following)
-            if not (isinstance(following, tuple) and following[1] == key):
+            if alone or not (isinstance(following, tuple) and following[1] == key):
                 self._finish_all(nextitem)
         except KeyboardInterrupt:
             self._abort()
@@ -185,9 +193,10 @@ class Batches:
         if unguard is not None:
             unguard()
 
-    def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> None:
+    def _take_off(self, batch: Batch, item: pytest.Item, plan: TestPlan) -> bool:
         """Set ``item`` up (pytest's own setup, the others' stack entries off), park its
-        fixture state, and start its call as a task."""
+        fixture state, and start its call as a task. True when no test may start beside it:
+        its setup mocked the clock (see ``_concurrency.clock``)."""
         __tracebackhide__ = True
         state = self.state
         assert state.flights is not None
@@ -197,6 +206,7 @@ class Batches:
         state.flights[item] = flight
         state.loops.lend(item, plan.loop, batch.runner)
         guard = self.guard
+        clock = _concurrency.clock()
         try:
             if guard is not None:
                 guard.phase = flight  # a fixture's patch is this test's
@@ -217,6 +227,7 @@ class Batches:
             self.ran += 1
             batch.took_off()
             self.most = max(self.most, batch.most)
+        return _concurrency.clock() != clock
 
     @contextlib.contextmanager
     def _alone_on_stack(self, batch: Batch, item: pytest.Item) -> Iterator[None]:
@@ -246,11 +257,14 @@ class Batches:
         batch = self.batch
         assert batch is not None
         while batch.flights:
-            self._finish(batch.flights[0], nextitem=nextitem)
+            self._finish(batch.flights[0], nextitem=nextitem, last=len(batch.flights) == 1)
         self._close(batch)
 
-    def _finish(self, flight: Flight, *, nextitem: pytest.Item | None) -> None:
-        """Wait for the oldest test's task, report its call, tear it down, emit its reports."""
+    def _finish(self, flight: Flight, *, nextitem: pytest.Item | None, last: bool = False) -> None:
+        """Wait for the oldest test's task, report its call, tear it down, emit its reports.
+        The batch's ``last`` test closes the batch's loop at the end of its teardown, where a
+        test's own loop is closed: what goes wrong then (a generator, a handler cancelled at
+        shutdown) is that test's teardown's, as serially."""
         __tracebackhide__ = True
         batch, state = self.batch, self.state
         assert batch is not None
@@ -270,8 +284,7 @@ class Batches:
         ihook = item.ihook
         with _concurrent_output.own_warnings(item), self.worker.reporting(item):
             if flight.task is not None:
-                _concurrent_output.attach(item, flight.sink)
-                call = flight.context.run(run_phase, item, "call")
+                call = flight.context.run(run_phase, item, "call")  # attaches its output
                 call.duration = flight.duration
                 call.start = flight.wall
                 call.stop = flight.wall + call.duration
@@ -293,6 +306,8 @@ class Batches:
                 guard.phase = flight
             try:
                 with self._alone_on_stack(batch, item):
+                    if last:
+                        finalize_last(item, functools.partial(self._close_loop, batch))
                     teardown = flight.context.run(run_phase, item, "teardown", nextitem=following)
             finally:
                 if guard is not None:
@@ -321,19 +336,21 @@ class Batches:
             if report is not None:
                 raise StepTimeout(report) from None
 
+    def _close_loop(self, batch: Batch) -> None:
+        key = batch.key
+        assert isinstance(key, tuple)
+        parent = key[0]
+        assert isinstance(parent, pytest.Collector)
+        self.state.loops.close_shared(parent, batch.runner)  # closed once: _close finds it so
+
     def _close(self, batch: Batch) -> None:
         self.batch = None
         self._stop_guarding()
         shared, self.shared = self.shared, None
         if shared is not None:
             shared.__exit__(None, None, None)
-        runner = batch.runner
-        runner.around = contextlib.nullcontext
-        key = batch.key
-        assert isinstance(key, tuple)
-        parent = key[0]
-        assert isinstance(parent, pytest.Collector)
-        self.state.loops.close_shared(parent, runner)
+        batch.runner.around = contextlib.nullcontext
+        self._close_loop(batch)
 
     def abandon(self) -> None:
         """The session ends with tests still in flight (it was interrupted outside the batch's

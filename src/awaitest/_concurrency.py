@@ -10,12 +10,14 @@ test could see or change what the tests beside it see.
 from __future__ import annotations
 
 import contextlib
+import time
 import weakref
 from typing import Final
 
 import pytest
 
 from ._collect import async_function, belongs_to_others, markers
+from ._compat.pytest_timeout import run_timeout
 from ._config import Settings
 from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
@@ -23,9 +25,12 @@ from ._pytest_private import closure_fixturedefs, concurrency_off_reason, fixtur
 from ._session import TestPlan
 
 MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"
+#: Not a decision of :func:`eligibility`: the batch's loop factory raised when the batch opened.
+NO_LOOP: Final = "its loop factory raised (its setup reports the error)"
 
 #: Fixtures that change or read process-wide state per phase (output capture, the warning
-#: filters, the logging handlers, patched attributes) or hand out the loop: a test using one
+#: filters, the logging handlers, patched attributes, the clock: pytest-freezer's ``freezer``,
+#: time-machine's ``time_machine``) or hand out the loop: a test using one
 #: (itself or through its fixtures) runs alone. pytest-mock's ``mocker`` patches process-wide
 #: too. ``request`` counts only as the test's own argument (see :func:`eligibility`).
 PROCESS_WIDE: Final = (
@@ -44,6 +49,8 @@ PROCESS_WIDE: Final = (
     "package_mocker",
     "session_mocker",
     "looptime",
+    "freezer",
+    "time_machine",
 )
 
 
@@ -122,6 +129,11 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
             # pytest-timeout's timer spans pytest's whole protocol, which a test in flight
             # leaves right after its setup
             return "it is marked @pytest.mark.timeout (pytest-timeout)"
+    timed = run_timeout(item.config)
+    if timed is not None:
+        # the same timer, armed for every test: a test in flight would leave it behind (its
+        # teardown, a hanging sync fixture's, untimed) or be stopped by another test's
+        return f"it is timed by pytest-timeout ({timed})"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
     found = None if code is None else first_name(code, CALLS_ALONE)
     if found is not None:
@@ -157,6 +169,13 @@ def _fixture_calls_alone(function: object) -> str | None:
     with contextlib.suppress(TypeError):  # not weakly referenceable: looked at each time
         _FIXTURE_CALLS[function] = found
     return found
+
+
+def clock() -> tuple[object, ...]:
+    """The process's clock functions, which freezegun replaces while it freezes time: a test
+    whose setup changed them (its fixture mocks the clock from setup to teardown, and the loop's
+    time with it) would move every other test's timers, so no test starts beside it."""
+    return (time.monotonic, time.perf_counter, time.time)
 
 
 def batch_key(item: pytest.Item, plan: TestPlan) -> tuple[object, ...]:

@@ -69,9 +69,9 @@ def own_warnings(item: pytest.Item) -> contextlib.AbstractContextManager[None]:
 
 
 def attach(item: pytest.Item, sink: Sink) -> None:
-    """Put ``sink`` where a serial run has the output of ``item``'s call. Call it right before
-    pytest's call phase of ``item`` is run (``call_and_report``), which adds the (empty)
-    sections of its own after these and makes the report with them."""
+    """Put ``sink`` where a serial run has the output of ``item``'s call. Called at the end of
+    its ``pytest_pyfunc_call`` (after awaitest's own sections, the pending tasks'), inside
+    pytest's call phase, whose capture then adds its (empty) sections and makes the report."""
     item.add_report_section(CALL, "stdout", sink.out.getvalue())
     item.add_report_section(CALL, "stderr", sink.err.getvalue())
     formatter = log_section_formatter(item.config)

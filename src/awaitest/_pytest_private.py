@@ -442,6 +442,21 @@ def finalizers_kept_for(session: pytest.Session, kept: dict[Any, Any]) -> Iterat
         del state.addfinalizer
 
 
+def finalize_last(item: pytest.Item, finalizer: Callable[[], object]) -> None:
+    """Run ``finalizer`` at ``item``'s teardown after every other finalizer of it (its
+    function-scoped fixtures' included), as the finalizer of a loop made at its setup would.
+
+    ``item.addfinalizer`` appends, and pytest runs the list from the end, so a finalizer added
+    at teardown runs first; there is no public way to add one that runs last. The list is the
+    item's entry of ``SetupState.stack`` (see :func:`setup_stack`; same in 8.4 to 9.2).
+    """
+    entry = item.session._setupstate.stack.get(item)
+    if entry is None:
+        return  # never set up (skipped by a mark before pytest's setup): nothing to tear down
+    finalizers: list[Callable[[], object]] = entry[0]
+    finalizers.insert(0, finalizer)
+
+
 def function_fixturedefs(item: pytest.Item) -> list[pytest.FixtureDef[Any]]:
     """The function-scoped fixture definitions ``item`` has set up now (not ``request``).
 

@@ -21,6 +21,7 @@ from . import (
     _batches,
     _collect,
     _concurrency,
+    _concurrent_output,
     _config,
     _fixtures,
     _hookspec,
@@ -332,9 +333,13 @@ class Concurrency:
         if flight is None or flight.task is None:
             return None
         batches = self.batches
-        with Phase(batches.checks, pyfuncitem, "call"):  # its findings fail its call
-            batches.timed_out(pyfuncitem)  # its deadline cancelled it: StepTimeout
-            flight.outcome()  # the task's own result: its error raised here, for pytest's report
+        try:
+            with Phase(batches.checks, pyfuncitem, "call"):  # its findings fail its call
+                batches.timed_out(pyfuncitem)  # its deadline cancelled it: StepTimeout
+                flight.outcome()  # the task's own result: its error raised here, for the report
+        finally:
+            # its output after the pending tasks' section, where pytest's capture puts it
+            _concurrent_output.attach(pyfuncitem, flight.sink)
         return True
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:

@@ -220,6 +220,25 @@ _PYTHON_HOOK: Final = getattr(warnings, "_warn_unawaited_coroutine", None)
 _UNAWAITED_HOOK: Final = callable(_PYTHON_HOOK)
 
 
+def pass_on(previous: Callable[[Any], None] | None, coro: Any, *, stacklevel: int) -> None:
+    """A coroutine freed unawaited that awaitest doesn't report: Python's own warning, from the
+    line that dropped it (``stacklevel`` frames up, counting this function as 1). Python's hook,
+    called from here, would name our line: it warns with ``stacklevel=2``. Someone else's hook
+    (``previous``) is theirs to place."""
+    if previous is not _PYTHON_HOOK:
+        if previous is not None:
+            previous(coro)
+        return
+    text = f"coroutine '{coro.__qualname__}' was never awaited"
+    origin = getattr(coro, "cr_origin", None)
+    if origin:
+        created = [(f, line, name, linecache.getline(f, line)) for f, line, name in origin]
+        text += "\nCoroutine created at (most recent call last)\n" + "".join(
+            traceback.format_list(created[::-1])
+        ).rstrip("\n")
+    warnings.warn(text, RuntimeWarning, stacklevel=stacklevel, source=coro)
+
+
 class Window:
     """One test watched: its findings, the tasks it started, its deadline."""
 
@@ -274,8 +293,8 @@ class Window:
                 self._previous_hook = warnings._warn_unawaited_coroutine  # type: ignore[attr-defined]
                 warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
                 self._hooked = True
-            else:  # the batch's hook is in place: it hands each coroutine to its test's window
-                self._previous_hook = _shared.previous_hook
+            else:  # the batch's hook hands each coroutine to its test's window
+                self._previous_hook = _shared.hook_unawaited()
 
     # -- the runner's side -------------------------------------------------------------------
 
@@ -459,22 +478,8 @@ class Window:
             self._pass_on(coro)
 
     def _pass_on(self, coro: Any) -> None:
-        """Python's own warning, from the line that dropped the coroutine. (Its hook, called
-        from here, would name this line: it warns with ``stacklevel=2``.)"""
-        previous = self._previous_hook
-        if previous is not _PYTHON_HOOK:
-            assert previous is not None
-            previous(coro)  # someone else's hook: theirs to place
-            return
-        text = f"coroutine '{coro.__qualname__}' was never awaited"
-        origin = getattr(coro, "cr_origin", None)
-        if origin:
-            created = [(f, line, name, linecache.getline(f, line)) for f, line, name in origin]
-            text += "\nCoroutine created at (most recent call last)\n" + "".join(
-                traceback.format_list(created[::-1])
-            ).rstrip("\n")
-        # 1: this function, 2: _on_unawaited, 3: the code that dropped the coroutine
-        warnings.warn(text, RuntimeWarning, stacklevel=3, source=coro)
+        # 1: pass_on, 2: this function, 3: _on_unawaited, 4: the code that dropped it
+        pass_on(self._previous_hook, coro, stacklevel=4)
 
     def _flush_unawaited(self) -> None:
         if not self._unawaited:

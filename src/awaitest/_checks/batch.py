@@ -99,6 +99,10 @@ class _Flight:
         self.holder: Window | None = None  # another test seen holding the loop while it was late
 
 
+#: The frame of a callback being run by an asyncio loop (pure-Python handles).
+_HANDLE_RUN: Final = asyncio.Handle._run.__code__
+
+
 def context_of(handle: object) -> contextvars.Context | None:
     """The context a callback's handle runs in (``get_context()`` from Python 3.12, the
     attribute it reads before)."""
@@ -130,6 +134,7 @@ class Shared:
         #: The never-awaited hook that was in place (Python's): what a window passes a
         #: coroutine on to when its test handles warnings itself.
         self.previous_hook: Callable[[Any], None] | None = None
+        self._unawaited_hooked = False  # hook_unawaited() ran
         self.stepping = False  # a loop run of the batch (``step()``) is going on
         self._starting = False  # start() is creating a test's own task: not a candidate
         self._previous_factory: Any = None
@@ -159,6 +164,19 @@ class Shared:
         inner = _unwrapped(factory)  # a serial window's tracking factory: the user's under it
         self._factory = _shared_factory(inner, self)
         loop.set_task_factory(self._factory)
+        if self.monitor.policy.unawaited != "ignore":
+            self.hook_unawaited()
+        # else only a test whose own marker turns the check on puts the hook in place: with it
+        # off, nothing is installed, and Python warns from the dropping line as without awaitest
+        _checks._shared = self
+        return self
+
+    def hook_unawaited(self) -> Callable[[Any], None] | None:
+        """Put the batch's never-awaited hook in place, once; returns the hook it replaced
+        (Python's), which a window passes a coroutine on to."""
+        if self._unawaited_hooked:
+            return self.previous_hook
+        self._unawaited_hooked = True
         hook = getattr(warnings, "_warn_unawaited_coroutine", None)
         # a window opened before the batch: its hook is replaced by the batch's
         while isinstance(getattr(hook, "__self__", None), Window):
@@ -168,8 +186,7 @@ class Shared:
         self.previous_hook = hook
         if hook is not None:
             warnings._warn_unawaited_coroutine = self._on_unawaited  # type: ignore[attr-defined]
-        _checks._shared = self
-        return self
+        return hook
 
     def __exit__(self, *exc_info: object) -> None:
         _checks._shared = None
@@ -344,6 +361,12 @@ class Shared:
         window = window or self.window_of(context.get("handle"))
         if window is None and reporter is not None:
             window = WINDOW.get()  # reported by code running in a test's context
+        if window is None:
+            flying = self.in_flight()
+            if len(flying) == 1:
+                # one test on the loop: nothing else it can be, as on a test's own loop (its
+                # window weighs the evidence, the project's or a library's, as serially)
+                window = flying[0]
         if window is not None and not window.closed:
             window.loop_error(loop, context, reporter)
             return
@@ -379,9 +402,8 @@ class Shared:
     def _on_unawaited(self, coro: Any) -> None:
         window = WINDOW.get()
         if window is None or window.closed or window._previous_hook is None:
-            hook = self.previous_hook
-            if hook is not None:
-                hook(coro)
+            # 1: pass_on, 2: this function, 3: the code that dropped it
+            _checks.pass_on(self.previous_hook, coro, stacklevel=3)
             return
         # The filters in place are the batch's, swapped per loop run by the output routes: a
         # test that handles warnings itself (pytest.warns, catch_warnings) runs alone.
@@ -403,6 +425,13 @@ class Shared:
         stack = set()
         while frame is not None:
             stack.add(frame)
+            if frame.f_code is _HANDLE_RUN:
+                # a callback the loop is running (call_soon, a done callback): the test's
+                # whose context it was scheduled in, as a loop error of it is
+                context = context_of(frame.f_locals.get("self"))
+                found = None if context is None else context.get(WINDOW)
+                if found is not None and found in self.flights and not found.closed:
+                    return found
             frame = frame.f_back
         for window in list(self.windows):
             if window.closed:

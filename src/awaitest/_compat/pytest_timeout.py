@@ -120,6 +120,26 @@ class PytestTimeout:
         return None
 
 
+def run_timeout(config: pytest.Config) -> str | None:
+    """pytest-timeout's timeout for every test of the run (``--timeout``, ``PYTEST_TIMEOUT``, the
+    ``timeout`` ini key, in its order) as its source says it, or None: none, 0 (off), or
+    pytest-timeout not loaded. A value it can't read is its own error, not ours."""
+    if not config.pluginmanager.has_plugin(PLUGIN):
+        return None
+    value: Any = config.getoption("timeout", None)
+    if value is not None:
+        label = "--timeout={}"
+    elif os.environ.get("PYTEST_TIMEOUT"):
+        value, label = os.environ["PYTEST_TIMEOUT"], "PYTEST_TIMEOUT={}"
+    else:
+        value, label = config.getini("timeout"), "timeout = {}"
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return label.format(f"{seconds:g}") if seconds > 0 else None
+
+
 def _source(item: pytest.Item, seconds: float) -> str:
     """Where the timeout comes from, in pytest-timeout's order: marker, flag, variable, ini."""
     marker = item.get_closest_marker("timeout")

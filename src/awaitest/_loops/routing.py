@@ -313,9 +313,10 @@ class Routes:
 
 
 #: Names that, called in a test's own code, change for their block where every test's warnings
-#: or output go (process-wide): a block spanning an await in a test beside others would catch
-#: or redirect theirs too, and loses its own at the end of each loop run (the run's filters are
-#: put back). Spelled as the code names them: ``pytest.warns`` is the attribute ``warns``.
+#: or output go, or what time it is (process-wide): a block spanning an await in a test beside
+#: others would catch or redirect theirs too, or move their loop's time, and loses its own
+#: warnings at the end of each loop run (the run's filters are put back). Spelled as the code
+#: names them: ``pytest.warns`` is the attribute ``warns``.
 CHANGES_OUTPUT_STATE: Final = frozenset(
     {
         "warns",
@@ -326,6 +327,9 @@ CHANGES_OUTPUT_STATE: Final = frozenset(
         "resetwarnings",
         "redirect_stdout",
         "redirect_stderr",
+        # the clock: freezegun's block, time-machine's; the loop's time moves for every test
+        "freeze_time",
+        "travel",
     }
 )
 
