@@ -477,6 +477,53 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
     )
 
 
+def test_a_test_whose_code_sets_the_loops_state_runs_alone(pytester: pytest.Pytester) -> None:
+    """The batch's loop is every test's beside it: a test whose own code sets its exception
+    handler, task factory or debug mode runs alone, on a loop of its own, and passes as
+    serially; the test after it sees the loop as awaitest made it."""
+    pytester.makepyfile(
+        test_loop_state=THING
+        + textwrap.dedent("""
+        seen = []
+
+        def handler(loop, context):
+            seen.append(context["message"])
+
+        async def test_own_handler():
+            loop = asyncio.get_running_loop()
+            loop.set_exception_handler(handler)
+            loop.call_exception_handler({"message": "mine"})
+            await asyncio.sleep(0.05)
+            assert seen == ["mine"]
+
+        async def test_debug():
+            asyncio.get_running_loop().set_debug(True)
+            await asyncio.sleep(0.05)
+
+        async def test_factory():
+            asyncio.get_running_loop().set_task_factory(None)
+            await asyncio.sleep(0.05)
+
+        async def test_after():
+            loop = asyncio.get_running_loop()
+            await asyncio.sleep(0.01)
+            assert loop.get_exception_handler() is not handler
+            assert not loop.get_debug()
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*= awaitest concurrency =*",
+            "test_loop_state.py::test_own_handler ran alone: it calls set_exception_handler()",
+            "test_loop_state.py::test_debug ran alone: it calls set_debug()",
+            "test_loop_state.py::test_factory ran alone: it calls set_task_factory()",
+            "concurrency: 1 test ran concurrently (at most 1 at once), 3 ran alone",
+        ]
+    )
+
+
 def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_patching_fixtures=THING

@@ -261,11 +261,14 @@ def test_a_missing_await_is_the_finding_of_the_concurrent_test_that_dropped_the_
 
 
 LOOP_STATE: Final = """
-async def test_changes_the_loop():
-    await meet("changes")
-    loop = asyncio.get_running_loop()
+def tune(loop):  # in a helper: a test whose own code calls these setters runs alone
     loop.set_debug(True)
     loop.set_exception_handler(lambda loop, context: None)
+
+
+async def test_changes_the_loop():
+    await meet("changes")
+    tune(asyncio.get_running_loop())
 
 
 async def test_beside_it():
@@ -289,8 +292,8 @@ def test_a_concurrent_test_that_changes_the_shared_loop_fails_and_the_loop_is_pu
             "(loop.set_exception_handler) and debug mode (loop.set_debug), but it shares its "
             "loop with the tests that run beside it; awaitest put its own back when the test "
             "ended.",
-            "Set it inside the test's own code and put it back before the test ends, or run the "
-            "test alone: @pytest.mark.awaitest(concurrent=False)",
+            "Put it back before the test ends, or run the test alone: "
+            "@pytest.mark.awaitest(concurrent=False)",
             "=* short test summary info =*",
             "PASSED test_pair.py::test_beside_it",
             "FAILED test_pair.py::test_changes_the_loop - Failed: test_changes_the_loop re*",

@@ -59,9 +59,17 @@ PROCESS_WIDE: Final = (
 #: block), ``patch`` (``mock.patch``, ``patch.object``, ``patch.dict``, ``patch.multiple``:
 #: every test in flight sees the patched target) and ``getfixturevalue`` (a function-scoped
 #: fixture set up from a test's call would be set up on definitions another test is about to
-#: use). Conservative: the name is enough (an HTTP client's ``.patch()`` too), since what it
-#: refers to is only known at run time.
-CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {"patch", "getfixturevalue"}
+#: use), and the setters of the loop's state (``set_exception_handler``, ``set_task_factory``,
+#: ``set_debug``: the batch's loop is every test's beside it; one reached through called code
+#: is put back and reported by ``_checks.batch``). Conservative: the name is enough (an HTTP
+#: client's ``.patch()`` too), since what it refers to is only known at run time.
+CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {
+    "patch",
+    "getfixturevalue",
+    "set_exception_handler",
+    "set_task_factory",
+    "set_debug",
+}
 
 
 def marked_concurrent(item: pytest.Item, plan: TestPlan | None) -> bool | None:

@@ -347,8 +347,8 @@ class Shared:
                     window.policy.loop_errors,
                     f"{window.name} replaced the event loop's {' and '.join(changed)}, but it "
                     "shares its loop with the tests that run beside it; awaitest put its own "
-                    "back when the test ended.\nSet it inside the test's own code and put it "
-                    "back before the test ends, or run the test alone: "
+                    "back when the test ended.\nPut it back before the test ends, or run the "
+                    "test alone: "
                     "@pytest.mark.awaitest(concurrent=False)",
                 )
             )
