@@ -577,6 +577,39 @@ def test_a_test_whose_function_fixture_patches_runs_alone(pytester: pytest.Pytes
     )
 
 
+def test_a_test_whose_sync_fixture_takes_the_current_loop_runs_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """A sync fixture shown the test's loop as the current one would be shown the batch's: one
+    that closes it to start afresh with asyncio.run() (which serially gives the test a new loop)
+    makes its test run alone, and both tests pass as serially."""
+    pytester.makepyfile(
+        test_own_loop=THING
+        + textwrap.dedent("""
+        @pytest.fixture
+        def runs_its_own_loop():
+            asyncio.get_event_loop().close()
+            return asyncio.run(asyncio.sleep(0, "ran"))
+
+        async def test_beside():
+            await asyncio.sleep(0.01)
+
+        async def test_after_its_own_loop(runs_its_own_loop):
+            assert runs_its_own_loop == "ran"
+            assert not asyncio.get_running_loop().is_closed()
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v", "-W", "error")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "test_own_loop.py::test_after_its_own_loop ran alone: its fixture runs_its_own_loop "
+            "calls get_event_loop()",
+            "concurrency: 1 test ran concurrently (at most 1 at once), 1 ran alone",
+        ]
+    )
+
+
 #: Code the tests call: a patch and a fixture lookup their own code doesn't name.
 HELPERS: Final = """
 from unittest import mock

@@ -158,8 +158,15 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
 
 #: What a function-scoped fixture's own code may not name for its test to run beside others:
 #: :data:`CALLS_ALONE` but ``getfixturevalue``, which a fixture calls during its setup, where
-#: pytest's code runs alone (called later, from the test's call, it is refused at run time).
-FIXTURE_CALLS_ALONE: Final = CALLS_ALONE - {"getfixturevalue"}
+#: pytest's code runs alone (called later, from the test's call, it is refused at run time);
+#: and ``get_event_loop``/``set_event_loop``: a sync fixture given the test's loop as the
+#: current one is given the batch's, which it may close (to start afresh with
+#: ``asyncio.run``) or run (``run_until_complete``, stepping the other tests' calls outside
+#: their routing), where serially it had the test's own.
+FIXTURE_CALLS_ALONE: Final = (CALLS_ALONE - {"getfixturevalue"}) | {
+    "get_event_loop",
+    "set_event_loop",
+}
 
 #: Each fixture function's first name of :data:`FIXTURE_CALLS_ALONE` (or None), looked for
 #: once per function however many tests use it.
