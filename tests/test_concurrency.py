@@ -477,6 +477,50 @@ def test_a_test_whose_code_patches_or_looks_fixtures_up_runs_alone(
     )
 
 
+def test_a_test_using_an_http_mocking_librarys_switch_runs_alone(
+    pytester: pytest.Pytester,
+) -> None:
+    """respx's ``respx.mock`` patches httpcore for every client of the process: a test using it
+    runs alone (refused at run time, its half-entered patch left respx's routers registered for
+    the tests after it), and each test gets the serial outcome."""
+    pytester.makepyfile(
+        test_respx=THING
+        + textwrap.dedent("""
+        import httpx
+        import respx
+        from respx.mocks import Mocker
+
+        async def test_mocked_post():
+            async with respx.mock:
+                respx.post("https://foo.bar/") % 201
+                await asyncio.sleep(0.02)
+                async with httpx.AsyncClient() as client:
+                    response = await client.post("https://foo.bar/", content=b"x")
+                assert response.status_code == 201
+
+        @pytest.mark.parametrize("n", [0, 1])
+        async def test_mocked_get(n):
+            async with respx.mock:
+                respx.get("https://foo.bar/") % 200
+                await asyncio.sleep(0.02)
+
+        async def test_beside():
+            await asyncio.sleep(0.01)
+            assert not Mocker.registry["httpcore"].routers
+        """)
+    )
+    result = pytester.runpytest(*CONCURRENT, "-v")
+    result.assert_outcomes(passed=4)
+    result.stdout.fnmatch_lines(
+        [
+            "test_respx.py::test_mocked_post ran alone: it calls mock()",
+            "test_respx.py::test_mocked_get[[]0[]] ran alone: it calls mock()",
+            "test_respx.py::test_mocked_get[[]1[]] ran alone: it calls mock()",
+            "concurrency: 1 test ran concurrently (at most 1 at once), 3 ran alone",
+        ]
+    )
+
+
 def test_a_test_whose_code_sets_the_loops_state_runs_alone(pytester: pytest.Pytester) -> None:
     """The batch's loop is every test's beside it: a test whose own code sets its exception
     handler, task factory or debug mode runs alone, on a loop of its own, and passes as

@@ -63,6 +63,12 @@ PROCESS_WIDE: Final = (
 #: ``set_debug``: the batch's loop is every test's beside it; one reached through called code
 #: is put back and reported by ``_checks.batch``). Conservative: the name is enough (an HTTP
 #: client's ``.patch()`` too), since what it refers to is only known at run time.
+#: HTTP mocking libraries' process-wide switches: respx's ``respx.mock`` (a router patched into
+#: httpcore for every client) and ``aioresponses``; ``unittest.mock``'s module used by name too.
+#: Looked for after :data:`CALLS_ALONE`, so ``mock.patch(...)`` says ``it calls patch()``. (Refused
+#: at run time instead, a respx patch half entered left its routers registered for later tests.)
+MOCKING: Final = frozenset({"mock", "aioresponses"})
+
 CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {
     "patch",
     "getfixturevalue",
@@ -143,7 +149,7 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
         # teardown, a hanging sync fixture's, untimed) or be stopped by another test's
         return f"it is timed by pytest-timeout ({timed})"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
-    found = None if code is None else first_name(code, CALLS_ALONE)
+    found = None if code is None else first_name(code, CALLS_ALONE) or first_name(code, MOCKING)
     if found is not None:
         return f"it calls {found}()"
     for fixturedef in closure_fixturedefs(item):
@@ -180,7 +186,9 @@ def _fixture_calls_alone(function: object) -> str | None:
     except (KeyError, TypeError):
         pass
     code = getattr(getattr(function, "__func__", function), "__code__", None)
-    found = None if code is None else first_name(code, FIXTURE_CALLS_ALONE)
+    found = (
+        None if code is None else first_name(code, FIXTURE_CALLS_ALONE) or first_name(code, MOCKING)
+    )
     with contextlib.suppress(TypeError):  # not weakly referenceable: looked at each time
         _FIXTURE_CALLS[function] = found
     return found
