@@ -19,6 +19,7 @@ import pytest
 from . import _concurrency, _concurrent_output
 from ._checks.batch import Shared
 from ._checks.deadlines import StepTimeout
+from ._compat.pytest_timeout import run_timeout
 from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._loops.guard import Guard
@@ -70,6 +71,8 @@ class Batches:
         self.ran = 0  # tests that ran in a batch
         self.most = 0  # the most in flight at once
         self.worker = Worker(config)
+        #: pytest-timeout's timeout for every test, read once (see ``_concurrency.eligibility``)
+        self._timed = run_timeout(config)
         #: The decision about the next test, made while deciding whether the batch goes on
         #: (perf: asked once per test, not twice).
         self._ahead: tuple[pytest.Item, tuple[TestPlan, tuple[object, ...]] | str | None] | None
@@ -91,7 +94,7 @@ class Batches:
             return None
         if opted is False:
             return _concurrency.MARKED_ALONE
-        reason = _concurrency.eligibility(item, plan, state.settings)
+        reason = _concurrency.eligibility(item, plan, state.settings, self._timed)
         if reason is not None:
             return reason
         assert plan is not None

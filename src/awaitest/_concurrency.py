@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import time
 import weakref
+from types import CodeType
 from typing import Final
 
 import pytest
 
 from ._collect import async_function, belongs_to_others, markers
-from ._compat.pytest_timeout import run_timeout
 from ._config import Settings
 from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
@@ -63,12 +63,6 @@ PROCESS_WIDE: Final = (
 #: ``set_debug``: the batch's loop is every test's beside it; one reached through called code
 #: is put back and reported by ``_checks.batch``). Conservative: the name is enough (an HTTP
 #: client's ``.patch()`` too), since what it refers to is only known at run time.
-#: HTTP mocking libraries' process-wide switches: respx's ``respx.mock`` (a router patched into
-#: httpcore for every client) and ``aioresponses``; ``unittest.mock``'s module used by name too.
-#: Looked for after :data:`CALLS_ALONE`, so ``mock.patch(...)`` says ``it calls patch()``. (Refused
-#: at run time instead, a respx patch half entered left its routers registered for later tests.)
-MOCKING: Final = frozenset({"mock", "aioresponses"})
-
 CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {
     "patch",
     "getfixturevalue",
@@ -76,6 +70,20 @@ CALLS_ALONE: Final = CHANGES_OUTPUT_STATE | {
     "set_task_factory",
     "set_debug",
 }
+
+#: HTTP mocking libraries' process-wide switches: respx's ``respx.mock`` (a router patched into
+#: httpcore for every client) and ``aioresponses``; ``unittest.mock``'s module used by name too.
+#: Looked for after the other names, so ``mock.patch(...)`` says ``it calls patch()``. (Refused
+#: at run time instead, a respx patch half entered left its routers registered for later tests.)
+MOCKING: Final = frozenset({"mock", "aioresponses"})
+
+
+def _calls_alone(code: CodeType | None, names: frozenset[str]) -> str | None:
+    """The name that makes ``code``'s test run alone: the first of ``names`` it names, else of
+    :data:`MOCKING`; None for neither."""
+    if code is None:
+        return None
+    return first_name(code, names) or first_name(code, MOCKING)
 
 
 def marked_concurrent(item: pytest.Item, plan: TestPlan | None) -> bool | None:
@@ -102,8 +110,12 @@ def opted_in(item: pytest.Item, plan: TestPlan | None, settings: Settings) -> bo
     return None
 
 
-def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) -> str | None:
-    """None when ``item``, which opted in, may run beside others; else why it runs alone."""
+def eligibility(
+    item: pytest.Item, plan: TestPlan | None, settings: Settings, timed: str | None = None
+) -> str | None:
+    """None when ``item``, which opted in, may run beside others; else why it runs alone.
+    ``timed``: the run's pytest-timeout timeout (``_compat.pytest_timeout.run_timeout``, read
+    once per run), as its source says it."""
     if plan is None:
         if async_function(item) is None:
             return "it is a sync test"
@@ -143,13 +155,12 @@ def eligibility(item: pytest.Item, plan: TestPlan | None, settings: Settings) ->
             # pytest-timeout's timer spans pytest's whole protocol, which a test in flight
             # leaves right after its setup
             return "it is marked @pytest.mark.timeout (pytest-timeout)"
-    timed = run_timeout(item.config)
     if timed is not None:
         # the same timer, armed for every test: a test in flight would leave it behind (its
         # teardown, a hanging sync fixture's, untimed) or be stopped by another test's
         return f"it is timed by pytest-timeout ({timed})"
     code = getattr(getattr(item.obj, "__func__", item.obj), "__code__", None)
-    found = None if code is None else first_name(code, CALLS_ALONE) or first_name(code, MOCKING)
+    found = _calls_alone(code, CALLS_ALONE)
     if found is not None:
         return f"it calls {found}()"
     for fixturedef in closure_fixturedefs(item):
@@ -186,9 +197,7 @@ def _fixture_calls_alone(function: object) -> str | None:
     except (KeyError, TypeError):
         pass
     code = getattr(getattr(function, "__func__", function), "__code__", None)
-    found = (
-        None if code is None else first_name(code, FIXTURE_CALLS_ALONE) or first_name(code, MOCKING)
-    )
+    found = _calls_alone(code, FIXTURE_CALLS_ALONE)
     with contextlib.suppress(TypeError):  # not weakly referenceable: looked at each time
         _FIXTURE_CALLS[function] = found
     return found

@@ -127,17 +127,13 @@ def run_timeout(config: pytest.Config) -> str | None:
     if not config.pluginmanager.has_plugin(PLUGIN):
         return None
     value: Any = config.getoption("timeout", None)
-    if value is not None:
-        label = "--timeout={}"
-    elif os.environ.get("PYTEST_TIMEOUT"):
-        value, label = os.environ["PYTEST_TIMEOUT"], "PYTEST_TIMEOUT={}"
-    else:
-        value, label = config.getini("timeout"), "timeout = {}"
+    if value is None:
+        value = os.environ.get("PYTEST_TIMEOUT") or config.getini("timeout")
     try:
         seconds = float(value)
     except (TypeError, ValueError):
         return None
-    return label.format(f"{seconds:g}") if seconds > 0 else None
+    return _run_source(config, seconds) if seconds > 0 else None
 
 
 def _source(item: pytest.Item, seconds: float) -> str:
@@ -147,7 +143,12 @@ def _source(item: pytest.Item, seconds: float) -> str:
         value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
         if value is not None:
             return f"@pytest.mark.timeout({seconds:g})"
-    if item.config.getoption("timeout", None) is not None:
+    return _run_source(item.config, seconds)
+
+
+def _run_source(config: pytest.Config, seconds: float) -> str:
+    """Where the run's timeout comes from, in pytest-timeout's order: flag, variable, ini."""
+    if config.getoption("timeout", None) is not None:
         return f"--timeout={seconds:g}"
     if os.environ.get("PYTEST_TIMEOUT"):
         return f"PYTEST_TIMEOUT={seconds:g}"
