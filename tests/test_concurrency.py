@@ -56,6 +56,59 @@ def test_the_waits_of_two_tests_overlap(pytester: pytest.Pytester) -> None:
     )
 
 
+STARTS_BEFORE_THE_NEXT_SETUP: Final = """
+import asyncio
+
+import pytest
+
+pytestmark = pytest.mark.awaitest(concurrent=True)
+events = []
+second_started = asyncio.Event()
+
+
+@pytest.fixture
+def noted(request):
+    events.append(f"setup {request.node.name}")
+
+
+@pytest.mark.asyncio
+async def test_first(noted):
+    events.append("test_first sends")
+    await second_started.wait()  # in flight until test_second's call runs
+    events.append("test_first answered")
+
+
+@pytest.mark.asyncio
+async def test_second(noted):
+    events.append("test_second sends")
+    second_started.set()
+    await asyncio.sleep(0)
+
+
+@pytest.mark.awaitest(concurrent=False)
+def test_zz_log():
+    print("\\n".join(events))
+"""
+
+
+def test_a_call_starts_before_the_next_test_is_set_up(pytester: pytest.Pytester) -> None:
+    """A test's call runs up to its first wait as soon as its setup is done, so what it waits
+    for is waited for while the tests after it are set up, not from the end of the batch."""
+    pytester.makepyfile(test_starts=STARTS_BEFORE_THE_NEXT_SETUP)
+    result = pytester.runpytest(*CONCURRENT, "-s")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*setup test_first",  # after the progress line's dots
+            "test_first sends",
+            "setup test_second",
+            "test_second sends",
+            "test_first answered",
+        ],
+        consecutive=True,
+    )
+
+
 def test_the_flag_turns_concurrency_off_for_one_run(pytester: pytest.Pytester) -> None:
     ini(pytester, asyncio_concurrency="5")
     pytester.makepyfile(test_pair=PAIR.format(wait=0.2))
@@ -684,9 +737,23 @@ def test_a_patch_reached_through_called_code_beside_other_tests_fails_that_test(
         import helpers
 
         pytestmark = [pytest.mark.asyncio, pytest.mark.awaitest(concurrent=True)]
+        arrived = []
+        everyone = {}
+
+        async def all_in_flight():
+            # the three go on together, in one round of the batch's loop (one at a time,
+            # each on a loop of its own, nobody else comes: each waits 0.2 s and goes on)
+            here = everyone.setdefault(asyncio.get_running_loop(), asyncio.Event())
+            arrived.append(None)
+            if len(arrived) == 3:
+                here.set()
+            try:
+                await asyncio.wait_for(here.wait(), 0.2)
+            except asyncio.TimeoutError:
+                pass
 
         async def test_swaps():
-            await asyncio.sleep(0.01)
+            await all_in_flight()
             try:
                 with helpers.swapped():
                     await asyncio.sleep(0.05)
@@ -694,11 +761,12 @@ def test_a_patch_reached_through_called_code_beside_other_tests_fails_that_test(
                 pass  # the refusal is no Exception: it can't be swallowed
 
         async def test_sets_environ():
-            await asyncio.sleep(0.01)
+            await all_in_flight()
             with helpers.environ_set():
                 await asyncio.sleep(0.05)
 
         async def test_sees_the_real_ones():
+            await all_in_flight()
             await asyncio.sleep(0.03)
             assert helpers.Thing.value == "real"
             assert "AWAITEST_SET" not in os.environ
