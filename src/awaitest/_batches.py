@@ -232,7 +232,7 @@ class Batches:
             self.most = max(self.most, batch.most)
         if _concurrency.clock() != clock:
             return True
-        if self.shared is not None and flight.task is not None:
+        if self.shared is not None:  # poll() does nothing for a test whose setup failed
             # its first step now (a request sent, a connection opened), not at the batch's
             # end: what it waits for is then waited for while the next tests are set up
             with self.shared.step():

@@ -162,10 +162,11 @@ class Batch:
         flight.landed()
 
     def poll(self) -> None:
-        """Run the loop one round without waiting for anything: every task in flight takes the
-        steps it can take now (a test's first step, replies that have arrived), so its waits
-        overlap the setups of the tests that follow instead of starting when the batch
-        finishes. Outcomes stay in the tasks."""
+        """Run the loop one round without waiting for anything (two when the newest test's
+        task is done in the first): every task in flight takes the steps it can take now (a
+        test's first step, replies that have arrived), so its waits overlap the setups of the
+        tests that follow instead of starting when the batch finishes. Outcomes stay in the
+        tasks."""
         __tracebackhide__ = True
         task = self.flights[-1].task
         if task is None or task.done():
