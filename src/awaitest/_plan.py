@@ -37,8 +37,10 @@ from .clock import VirtualClock
 CLOCK_FIXTURE: Final = "virtual_clock"
 
 
-def plan(item: pytest.Item, state: SessionState) -> None:
-    """Decide whether ``item`` is ours and how it runs; keep the decision in ``state.planned``."""
+def plan(item: pytest.Item, state: SessionState, *, user_loops: bool) -> None:
+    """Decide whether ``item`` is ours and how it runs; keep the decision in ``state.planned``.
+    ``user_loops``: whether a user's ``event_loop`` or ``event_loop_policy`` fixture exists
+    (``any_user_loop``, asked once for all the tests)."""
     every = markers(item)
     marks = [mark for mark in every if mark.name == "asyncio"]
     if async_function(item) is None:
@@ -92,7 +94,7 @@ def plan(item: pytest.Item, state: SessionState) -> None:
         key = key._replace(eager=parsed.eager_tasks)
     elif settings.eager_tasks:
         key = key._replace(eager=True)  # also a hook's factories
-    user_loop = plan_user_loop(item, state)
+    user_loop = plan_user_loop(item, state) if user_loops else None
     fixtures, floor = state.async_fixtures_of(item)
     scope = test_loop_scope(parsed.loop_scope, fixtures, settings, floor)
     if fixtures:

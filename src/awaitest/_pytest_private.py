@@ -127,33 +127,39 @@ def active_fixturedef(request: pytest.FixtureRequest, name: str) -> pytest.Fixtu
     return fixturedef
 
 
-def only_ours(node: pytest.Item, names: tuple[str, ...]) -> bool:
+def only_ours(node: Node, names: tuple[str, ...]) -> bool:
     """True when none of the fixtures ``names`` is defined anywhere but by awaitest, so no test
-    sees a user's override: the common case, answered once per test by a global count.
+    sees a user's override: the common case, answered by a global count, not a lookup.
 
-    pytest has no public count of a fixture's definitions; before 9.2 its fixture manager keeps
-    them in ``_arg2fixturedefs``, from 9.2 in ``_arg2node2fixturedefs`` and
-    ``_arg2nodeid2fixturedefs`` (name -> node or node id -> definitions). Without either the
-    answer is False: callers then look it up (``getfixturedefs``, about 700 Python bytecodes
-    per test).
+    pytest has no public count of a fixture's definitions. From 9.2 its fixture manager keeps
+    them in ``_arg2node2fixturedefs`` and ``_arg2nodeid2fixturedefs`` (name -> node or node
+    id -> definitions), before 9.2 in ``_arg2fixturedefs`` (name -> definitions). Without
+    either the answer is False: callers then look it up (``getfixturedefs``, about 700 Python
+    bytecodes per test). perf: the newest layout is tried first (a ``getattr`` that misses
+    raises and catches an ``AttributeError`` inside).
     """
     manager = node.session._fixturemanager
-    every = getattr(manager, "_arg2fixturedefs", None)
-    if every is not None:
-        for name in names:  # noqa: SIM110 - perf: a plain loop
-            if len(every.get(name, ())) > 1:
-                return False
-        return True
     by_node = getattr(manager, "_arg2node2fixturedefs", None)
-    by_nodeid = getattr(manager, "_arg2nodeid2fixturedefs", None)
-    if by_node is None or by_nodeid is None:
+    if by_node is not None:
+        by_nodeid = getattr(manager, "_arg2nodeid2fixturedefs", None)
+        if by_nodeid is None:
+            return False
+        for name in names:
+            if by_nodeid.get(name):
+                return False  # defined through the deprecated node-id API: not ours
+            table = by_node.get(name)  # ours is under the session node
+            if table:
+                if len(table) > 1:
+                    return False
+                for defs in table.values():
+                    if len(defs) > 1:
+                        return False
+        return True
+    every = getattr(manager, "_arg2fixturedefs", None)
+    if every is None:
         return False
-    for name in names:
-        count = 0
-        for table in (by_node.get(name), by_nodeid.get(name)):
-            for defs in table.values() if table else ():
-                count += len(defs)
-        if count > 1:
+    for name in names:  # noqa: SIM110 - perf: a plain loop
+        if len(every.get(name, ())) > 1:
             return False
     return True
 

@@ -43,7 +43,7 @@ from ._compat.fixtures import (
     unused_udp_port,
     unused_udp_port_factory,
 )
-from ._compat.user_loop import request_user_loop
+from ._compat.user_loop import any_user_loop, request_user_loop
 from ._fixture_specs import AsyncFixture, XunitFixture
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
@@ -209,8 +209,9 @@ class AwaitestSession:
     def pytest_collection_modifyitems(
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
+        user_loops = any_user_loop(session)
         for item in items:
-            _plan.plan(item, self.state)
+            _plan.plan(item, self.state, user_loops=user_loops)
         if self.looptime:
             _looptime.expose_loops(items, self.state, config)
 

@@ -63,11 +63,17 @@ def no_user_loop(node: pytest.Item) -> bool:
     )
 
 
+def any_user_loop(session: pytest.Session) -> bool:
+    """Whether a user's ``event_loop`` or ``event_loop_policy`` fixture exists anywhere: asked
+    once when collection is over (every definition is known then), so that planning each test
+    looks for one only when there is one."""
+    return not only_ours(session, USER_FIXTURES)
+
+
 def plan_user_loop(item: pytest.Function, state: SessionState) -> UserLoop | None:
     """If a user's ``event_loop`` or ``event_loop_policy`` fixture is visible to ``item``,
-    make the test request it first and return it: its loop comes from that fixture."""
-    if only_ours(item, USER_FIXTURES):
-        return None
+    make the test request it first and return it: its loop comes from that fixture. Only asked
+    when :func:`any_user_loop` is true."""
     for name, ours in _OURS.items():
         fixturedef = visible_fixturedef(item, name)
         if fixturedef is None or is_ours(fixturedef.func, ours):
