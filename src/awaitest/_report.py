@@ -3,7 +3,7 @@
 A window opens when the test's setup starts and closes when its teardown ends (see
 ``_checks.Window``). A sync test gets one too, from the moment one of our async fixtures is set
 up for it (:meth:`Checks.watch_sync_test`): that fixture's code is watched as an async test's
-would be. Each phase (setup, call, teardown) runs inside :class:`Phase`: at its end an
+would be. At the end of each phase (setup, call, teardown), :func:`phase_over`: an
 ``error`` finding fails it (``pytest.fail``) and a ``warn`` finding is an advisory of the test
 (``_advisories``: a section of its report and an entry of the terminal summary, never a Python
 warning, so ``filterwarnings = error`` doesn't turn it into a failure). When the phase failed
@@ -21,7 +21,7 @@ import builtins
 import dataclasses
 import importlib
 import re
-from types import TracebackType
+from collections.abc import Generator
 from typing import Final
 
 import pytest
@@ -171,50 +171,47 @@ def _deadline(
     return found
 
 
-class Phase:
-    """``with Phase(checks, item, when):`` around one phase of a test (``when``: "setup",
-    "call" or "teardown"): its findings fail it, or are notes on the exception it failed with.
-    ``window`` None: the test's window, if it has one by the end of the phase (a sync test's
-    opens during its setup, if at all). The teardown settles the window: tasks still pending
-    after it are leaks.
+def phase_over(
+    checks: Checks,
+    item: pytest.Item,
+    when: str,
+    window: _checks.Window | None,
+    exc: BaseException | None,
+) -> None:
+    """One phase of a test (``when``: "setup", "call" or "teardown") ended, with ``exc`` if it
+    failed: its findings fail it, or are notes on the exception it failed with. ``window``
+    None: the test's window, if it has one by now (a sync test's opens during its setup, if
+    at all). The teardown settles the window: tasks still pending after it are leaks.
 
-    perf: a class with slots, not ``contextlib.contextmanager`` (three per test).
+    The hooks call it at the end of each phase and, when the phase raised, before raising
+    again. perf: a function, not a context manager (three phases per test).
     """
-
-    __slots__ = ("_checks", "_item", "_when", "_window")
-
-    def __init__(
-        self,
-        checks: Checks,
-        item: pytest.Item,
-        when: str,
-        window: _checks.Window | None = None,
-    ) -> None:
-        self._checks = checks
-        self._item = item
-        self._when = when
-        self._window = window
-
-    def __enter__(self) -> None:
-        pass
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        __tracebackhide__ = True
-        item = self._item
-        window = self._window or self._checks.windows.get(item)
+    __tracebackhide__ = True
+    if window is None:
+        window = checks.windows.get(item)
         if window is None:
             return
-        if exc is None:
-            _finish(item, self._when, window, timed_out=None)
-        elif isinstance(exc, StepTimeout):
-            _finish(item, self._when, window, timed_out=str(exc))
-        else:
-            _annotate(item, self._when, window, exc)
+    if exc is None:
+        _finish(item, when, window, timed_out=None)
+    elif isinstance(exc, StepTimeout):
+        _finish(item, when, window, timed_out=str(exc))
+    else:
+        _annotate(item, when, window, exc)
+
+
+def judged(
+    checks: Checks, item: pytest.Item, when: str, window: _checks.Window | None
+) -> Generator[None, object, object]:
+    """A hook wrapper's phase, judged by :func:`phase_over` when it ends: the wrapper
+    ``return (yield from judged(...))`` around pytest's setup or teardown."""
+    __tracebackhide__ = True
+    try:
+        result = yield
+    except BaseException as exc:
+        phase_over(checks, item, when, window, exc)
+        raise
+    phase_over(checks, item, when, window, None)
+    return result
 
 
 def _annotate(item: pytest.Item, when: str, window: _checks.Window, exc: BaseException) -> None:

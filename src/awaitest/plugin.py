@@ -50,7 +50,7 @@ from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
 from ._pytest_private import hookspec_of, setup_show_requested, write_on_setup_show_line
 from ._registry import LoopRegistry
-from ._report import Checks, Phase
+from ._report import Checks, judged, phase_over
 from ._session import STATE, DeclaredSync, SessionState
 
 __all__ = [
@@ -223,8 +223,7 @@ class AwaitestSession:
         plan = self.state.begin(item)
         # in a batch this runs in the test's own context: its window is bound to it there
         window = None if plan is None else self.checks.open(item, plan)
-        with Phase(self.checks, item, "setup", window):
-            return (yield)
+        return (yield from judged(self.checks, item, "setup", window))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_pyfunc_call(self, pyfuncitem: pytest.Function) -> bool | None:
@@ -233,8 +232,12 @@ class AwaitestSession:
         if plan is None:
             _collect.fail_if_unclaimed(pyfuncitem)
             return None
-        with Phase(self.checks, pyfuncitem, "call"):
+        try:
             self.state.run_test(pyfuncitem, plan)
+        except BaseException as exc:
+            phase_over(self.checks, pyfuncitem, "call", None, exc)
+            raise
+        phase_over(self.checks, pyfuncitem, "call", None, None)
         return True
 
     @pytest.hookimpl(wrapper=True)
@@ -272,8 +275,7 @@ class AwaitestSession:
         if window is None:
             return (yield)
         try:
-            with Phase(self.checks, item, "teardown", window):
-                return (yield)
+            return (yield from judged(self.checks, item, "teardown", window))
         finally:
             window.close()
 
@@ -335,9 +337,13 @@ class Concurrency:
             return None
         batches = self.batches
         try:
-            with Phase(batches.checks, pyfuncitem, "call"):  # its findings fail its call
+            try:  # its findings fail its call
                 batches.timed_out(pyfuncitem)  # its deadline cancelled it: StepTimeout
                 flight.outcome()  # the task's own result: its error raised here, for the report
+            except BaseException as exc:
+                phase_over(batches.checks, pyfuncitem, "call", None, exc)
+                raise
+            phase_over(batches.checks, pyfuncitem, "call", None, None)
         finally:
             # its output after the pending tasks' section, where pytest's capture puts it
             _concurrent_output.attach(pyfuncitem, flight.sink)

@@ -246,6 +246,14 @@ class Window:
     #: that moment (see :meth:`step_failed`). perf: a class attribute, so only a failure sets
     #: one on the window.
     failure: tuple[BaseException, int, list[str]] | None = None
+    # perf: the other attributes that start the same in every window and are only ever
+    # rebound (never mutated) start as class attributes too (a window per test)
+    _imposed: tuple[Deadline | None, float | None, float] | None = None
+    closed = False
+    tracking = False  # a step is running whose new tasks belong to the test
+    _blocked_in_callback: LoopBlocked | None = None
+    _previous_hook: Callable[[Any], None] | None = None
+    _hooked = False  # the unawaited hook in place is this window's (to restore)
 
     def __init__(
         self,
@@ -265,10 +273,7 @@ class Window:
         self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
         #: The deadline between steps, when it covers sync code (pytest-timeout's).
         self.outside = Outside(deadline) if deadline is not None and deadline.covers_sync else None
-        self._imposed: tuple[Deadline | None, float | None, float] | None = None
         self.findings: list[Finding] = []
-        self.closed = False
-        self.tracking = False  # a step is running whose new tasks belong to the test
         # the tasks the test creates: leak candidates, evidence for blaming loop errors, and
         # what a failure's report lists as pending
         self._track_tasks = (
@@ -282,9 +287,6 @@ class Window:
         self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], Creator | None]] = []
         self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
         self._unawaited: dict[tuple[str, str, str | None], int] = {}
-        self._blocked_in_callback: LoopBlocked | None = None
-        self._previous_hook: Callable[[Any], None] | None = None
-        self._hooked = False  # the unawaited hook in place is this window's (to restore)
         if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
             # The filters in place now are pytest's for this test; a test that catches
             # warnings itself puts a list of its own in place (see _on_unawaited).
