@@ -7,8 +7,7 @@ Every key is read as a string and checked here, so a bad value is one ``pytest.U
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal, NamedTuple, TypeVar
 
 import pytest
 
@@ -30,8 +29,7 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
     mode: Mode = "strict"
     debug: bool = False
     default_fixture_loop_scope: Scope | None = None

@@ -8,8 +8,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any, Final, TypeVar, cast, overload
+from typing import Any, Final, NamedTuple, TypeVar, cast, overload
 
 import pytest
 
@@ -22,8 +21,7 @@ from ._scopes import SCOPES, Scope, fixture_scope, is_scope, wider, widest
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-@dataclass(frozen=True, slots=True)
-class Declared:
+class Declared(NamedTuple):
     loop_scope: Scope | None
 
 
@@ -96,8 +94,7 @@ def fixture(
     return decorate if fixture_function is None else decorate(fixture_function)
 
 
-@dataclass(frozen=True, slots=True)
-class AsyncFixture:
+class AsyncFixture(NamedTuple):
     """What awaitest knows about one async fixture definition."""
 
     name: str
@@ -141,8 +138,7 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
     )
 
 
-@dataclass(frozen=True, slots=True)
-class XunitFixture:
+class XunitFixture(NamedTuple):
     """A fixture pytest calls a class's or module's xunit-style setup and teardown from
     (``setup_method`` and ``teardown_method``, ...), when one of the two is ``async def``:
     awaitest calls them instead (``_xunit``). The functions are the ones pytest found."""

@@ -17,7 +17,6 @@ match on it: the "defines both" and the "unexpected loop scope value" ones.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Iterable
 from typing import Final, NamedTuple
@@ -47,8 +46,7 @@ _SEVERITY_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors")
 AWAITEST_KEYWORDS: Final = (*CHECK_KEYWORDS, "concurrent")
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class MarkerSpec:
+class MarkerSpec(NamedTuple):
     loop_scope: Scope | None = None
     loop_factories: tuple[str, ...] | None = None
     timeout: float | None = None
@@ -57,8 +55,7 @@ class MarkerSpec:
     notes: tuple[str, ...] = ()
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
-class MarkerError:
+class MarkerError(NamedTuple):
     problem: str  # without the test id
     notes: tuple[str, ...] = ()  # as in MarkerSpec: deprecations found before the problem
 
@@ -69,7 +66,7 @@ EMPTY: Final = MarkerSpec()
 def parse(marks: Iterable[pytest.Mark]) -> MarkerSpec | MarkerError:
     notes: list[str] = []
     parsed = _parse(marks, notes)
-    return dataclasses.replace(parsed, notes=tuple(notes)) if notes else parsed
+    return parsed._replace(notes=tuple(notes)) if notes else parsed
 
 
 def _parse(marks: Iterable[pytest.Mark], notes: list[str]) -> MarkerSpec | MarkerError:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -37,8 +36,7 @@ from ._scopes import Node, Scope, scope_node, wider
 from .clock import VirtualClockError
 
 
-@dataclass(frozen=True, slots=True)
-class UserLoop:
+class UserLoop(NamedTuple):
     """A user's own ``event_loop`` (the loop) or ``event_loop_policy`` (the policy loops come
     from) fixture is visible to a test: the old pytest-asyncio ways to choose the loop."""
 

@@ -18,7 +18,6 @@ each once, naming the library and the tests it came during.
 from __future__ import annotations
 
 import builtins
-import dataclasses
 import importlib
 import re
 from collections.abc import Generator
@@ -98,11 +97,11 @@ class Checks:
         found = self.policies.get(overrides)
         if found is None:
             changed = {
-                field.name: value
-                for field in dataclasses.fields(_checks.Policy)
-                if (value := getattr(overrides, field.name, None)) is not None
+                name: value
+                for name in _checks.Policy._fields
+                if (value := getattr(overrides, name, None)) is not None
             }
-            found = self.policies[overrides] = dataclasses.replace(monitor.policy, **changed)
+            found = self.policies[overrides] = monitor.policy._replace(**changed)
         return found
 
     def watch_sync_test(self, item: pytest.Item) -> None:

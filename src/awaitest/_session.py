@@ -7,8 +7,7 @@ config to start from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pytest
 
@@ -24,8 +23,7 @@ from ._registry import LoopRegistry, UserLoop
 from ._scopes import Node, Scope, fixture_scope, owner_scope, scope_node, widest
 
 
-@dataclass(frozen=True, slots=True)
-class TestPlan:
+class TestPlan(NamedTuple):
     """How one async test runs, decided at collection."""
 
     loop_scope: Scope
@@ -114,40 +112,56 @@ class NamedRequest:
         return named
 
 
-@dataclass(slots=True)
 class SessionState:
-    settings: Settings
-    loops: LoopRegistry
-    #: Every fixture definition set up or planned for, described once: an async fixture, a
-    #: fixture pytest calls async xunit methods from, a sync fixture declared with
-    #: ``awaitest.fixture`` (:class:`DeclaredSync`), or None (any other sync fixture). perf: a
-    #: sync fixture's declaration is read once per definition, in the same lookup.
-    fixtures: dict[pytest.FixtureDef[Any], FixtureSpec] = field(default_factory=dict)
-    #: The test being set up, run or torn down: wider fixtures take its loop factory.
-    current: pytest.Item | None = None
-    #: The user-loop fixtures whose deprecation was reported (once per run).
-    deprecations: set[str] = field(default_factory=set)
-    #: Markers with arguments, parsed: by the ids of the marker objects (kept alive here).
-    markers: dict[tuple[int, ...], tuple[tuple[pytest.Mark, ...], _Parsed]] = field(
-        default_factory=dict
+    """What awaitest keeps for the run. perf: a plain class with slots, not a dataclass (making
+    one costs every run millions of instructions at import)."""
+
+    __slots__ = (
+        "check_markers",
+        "current",
+        "deprecations",
+        "fixtures",
+        "flights",
+        "last_runner",
+        "loops",
+        "markers",
+        "named",
+        "planned",
+        "plans",
+        "settings",
     )
-    #: ``awaitest`` markers parsed, as ``markers``.
-    check_markers: dict[
-        tuple[int, ...],
-        tuple[tuple[pytest.Mark, ...], _marker.CheckOverrides | _marker.MarkerError],
-    ] = field(default_factory=dict)
-    plans: dict[tuple[object, ...], TestPlan] = field(default_factory=dict)
-    #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
-    #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
-    planned: dict[pytest.Item, TestPlan] = field(default_factory=dict)
-    #: The fixture ``awaitest.getfixturevalue`` is setting up now, if any (see ``_by_name``).
-    named: NamedRequest | None = None
-    #: The runner :meth:`test_runner` last found, and for which test (perf: each of a test's
-    #: sync fixtures asks for it, then its call: one registry lookup per test, not one each).
-    last_runner: tuple[pytest.Item, Runner] | None = None
-    #: The tests in flight in a batch (concurrent tests, ``_batches``); None while concurrency
-    #: is off for the run (perf: hooks ask ``flights is not None`` first).
-    flights: dict[pytest.Item, Flight] | None = None
+
+    def __init__(self, settings: Settings, loops: LoopRegistry) -> None:
+        self.settings = settings
+        self.loops = loops
+        #: Every fixture definition set up or planned for, described once: an async fixture,
+        #: a fixture pytest calls async xunit methods from, a sync fixture declared with
+        #: ``awaitest.fixture`` (:class:`DeclaredSync`), or None (any other sync fixture).
+        #: perf: a sync fixture's declaration is read once per definition, in the same lookup.
+        self.fixtures: dict[pytest.FixtureDef[Any], FixtureSpec] = {}
+        #: The test being set up, run or torn down: wider fixtures take its loop factory.
+        self.current: pytest.Item | None = None
+        #: The user-loop fixtures whose deprecation was reported (once per run).
+        self.deprecations: set[str] = set()
+        #: Markers with arguments, parsed: by the ids of the marker objects (kept alive here).
+        self.markers: dict[tuple[int, ...], tuple[tuple[pytest.Mark, ...], _Parsed]] = {}
+        #: ``awaitest`` markers parsed, as ``markers``.
+        self.check_markers: dict[
+            tuple[int, ...],
+            tuple[tuple[pytest.Mark, ...], _marker.CheckOverrides | _marker.MarkerError],
+        ] = {}
+        self.plans: dict[tuple[object, ...], TestPlan] = {}
+        #: Every planned test's plan. One dict for the run, not an entry in each item's stash:
+        #: a first stash entry grows that item's dict by 160 bytes, 3 MB at 20,000 tests.
+        self.planned: dict[pytest.Item, TestPlan] = {}
+        #: The fixture ``awaitest.getfixturevalue`` is setting up now, if any (``_by_name``).
+        self.named: NamedRequest | None = None
+        #: The runner :meth:`test_runner` last found, and for which test (perf: each of a
+        #: test's sync fixtures asks for it, then its call: one registry lookup per test).
+        self.last_runner: tuple[pytest.Item, Runner] | None = None
+        #: The tests in flight in a batch (concurrent tests, ``_batches``); None while
+        #: concurrency is off for the run (perf: hooks ask ``flights is not None`` first).
+        self.flights: dict[pytest.Item, Flight] | None = None
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> FixtureSpec:
         """What ``fixturedef`` is to awaitest, described on first use."""

@@ -17,8 +17,7 @@ gets fixtures made on its loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import pytest
 
@@ -32,8 +31,7 @@ from ._session import SessionState
 VARIANT_FIXTURE: Final = "_asyncio_loop_factory"
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
+class Problem(NamedTuple):
     """A factory choice that can't run; the variant fails at setup with this message."""
 
     message: str

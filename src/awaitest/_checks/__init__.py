@@ -46,9 +46,8 @@ import types
 import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
-from dataclasses import dataclass
 from types import FrameType, TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 from .._loops.tasks import Task as _Task
 from .._realtime import REAL_TIME
@@ -95,8 +94,7 @@ LEAK_GRACE: Final = 1.0
 Clock = Callable[[], float]
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
+class Finding(NamedTuple):
     kind: Kind
     severity: Severity  # "error" or "warn"
     message: str
@@ -106,8 +104,7 @@ def _never(owner: object, message: str, category: type[Warning]) -> bool:
     return False
 
 
-@dataclass(frozen=True, slots=True)
-class Policy:
+class Policy(NamedTuple):
     """Which checks are on, and how loud: read once per run from the settings."""
 
     unawaited: Severity = "error"

@@ -35,8 +35,7 @@ import threading
 import traceback
 import types
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from .frames import in_loop_machinery, override, pending_stacks, user_frames
 
@@ -45,8 +44,7 @@ KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", 
 HARNESS_MODULES: Final = ("_pytest.", "pytest.", "pluggy.", "awaitest.", "asyncio.", "selectors")
 
 
-@dataclass(frozen=True, slots=True)
-class Deadline:
+class Deadline(NamedTuple):
     seconds: float
     source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
     covers_sync: bool = False  # also the time between steps (sync fixtures, pytest's own work)
