@@ -405,3 +405,44 @@ def test_auto_mode_marks_the_tests_it_runs(pytester: pytest.Pytester) -> None:
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_a_class_override_is_seen_after_tests_of_its_module_that_saw_none(
+    pytester: pytest.Pytester,
+) -> None:
+    # awaitest remembers that a parent's tests see no user loop while pytest generates them:
+    # the class is another parent, whose own event_loop_policy still parametrizes its test
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_before():
+            pass
+
+        class TestOwn:
+            @pytest.fixture(params=["a", "b"])
+            def event_loop_policy(self, request):
+                return asyncio.DefaultEventLoopPolicy()
+
+            @pytest.mark.asyncio
+            async def test_in_class(self):
+                pass
+
+        @pytest.mark.asyncio
+        async def test_after():
+            pass
+        """
+    )
+    result = pytester.runpytest("-v", "-p", "no:randomly")
+    result.assert_outcomes(passed=4, warnings=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_before PASSED*",
+            "*::TestOwn::test_in_class[[]a[]] PASSED*",
+            "*::TestOwn::test_in_class[[]b[]] PASSED*",
+            "*::test_after PASSED*",
+            "*PytestDeprecationWarning: Overriding the event_loop_policy fixture is deprecated*",
+        ]
+    )

@@ -126,6 +126,7 @@ class SessionState:
         "loops",
         "markers",
         "named",
+        "no_user_loop_in",
         "planned",
         "plans",
         "settings",
@@ -162,6 +163,9 @@ class SessionState:
         #: The tests in flight in a batch (concurrent tests, ``_batches``); None while
         #: concurrency is off for the run (perf: hooks ask ``flights is not None`` first).
         self.flights: dict[pytest.Item, Flight] | None = None
+        #: The parent (class or module) whose tests being generated see no user's
+        #: ``event_loop`` or ``event_loop_policy`` fixture (``user_loop.no_user_loop``).
+        self.no_user_loop_in: pytest.Collector | None = None
 
     def async_fixture(self, fixturedef: pytest.FixtureDef[Any]) -> FixtureSpec:
         """What ``fixturedef`` is to awaitest, described on first use."""

@@ -47,7 +47,7 @@ def nothing_to_decide(
         not metafunc.config.hook.pytest_asyncio_loop_factories.get_hookimpls()
         and len(state.loops.ini_keys) == 1
         and not any("loop_factories" in mark.kwargs for mark in marks)
-        and no_user_loop(metafunc.definition)
+        and no_user_loop(metafunc.definition, state)
     )
 
 

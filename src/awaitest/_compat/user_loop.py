@@ -55,12 +55,23 @@ def request_user_loop(metafunc: pytest.Metafunc) -> bool:
     return False
 
 
-def no_user_loop(node: pytest.Item) -> bool:
+def no_user_loop(node: pytest.Item, state: SessionState) -> bool:
     """True when no user's ``event_loop`` or ``event_loop_policy`` fixture is visible to
-    ``node``; cheap when no such fixture exists anywhere."""
-    return only_ours(node, USER_FIXTURES) or not any(
+    ``node``, a test being generated; cheap when no such fixture exists anywhere.
+
+    perf: the answer for the test before, when it has the same parent (its class or module).
+    pytest generates a parent's tests one after another, once the parent's own fixtures are
+    parsed, so what they can see doesn't change in between.
+    """
+    parent = node.parent
+    if parent is not None and parent is state.no_user_loop_in:
+        return True
+    if only_ours(node, USER_FIXTURES) or not any(
         visible_fixturedefs(node, name) for name in USER_FIXTURES
-    )
+    ):
+        state.no_user_loop_in = parent
+        return True
+    return False
 
 
 def any_user_loop(session: pytest.Session) -> bool:
