@@ -246,6 +246,9 @@ class Window:
     # perf: the other attributes that start the same in every window and are only ever
     # rebound (never mutated) start as class attributes too (a window per test)
     _imposed: tuple[Deadline | None, float | None, float] | None = None
+    deadline_at: float | None = None
+    #: The deadline between steps, when it covers sync code (pytest-timeout's).
+    outside: Outside | None = None
     closed = False
     tracking = False  # a step is running whose new tasks belong to the test
     _blocked_in_callback: LoopBlocked | None = None
@@ -267,9 +270,10 @@ class Window:
         self.owner = owner
         self.name = name
         self.deadline = deadline
-        self.deadline_at = monitor.clock() + deadline.seconds if deadline else None
-        #: The deadline between steps, when it covers sync code (pytest-timeout's).
-        self.outside = Outside(deadline) if deadline is not None and deadline.covers_sync else None
+        if deadline is not None:
+            self.deadline_at = monitor.clock() + deadline.seconds
+            if deadline.covers_sync:
+                self.outside = Outside(deadline)
         self.findings: list[Finding] = []
         # the tasks the test creates: leak candidates, evidence for blaming loop errors, and
         # what a failure's report lists as pending

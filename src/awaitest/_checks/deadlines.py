@@ -82,10 +82,15 @@ class LoopBlocked(BaseException):
     """
 
 
+#: ``sys.monitoring`` (Python 3.12+), or None. perf: looked up once; a ``getattr`` that misses
+#: raises and catches an ``AttributeError`` inside, and this is asked for every test.
+_MONITORING: Final[Any] = getattr(sys, "monitoring", None)
+
+
 def debugger_active() -> bool:
     """True when a debugger is tracing this thread (pdb, debugpy, PyCharm) or is registered
     as the ``sys.monitoring`` debugger tool (Python 3.12+)."""
-    monitoring = getattr(sys, "monitoring", None)
+    monitoring = _MONITORING
     if monitoring is not None and monitoring.get_tool(monitoring.DEBUGGER_ID) is not None:
         return True
     tracer = sys.gettrace()
