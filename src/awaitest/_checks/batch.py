@@ -562,9 +562,6 @@ def _unwrapped(factory: Any) -> Any:
     return cells["previous"].cell_contents
 
 
-_getframe: Final = sys._getframe
-
-
 def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., asyncio.Future[Any]]:
     """The batch's task factory, around the loop's own (``previous``): a task is noted by the
     window in the context it is created in (its own ``context=`` if given), while that test is
@@ -591,7 +588,7 @@ def _shared_factory(previous: Any, shared: Shared | None) -> Callable[..., async
             or not (window.tracking or window in shared.flights)
         ):
             return task
-        note_created(window, task, _getframe(1))
+        note_created(window, task)
         return task
 
     return awaitest_batch_task_factory
