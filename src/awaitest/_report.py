@@ -197,6 +197,8 @@ def phase_over(
         if window is None:
             return
     if exc is None:
+        if when != "teardown" and window.quiet():
+            return  # perf: nearly always, nothing found (a teardown settles the window first)
         _finish(item, when, window, timed_out=None)
     elif isinstance(exc, StepTimeout):
         _finish(item, when, window, timed_out=str(exc))

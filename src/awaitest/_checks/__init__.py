@@ -1123,6 +1123,9 @@ _AGEN_CLOSE: Final = _agen_close_type()
 
 def _watch_task_creation(loop: asyncio.AbstractEventLoop) -> None:
     current = loop.get_task_factory()
+    if current is None:  # perf: a new loop (one per test); getattr on None would raise inside
+        loop.set_task_factory(_tracking_factory(None))
+        return
     code = getattr(current, "__code__", None)
     if code is not _FACTORY_CODE and code is not _shared_factory_code:
         loop.set_task_factory(_tracking_factory(current))
