@@ -336,6 +336,10 @@ class Batches:
             state.last_runner = None
         forget_request(item)
 
+    def attach_output(self, item: pytest.Function, flight: Flight) -> None:
+        """Give ``item``'s report the output its call wrote (``_concurrent_output``)."""
+        _concurrent_output.attach(item, flight.sink)
+
     def timed_out(self, item: pytest.Function) -> None:
         """The call of ``item``, in a batch: its task is done; raise ``StepTimeout`` (the
         report) if its deadline cancelled it."""

@@ -13,22 +13,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from . import (
-    _batches,
-    _collect,
-    _concurrency,
-    _concurrent_output,
-    _config,
-    _fixtures,
-    _hookspec,
-    _plan,
-    _variants,
-    _xunit,
-)
+from . import _collect, _concurrency, _config, _fixtures, _hookspec, _plan, _variants
 from ._advisories import Summary
 from ._compat import alias as _alias
 from ._compat import looptime as _looptime
@@ -52,6 +41,11 @@ from ._pytest_private import hookspec_of, setup_show_requested, write_on_setup_s
 from ._registry import LoopRegistry
 from ._report import Checks, judged, phase_over
 from ._session import STATE, DeclaredSync, SessionState
+
+if TYPE_CHECKING:
+    # perf: imported where used, only by runs that need them. _batches brings concurrency's
+    # machinery (five modules, a fifth of awaitest's code), _xunit async setup_method & co.
+    from . import _batches
 
 __all__ = [
     "_asyncio_loop_factory",
@@ -116,6 +110,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if header is not None:
         session.headers.append(header)
     if settings.concurrency >= 1 and off is None:
+        from . import _batches  # perf: see the TYPE_CHECKING import
+
         batches = _batches.Batches(session.state, config, session.checks)
         pluginmanager.register(Concurrency(batches), CONCURRENCY_PLUGIN)
 
@@ -258,6 +254,8 @@ class AwaitestSession:
         elif _collect.fixture_belongs_to_others(request, state):
             runner = None
         elif isinstance(spec, XunitFixture):  # async setup_method and its kin
+            from . import _xunit  # perf: see the TYPE_CHECKING import
+
             return (yield from _xunit.setup(fixturedef, request, spec, state, self.checks))
         else:
             return (yield from _fixtures.setup(fixturedef, request, spec, state, self.checks))
@@ -346,7 +344,7 @@ class Concurrency:
             phase_over(batches.checks, pyfuncitem, "call", None, None)
         finally:
             # its output after the pending tasks' section, where pytest's capture puts it
-            _concurrent_output.attach(pyfuncitem, flight.sink)
+            batches.attach_output(pyfuncitem, flight)
         return True
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -401,6 +399,8 @@ class SetupShow:
         spec = state.async_fixture(fixturedef)
         runner = None
         if isinstance(spec, XunitFixture):
+            from . import _xunit  # perf: see the TYPE_CHECKING import
+
             if _xunit.runs_for(spec, request, state):
                 runner = _xunit.runner(spec, request, state)
         elif (
