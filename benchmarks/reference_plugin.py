@@ -90,7 +90,7 @@ def pytest_fixture_setup(fixturedef: pytest.FixtureDef[Any], request: Any) -> Ge
             pass
 
     # pytest has no public way to run a fixture function differently; awaitest swaps it the
-    # same way (src/awaitest/_pytest_private.py), and pytest types the attribute Final
+    # same way (src/awaitest/_pytest_private/internals.py), and pytest types the attribute Final
     fixturedef.func = on_the_loop  # type: ignore[misc]
     try:
         return (yield)

@@ -23,7 +23,7 @@ from ._compat.pytest_timeout import run_timeout
 from ._compat.xdist import Worker
 from ._loops.flight import Batch, Flight, current_sink
 from ._loops.guard import Guard
-from ._pytest_private import (
+from ._pytest_private.internals import (
     finalize_last,
     finalizers_kept_for,
     forget_request,

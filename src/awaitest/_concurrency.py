@@ -21,7 +21,11 @@ from ._collect import async_function, belongs_to_others, markers
 from ._config import Settings
 from ._loops.routing import CHANGES_OUTPUT_STATE, first_name
 from ._loops.runner import is_coroutine_function
-from ._pytest_private import closure_fixturedefs, concurrency_off_reason, fixture_params_of
+from ._pytest_private.internals import (
+    closure_fixturedefs,
+    concurrency_off_reason,
+    fixture_params_of,
+)
 from ._session import TestPlan
 
 MARKED_ALONE: Final = "it is marked @pytest.mark.awaitest(concurrent=False)"

@@ -36,7 +36,12 @@ from typing import Final
 import pytest
 
 from ._loops.routing import Current, Routes, Sink
-from ._pytest_private import caught_warnings, is_log_capture, log_level, log_section_formatter
+from ._pytest_private.internals import (
+    caught_warnings,
+    is_log_capture,
+    log_level,
+    log_section_formatter,
+)
 
 __all__ = ["attach", "loop_run", "own_warnings", "routes"]
 

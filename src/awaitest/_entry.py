@@ -26,7 +26,7 @@ import pytest
 
 from . import plugin
 from ._compat import alias
-from ._pytest_private import forget_registration
+from ._pytest_private.internals import forget_registration
 
 PYTEST_ASYNCIO_PLUGIN: Final = "pytest_asyncio.plugin"
 

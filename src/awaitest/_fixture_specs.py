@@ -15,7 +15,7 @@ import pytest
 from ._config import Settings
 from ._errors import quoted_choices
 from ._loops.runner import is_coroutine_function
-from ._pytest_private import XunitKind, xunit_functions
+from ._pytest_private.internals import XunitKind, xunit_functions
 from ._scopes import SCOPES, Scope, fixture_scope, is_scope, wider, widest
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -24,7 +24,7 @@ from ._collect import fixture_belongs_to_others
 from ._fixture_specs import AsyncFixture
 from ._loops.current import make_current
 from ._loops.runner import NoYieldError, Runner, SecondYieldError, running_loop
-from ._pytest_private import finish_at, forget_setup_error, swap_fixture_function
+from ._pytest_private.internals import finish_at, forget_setup_error, swap_fixture_function
 from ._report import Checks
 from ._scopes import Scope, scope_node
 from ._session import SessionState

@@ -27,7 +27,7 @@ from ._fixture_specs import AsyncFixture, test_loop_scope
 from ._loops.factories import clock_of, key_of
 from ._loops.runner import is_async_generator_function
 from ._marker import EMPTY, MarkerError
-from ._pytest_private import test_argnames
+from ._pytest_private.internals import test_argnames
 from ._scopes import Scope, wider, widest
 from ._session import STATE, SessionState, note
 from ._variants import Problem, chosen

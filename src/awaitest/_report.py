@@ -32,7 +32,7 @@ from ._checks.deadlines import Deadline, StepTimeout, debugger_active
 from ._collect import markers
 from ._config import Settings
 from ._marker import NO_OVERRIDES, CheckOverrides, MarkerError, parse_checks
-from ._pytest_private import debugging_requested
+from ._pytest_private.internals import debugging_requested
 from ._session import TestPlan
 
 

@@ -18,7 +18,7 @@ from ._fixture_specs import AsyncFixture, XunitFixture, declared, describe, desc
 from ._loops.factories import LoopKey
 from ._loops.flight import Flight
 from ._loops.runner import Runner
-from ._pytest_private import closure_fixturedefs
+from ._pytest_private.internals import closure_fixturedefs
 from ._registry import LoopRegistry, UserLoop
 from ._scopes import Node, Scope, fixture_scope, owner_scope, scope_node, widest
 

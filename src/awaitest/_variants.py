@@ -25,7 +25,7 @@ from . import _marker
 from ._compat.user_loop import no_user_loop
 from ._fixture_specs import test_loop_scope
 from ._loops.factories import FactoryError, LoopFactory, LoopKey, key_of
-from ._pytest_private import active_fixturedef, also_request, finish_at, set_up_first
+from ._pytest_private.internals import active_fixturedef, also_request, finish_at, set_up_first
 from ._session import SessionState
 
 VARIANT_FIXTURE: Final = "_asyncio_loop_factory"

@@ -35,7 +35,7 @@ from ._fixture_specs import AsyncFixture, XunitFixture
 from ._fixtures import adopt, fixture_runner
 from ._loops.current import make_current
 from ._loops.runner import Runner, is_coroutine_function
-from ._pytest_private import swap_fixture_function
+from ._pytest_private.internals import swap_fixture_function
 from ._report import Checks
 from ._scopes import widest
 from ._session import SessionState

@@ -37,7 +37,7 @@ from ._fixture_specs import AsyncFixture, XunitFixture
 from ._loops import recycling
 from ._loops.runner import is_async_generator_function, is_coroutine_function
 from ._plan import virtual_clock
-from ._pytest_private import hookspec_of, setup_show_requested, write_on_setup_show_line
+from ._pytest_private.internals import hookspec_of, setup_show_requested, write_on_setup_show_line
 from ._registry import LoopRegistry
 from ._report import Checks, judged, phase_over
 from ._session import STATE, DeclaredSync, SessionState

@@ -24,7 +24,7 @@ from typing import Final
 import pytest
 
 from .._loops.current import make_current
-from .._pytest_private import set_up_first
+from .._pytest_private.internals import set_up_first
 from .._session import SessionState
 
 #: looptime's plugin, as its entry point names it.

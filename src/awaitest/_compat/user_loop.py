@@ -11,7 +11,7 @@ from typing import Final
 import pytest
 
 from .._checks.frames import definition_site
-from .._pytest_private import (
+from .._pytest_private.internals import (
     only_ours,
     request_while_generating,
     set_up_first,

@@ -1,6 +1,8 @@
-"""Every use of a private pytest attribute, one function each, with the reason.
+"""Every use of a private pytest attribute, one function each, with the reason (but the one
+in the package's ``__init__``, which must run before this module is imported).
 
-pytest 8.4 and 9 both have these; if a future pytest moves them, this is the only file to change.
+pytest 8.4 and 9 both have these; if a future pytest moves them, this package is the only place
+to change.
 """
 
 from __future__ import annotations
@@ -8,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -18,40 +19,8 @@ from _pytest.logging import LogCaptureHandler
 from _pytest.runner import call_and_report
 from _pytest.warnings import catch_warnings_for_item
 
-if TYPE_CHECKING:  # imported lazily: see keep_own_modules_unrewritten()
-    from ._scopes import Node
-
-
-def keep_own_modules_unrewritten() -> None:
-    """Stop pytest rewriting the asserts of awaitest's own modules; never anyone else's.
-
-    pytest marks every module of a distribution with a ``pytest11`` entry point for assertion
-    rewriting. A rewritten module is parsed, rewritten and compiled from source, its ``.pyc``
-    cached only where pytest may write one of its own: with ``PYTHONDONTWRITEBYTECODE`` (common
-    in CI containers) or a read-only site-packages that is every module of awaitest on every
-    run, about 0.1 s, and the normal ``.pyc`` goes unused. Nothing depends on awaitest's own
-    asserts being rewritten, and pytest has no public way to unmark a plugin
-    (``PYTEST_DONT_REWRITE`` in a docstring still parses and compiles the source).
-
-    Private: pytest's ``AssertionRewritingHook`` in ``sys.meta_path``, its ``_must_rewrite``
-    set of marked names and its ``_marked_for_rewrite_cache`` (pytest 8.4 and 9 have both).
-    Without them it does nothing. Only awaitest's own names (``awaitest`` and
-    ``awaitest.<module>``) are unmarked: test files and conftests are rewritten for their
-    names, not for a mark, and any other marked package stays marked. The package's
-    ``__init__`` calls it first thing, so only it and this module are rewritten.
-    """
-    package = __name__.partition(".")[0]
-    for finder in sys.meta_path:
-        if type(finder).__name__ != "AssertionRewritingHook":
-            continue
-        marked = getattr(finder, "_must_rewrite", None)
-        cache = getattr(finder, "_marked_for_rewrite_cache", None)
-        if not isinstance(marked, set) or not isinstance(cache, dict):
-            continue
-        ours = {name for name in marked if name == package or name.startswith(package + ".")}
-        if ours:
-            marked -= ours
-            cache.clear()  # as pytest's mark_rewrite() does: recomputed per module name
+if TYPE_CHECKING:
+    from .._scopes import Node
 
 
 def closure_fixturedefs(item: pytest.Function) -> Iterator[pytest.FixtureDef[Any]]:
