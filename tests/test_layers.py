@@ -16,8 +16,8 @@ SRC = Path(awaitest.__file__).parent
 #: Lowest first. A module may import modules of its own layer and of the layers below it; a
 #: package's name stands for all of its modules. Every module of the package is listed.
 LAYERS: dict[str, tuple[str, ...]] = {
-    # pytest-free: loops, runners, checks, the virtual clock
-    "mechanics": ("_realtime", "clock", "_checks", "_loops"),
+    # pytest-free: loops, runners, checks, the virtual clock, the base of the value classes
+    "mechanics": ("_record", "_realtime", "clock", "_checks", "_loops"),
     # pytest, but no run state: settings, marker, scopes, errors, advisories, private pytest access
     "basics": (
         "_errors",
@@ -62,8 +62,8 @@ PRIVATE_MODULE = "awaitest._pytest_private"  # a package: its __init__ and inter
 #: Public attributes of pytest objects whose use is private API: ``FixtureDef.finish``,
 #: ``FuncFixtureInfo.names_closure``, ``FixtureDef.cached_result``.
 PRIVATE_PYTEST_ATTRIBUTES = frozenset({"finish", "names_closure", "cached_result"})
-#: Underscore names that are public API: NamedTuple's methods.
-PUBLIC_UNDERSCORED = frozenset({"_replace", "_asdict", "_fields", "_make"})
+#: Underscore names that are public API: NamedTuple's methods, kept by ``_record.Record``.
+PUBLIC_UNDERSCORED = frozenset({"_replace", "_fields"})
 #: Mutating ``item.fixturenames`` (pytest's private ``names_closure``) or ``metafunc``'s.
 MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "sort", "clear"})
 #: Option names of pytest's own debugging plugin, not documented ones.

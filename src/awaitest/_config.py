@@ -7,13 +7,14 @@ Every key is read as a string and checked here, so a bad value is one ``pytest.U
 from __future__ import annotations
 
 import math
-from typing import Final, Literal, NamedTuple, TypeVar
+from typing import Final, Literal, TypeVar
 
 import pytest
 
 from ._checks import Severity
 from ._errors import bad_value
 from ._loops.factories import NO_EAGER_TASKS, key_of
+from ._record import Record
 from ._scopes import SCOPES, Scope, is_scope
 
 _T = TypeVar("_T", bound=str)
@@ -29,25 +30,63 @@ _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
 
 
-class Settings(NamedTuple):
-    mode: Mode = "strict"
-    debug: bool = False
-    default_fixture_loop_scope: Scope | None = None
-    default_test_loop_scope: Scope = "function"
-    loop_factories: tuple[str, ...] = ("asyncio",)
-    event_loop_policy: str | None = None
-    eager_tasks: bool = False
-    timeout: float = 0.0
-    unawaited: Severity = "error"
-    task_leaks: Severity = "warn"
-    blocking_threshold: float = 0.0
-    loop_errors: Severity = "error"
-    clock: Clock = "real"
-    pending_on_failure: bool = True
-    #: The most tests in flight at once on a shared loop; 0: none (concurrency off).
-    concurrency: int = 0
-    #: Which tests opt in: those marked ``@pytest.mark.awaitest(concurrent=True)``, or all.
-    concurrent_tests: ConcurrentTests = "marked"
+class Settings(Record):
+    __slots__ = (
+        "blocking_threshold",
+        "clock",
+        "concurrency",
+        "concurrent_tests",
+        "debug",
+        "default_fixture_loop_scope",
+        "default_test_loop_scope",
+        "eager_tasks",
+        "event_loop_policy",
+        "loop_errors",
+        "loop_factories",
+        "mode",
+        "pending_on_failure",
+        "task_leaks",
+        "timeout",
+        "unawaited",
+    )
+
+    def __init__(  # noqa: PLR0917 - the fields, in order, as a NamedTuple took them
+        self,
+        mode: Mode = "strict",
+        debug: bool = False,
+        default_fixture_loop_scope: Scope | None = None,
+        default_test_loop_scope: Scope = "function",
+        loop_factories: tuple[str, ...] = ("asyncio",),
+        event_loop_policy: str | None = None,
+        eager_tasks: bool = False,
+        timeout: float = 0.0,
+        unawaited: Severity = "error",
+        task_leaks: Severity = "warn",
+        blocking_threshold: float = 0.0,
+        loop_errors: Severity = "error",
+        clock: Clock = "real",
+        pending_on_failure: bool = True,
+        concurrency: int = 0,
+        concurrent_tests: ConcurrentTests = "marked",
+    ) -> None:
+        self.mode = mode
+        self.debug = debug
+        self.default_fixture_loop_scope = default_fixture_loop_scope
+        self.default_test_loop_scope = default_test_loop_scope
+        self.loop_factories = loop_factories
+        self.event_loop_policy = event_loop_policy
+        self.eager_tasks = eager_tasks
+        self.timeout = timeout
+        self.unawaited = unawaited
+        self.task_leaks = task_leaks
+        self.blocking_threshold = blocking_threshold
+        self.loop_errors = loop_errors
+        self.clock = clock
+        self.pending_on_failure = pending_on_failure
+        #: The most tests in flight at once on a shared loop; 0: none (concurrency off).
+        self.concurrency = concurrency
+        #: Which tests opt in: those marked ``@pytest.mark.awaitest(concurrent=True)``, or all.
+        self.concurrent_tests = concurrent_tests
 
     @property
     def auto(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import inspect
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, Final, NamedTuple, TypeVar, cast, overload
+from typing import Any, Final, TypeVar, cast, overload
 
 import pytest
 
@@ -16,13 +16,17 @@ from ._config import Settings
 from ._errors import quoted_choices
 from ._loops.runner import is_coroutine_function
 from ._pytest_private.internals import XunitKind, xunit_functions
+from ._record import Record
 from ._scopes import SCOPES, Scope, fixture_scope, is_scope, wider, widest
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class Declared(NamedTuple):
-    loop_scope: Scope | None
+class Declared(Record):
+    __slots__ = ("loop_scope",)
+
+    def __init__(self, loop_scope: Scope | None) -> None:
+        self.loop_scope = loop_scope
 
 
 # Functions declared with awaitest.fixture. Keyed weakly by the function itself: a decorator
@@ -94,14 +98,24 @@ def fixture(
     return decorate if fixture_function is None else decorate(fixture_function)
 
 
-class AsyncFixture(NamedTuple):
+class AsyncFixture(Record):
     """What awaitest knows about one async fixture definition."""
 
-    name: str
-    generator: bool
-    cache_scope: Scope
-    loop_scope: Scope | None  # set explicitly with awaitest.fixture(loop_scope=...)
-    claimed: bool  # ours to run: declared with awaitest.fixture, or auto mode
+    __slots__ = ("cache_scope", "claimed", "generator", "loop_scope", "name")
+
+    def __init__(
+        self,
+        name: str,
+        generator: bool,
+        cache_scope: Scope,
+        loop_scope: Scope | None,
+        claimed: bool,
+    ) -> None:
+        self.name = name
+        self.generator = generator
+        self.cache_scope = cache_scope
+        self.loop_scope = loop_scope  # set explicitly with awaitest.fixture(loop_scope=...)
+        self.claimed = claimed  # ours to run: declared with awaitest.fixture, or auto mode
 
     def demand(self, settings: Settings) -> Scope | None:
         """The loop scope this fixture needs, or None when it follows the test's loop."""
@@ -138,14 +152,22 @@ def describe(fixturedef: pytest.FixtureDef[Any], settings: Settings) -> AsyncFix
     )
 
 
-class XunitFixture(NamedTuple):
+class XunitFixture(Record):
     """A fixture pytest calls a class's or module's xunit-style setup and teardown from
     (``setup_method`` and ``teardown_method``, ...), when one of the two is ``async def``:
     awaitest calls them instead (``_xunit``). The functions are the ones pytest found."""
 
-    kind: XunitKind
-    setup: Callable[..., Any] | None
-    teardown: Callable[..., Any] | None
+    __slots__ = ("kind", "setup", "teardown")
+
+    def __init__(
+        self,
+        kind: XunitKind,
+        setup: Callable[..., Any] | None,
+        teardown: Callable[..., Any] | None,
+    ) -> None:
+        self.kind = kind
+        self.setup = setup
+        self.teardown = teardown
 
     @property
     def floor(self) -> Scope | None:

@@ -27,6 +27,7 @@ from ._checks import Severity
 from ._config import SEVERITIES
 from ._errors import quoted_choices
 from ._loops.factories import NO_EAGER_TASKS
+from ._record import Record
 from ._scopes import SCOPES, Scope, is_scope
 
 KEYWORDS: Final = ("loop_scope", "loop_factories", "timeout", "eager_tasks")
@@ -46,18 +47,31 @@ _SEVERITY_KEYWORDS: Final = ("unawaited", "task_leaks", "loop_errors")
 AWAITEST_KEYWORDS: Final = (*CHECK_KEYWORDS, "concurrent")
 
 
-class MarkerSpec(NamedTuple):
-    loop_scope: Scope | None = None
-    loop_factories: tuple[str, ...] | None = None
-    timeout: float | None = None
-    eager_tasks: bool | None = None
-    #: Deprecated spellings found, one message each, without the test id.
-    notes: tuple[str, ...] = ()
+class MarkerSpec(Record):
+    __slots__ = ("eager_tasks", "loop_factories", "loop_scope", "notes", "timeout")
+
+    def __init__(
+        self,
+        loop_scope: Scope | None = None,
+        loop_factories: tuple[str, ...] | None = None,
+        timeout: float | None = None,
+        eager_tasks: bool | None = None,
+        notes: tuple[str, ...] = (),
+    ) -> None:
+        self.loop_scope = loop_scope
+        self.loop_factories = loop_factories
+        self.timeout = timeout
+        self.eager_tasks = eager_tasks
+        #: Deprecated spellings found, one message each, without the test id.
+        self.notes = notes
 
 
-class MarkerError(NamedTuple):
-    problem: str  # without the test id
-    notes: tuple[str, ...] = ()  # as in MarkerSpec: deprecations found before the problem
+class MarkerError(Record):
+    __slots__ = ("notes", "problem")
+
+    def __init__(self, problem: str, notes: tuple[str, ...] = ()) -> None:
+        self.problem = problem  # without the test id
+        self.notes = notes  # as in MarkerSpec: deprecations found before the problem
 
 
 EMPTY: Final = MarkerSpec()
@@ -157,8 +171,13 @@ def _is_seconds(value: object) -> bool:
 
 
 class CheckOverrides(NamedTuple):
-    """A test's own settings of the checks (None: the run's). (perf: a NamedTuple: see
-    ``_checks.blame.Blame``.)"""
+    """A test's own settings of the checks (None: the run's).
+
+    perf: a NamedTuple, not a ``_record.Record`` like the other value classes: it is hashed in
+    the key of every async test's plan (``SessionState.shared_plan``) and looked up for every
+    marked test's policy, and a NamedTuple's hash and ``==`` are C code, where a Record's are
+    Python calls (about 2,400 instructions more per hash, against about 0.9 M once at import).
+    """
 
     unawaited: Severity | None = None
     task_leaks: Severity | None = None

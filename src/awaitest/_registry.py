@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import warnings
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 
@@ -32,16 +32,20 @@ from ._loops.factories import (
 )
 from ._loops.flight import BatchRunner
 from ._loops.runner import Runner
+from ._record import Record
 from ._scopes import Node, Scope, scope_node, wider
 from .clock import VirtualClockError
 
 
-class UserLoop(NamedTuple):
+class UserLoop(Record):
     """A user's own ``event_loop`` (the loop) or ``event_loop_policy`` (the policy loops come
     from) fixture is visible to a test: the old pytest-asyncio ways to choose the loop."""
 
-    fixture: str
-    scope: Scope
+    __slots__ = ("fixture", "scope")
+
+    def __init__(self, fixture: str, scope: Scope) -> None:
+        self.fixture = fixture
+        self.scope = scope
 
 
 def _ini_key(name: str, settings: Settings) -> LoopKey:

@@ -7,7 +7,7 @@ config to start from.
 
 from __future__ import annotations
 
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import pytest
 
@@ -19,22 +19,35 @@ from ._loops.factories import LoopKey
 from ._loops.flight import Flight
 from ._loops.runner import Runner
 from ._pytest_private.internals import closure_fixturedefs
+from ._record import Record
 from ._registry import LoopRegistry, UserLoop
 from ._scopes import Node, Scope, fixture_scope, owner_scope, scope_node, widest
 
 
-class TestPlan(NamedTuple):
+class TestPlan(Record):
     """How one async test runs, decided at collection."""
 
-    loop_scope: Scope
-    loop: LoopKey
-    argnames: tuple[str, ...]
-    marker: _marker.MarkerSpec
-    #: ``@pytest.mark.awaitest(...)``: the test's own settings of the checks.
-    checks: _marker.CheckOverrides = _marker.NO_OVERRIDES
-    #: Set when a user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop.
-    user_loop: UserLoop | None = None
-    error: str | None = None  # a bad marker: fails this test at setup
+    __slots__ = ("argnames", "checks", "error", "loop", "loop_scope", "marker", "user_loop")
+
+    def __init__(  # noqa: PLR0917 - the fields, in order, as a NamedTuple took them
+        self,
+        loop_scope: Scope,
+        loop: LoopKey,
+        argnames: tuple[str, ...],
+        marker: _marker.MarkerSpec,
+        checks: _marker.CheckOverrides = _marker.NO_OVERRIDES,
+        user_loop: UserLoop | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.loop_scope = loop_scope
+        self.loop = loop
+        self.argnames = argnames
+        self.marker = marker
+        #: ``@pytest.mark.awaitest(...)``: the test's own settings of the checks.
+        self.checks = checks
+        #: Set when a user's ``event_loop`` or ``event_loop_policy`` fixture gives the loop.
+        self.user_loop = user_loop
+        self.error = error  # a bad marker: fails this test at setup
 
 
 #: What was decided at collection to tell about a test, told when the test is set up: an

@@ -17,7 +17,7 @@ gets fixtures made on its loop.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import pytest
 
@@ -26,15 +26,19 @@ from ._compat.user_loop import no_user_loop
 from ._fixture_specs import test_loop_scope
 from ._loops.factories import FactoryError, LoopFactory, LoopKey, key_of
 from ._pytest_private.internals import active_fixturedef, also_request, finish_at, set_up_first
+from ._record import Record
 from ._session import SessionState
 
 VARIANT_FIXTURE: Final = "_asyncio_loop_factory"
 
 
-class Problem(NamedTuple):
+class Problem(Record):
     """A factory choice that can't run; the variant fails at setup with this message."""
 
-    message: str
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
 
 
 def nothing_to_decide(

@@ -47,10 +47,11 @@ import warnings
 import weakref
 from collections.abc import AsyncGenerator, Callable, Mapping
 from types import FrameType, TracebackType
-from typing import Any, Final, Literal, NamedTuple
+from typing import Any, Final, Literal
 
 from .._loops.tasks import Task as _Task
 from .._realtime import REAL_TIME
+from .._record import Record
 from .blame import Creator, Places, blame
 from .deadlines import (
     Alarm,
@@ -94,25 +95,44 @@ LEAK_GRACE: Final = 1.0
 Clock = Callable[[], float]
 
 
-class Finding(NamedTuple):
-    kind: Kind
-    severity: Severity  # "error" or "warn"
-    message: str
+class Finding(Record):
+    __slots__ = ("kind", "message", "severity")
+
+    def __init__(self, kind: Kind, severity: Severity, message: str) -> None:
+        self.kind = kind
+        self.severity = severity  # "error" or "warn"
+        self.message = message
 
 
 def _never(owner: object, message: str, category: type[Warning]) -> bool:
     return False
 
 
-class Policy(NamedTuple):
+class Policy(Record):
     """Which checks are on, and how loud: read once per run from the settings."""
 
-    unawaited: Severity = "error"
-    task_leaks: Severity = "warn"
-    loop_errors: Severity = "error"
-    blocking_threshold: float = 0.0
-    #: List the test's pending tasks in the report of a failure (``Window.step_failed``).
-    pending_on_failure: bool = True
+    __slots__ = (
+        "blocking_threshold",
+        "loop_errors",
+        "pending_on_failure",
+        "task_leaks",
+        "unawaited",
+    )
+
+    def __init__(
+        self,
+        unawaited: Severity = "error",
+        task_leaks: Severity = "warn",
+        loop_errors: Severity = "error",
+        blocking_threshold: float = 0.0,
+        pending_on_failure: bool = True,
+    ) -> None:
+        self.unawaited = unawaited
+        self.task_leaks = task_leaks
+        self.loop_errors = loop_errors
+        self.blocking_threshold = blocking_threshold
+        #: List the test's pending tasks in the report of a failure (``Window.step_failed``).
+        self.pending_on_failure = pending_on_failure
 
 
 #: How many pending tasks the report of a failure lists (then: "and N more").

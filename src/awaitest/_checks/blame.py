@@ -28,8 +28,9 @@ import os
 import sys
 import types
 from collections.abc import Iterator
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
+from .._record import Record
 from .frames import ASYNCIO_DIR, AWAITEST_DIR, creator_site, frame_site, shown
 
 _INSTALLED: Final = frozenset({"site-packages", "dist-packages"})
@@ -79,19 +80,30 @@ class Places:
         return shown(filename)
 
 
-class Blame(NamedTuple):
-    """What the evidence says about one loop error. (perf: a NamedTuple, not a dataclass: a
-    dataclass costs the import of every run ~4M instructions.)"""
+class Blame(Record):
+    """What the evidence says about one loop error. (perf: a ``Record``, not a dataclass: a
+    dataclass costs the import of every run ~4M instructions, a NamedTuple ~1M.)"""
 
-    #: The project's code is involved: the test fails for it. ``evidence`` says how.
-    project: bool
-    evidence: str
-    #: Not the project's: the library it came from ("grpc", "asyncio"), None if unknown.
-    library: str | None = None
-    #: The project's own call to ``loop.call_exception_handler``: a report of a handled error.
-    reported_by_project: bool = False
-    #: asyncio's own callback raised ``CancelledError``: nobody's error, not even reported.
-    asyncio_noise: bool = False
+    __slots__ = ("asyncio_noise", "evidence", "library", "project", "reported_by_project")
+
+    def __init__(
+        self,
+        project: bool,
+        evidence: str,
+        library: str | None = None,
+        reported_by_project: bool = False,
+        asyncio_noise: bool = False,
+    ) -> None:
+        #: The project's code is involved: the test fails for it. ``evidence`` says how.
+        self.project = project
+        self.evidence = evidence
+        #: Not the project's: the library it came from ("grpc", "asyncio"), None if unknown.
+        self.library = library
+        #: The project's own call to ``loop.call_exception_handler``: a report of a handled
+        #: error.
+        self.reported_by_project = reported_by_project
+        #: asyncio's own callback raised ``CancelledError``: nobody's error, not even reported.
+        self.asyncio_noise = asyncio_noise
 
 
 def blame(

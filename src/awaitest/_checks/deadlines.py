@@ -35,8 +35,9 @@ import threading
 import traceback
 import types
 from collections.abc import Callable, Mapping
-from typing import Any, Final, NamedTuple, Protocol
+from typing import Any, Final, Protocol
 
+from .._record import Record
 from .frames import in_loop_machinery, override, pending_stacks, user_frames
 
 KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", "pdb")
@@ -44,14 +45,20 @@ KNOWN_DEBUGGERS: Final = ("pydevd", "bdb", "pydevd_frame_evaluator", "debugpy", 
 HARNESS_MODULES: Final = ("_pytest.", "pytest.", "pluggy.", "awaitest.", "asyncio.", "selectors")
 
 
-class Deadline(NamedTuple):
-    seconds: float
-    source: str  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
-    covers_sync: bool = False  # also the time between steps (sync fixtures, pytest's own work)
-    #: The marker that gives one test longer: awaitest's (``timeout=``), the ``asyncio``
-    #: marker's when that one set it (it wins over awaitest's), or pytest-timeout's
-    #: ``timeout`` for a deadline carried from pytest-timeout.
-    marker: str = "awaitest"
+class Deadline(Record):
+    __slots__ = ("covers_sync", "marker", "seconds", "source")
+
+    def __init__(
+        self, seconds: float, source: str, covers_sync: bool = False, marker: str = "awaitest"
+    ) -> None:
+        self.seconds = seconds
+        self.source = source  # what set it, e.g. "asyncio_timeout = 0.2" -- shown in the failure
+        #: also the time between steps (sync fixtures, pytest's own work)
+        self.covers_sync = covers_sync
+        #: The marker that gives one test longer: awaitest's (``timeout=``), the ``asyncio``
+        #: marker's when that one set it (it wins over awaitest's), or pytest-timeout's
+        #: ``timeout`` for a deadline carried from pytest-timeout.
+        self.marker = marker
 
     def grace(self) -> float:
         """How long a soft expiry may take before the loop counts as blocked."""

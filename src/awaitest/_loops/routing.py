@@ -26,7 +26,9 @@ import sys
 import warnings
 from collections.abc import Callable, Iterable
 from types import CodeType, FrameType
-from typing import Any, Final, NamedTuple, TextIO, cast
+from typing import Any, Final, TextIO, cast
+
+from .._record import Record
 
 __all__ = [
     "CHANGES_OUTPUT_STATE",
@@ -128,18 +130,29 @@ class _Keeper(logging.Handler):
         self.handle(record)
 
 
-class _Installed(NamedTuple):
+class _Installed(Record):
     """What one enter replaced, to put back on its exit."""
 
-    stdout: TextIO
-    stderr: TextIO
-    showwarning: Callable[..., object]
-    #: the root handlers this enter gave the filter that keeps routed records from them
-    filtered: list[logging.Handler]
-    #: this enter put the keeper on the root logger
-    handler_added: bool
-    #: the root logger's level before this enter lowered it (None: not lowered)
-    level: int | None
+    __slots__ = ("filtered", "handler_added", "level", "showwarning", "stderr", "stdout")
+
+    def __init__(  # noqa: PLR0917 - the fields, in order, as a NamedTuple took them
+        self,
+        stdout: TextIO,
+        stderr: TextIO,
+        showwarning: Callable[..., object],
+        filtered: list[logging.Handler],
+        handler_added: bool,
+        level: int | None,
+    ) -> None:
+        self.stdout = stdout
+        self.stderr = stderr
+        self.showwarning = showwarning
+        #: the root handlers this enter gave the filter that keeps routed records from them
+        self.filtered = filtered
+        #: this enter put the keeper on the root logger
+        self.handler_added = handler_added
+        #: the root logger's level before this enter lowered it (None: not lowered)
+        self.level = level
 
 
 #: how far up the stack the code that warned is looked for (warn()'s stacklevel, in practice)
