@@ -45,7 +45,7 @@ import traceback
 import types
 import warnings
 import weakref
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping
 from types import FrameType, TracebackType
 from typing import Any, Final, Literal
 
@@ -304,8 +304,10 @@ class Window:
         )
         self._plain = _PlainStep()
         self._outer = outer
-        # weak: a task that died holding an exception must be freed (and reported) on time
-        self._candidates: list[tuple[weakref.ref[asyncio.Task[Any]], Creator | None]] = []
+        # Three entries per task, flat (see note_created): a weak reference to it (a task that
+        # died holding an exception must be freed, and reported, on time), the code that
+        # created it (None: not known) and that code's instruction offset then.
+        self._candidates: list[Any] = []
         self._loops: dict[asyncio.AbstractEventLoop, Hosts] = {}
         self._unawaited: dict[tuple[str, str, str | None], int] = {}
         if policy.unawaited != "ignore" and _UNAWAITED_HOOK:
@@ -360,7 +362,7 @@ class Window:
             return
         pending = [
             (task, creator)
-            for task, creator in ((ref(), creator) for ref, creator in self._candidates)
+            for task, creator in ((ref(), creator) for ref, creator in self.created())
             if task is not None and task.get_loop() is loop and not task.done()
             if task not in hosts
         ]
@@ -613,10 +615,16 @@ class Window:
         task = context.get("task") or context.get("future")
         if not isinstance(task, asyncio.Task):
             return None
-        for ref, creator in self._candidates:
+        for ref, creator in self.created():
             if ref() is task:
                 return creator
         return None
+
+    def created(self) -> Iterator[tuple[weakref.ref[asyncio.Task[Any]], Creator | None]]:
+        """Each task the test created (weakly) and where, as :func:`note_created` noted it."""
+        noted = self._candidates
+        for ref, code, lasti in zip(noted[0::3], noted[1::3], noted[2::3], strict=True):
+            yield ref, (None if code is None else (code, lasti))
 
     # -- leaked tasks ------------------------------------------------------------------------
 
@@ -627,11 +635,15 @@ class Window:
         if not leaks_on and self.policy.unawaited == "ignore":
             return
         leaked = []
-        for ref, creator in self._candidates:  # perf: a plain loop, once per task created
-            task = ref()
+        noted = self._candidates
+        # perf: a plain loop over the references alone, once per task created
+        for index in range(0, len(noted), 3):
+            task = noted[index]()
             if task is None or task.done() or task.get_loop() is not loop or task in hosts:
                 continue
-            leaked.append((task, creator_site(*creator) if creator is not None else None))
+            code = noted[index + 1]
+            site = None if code is None else creator_site(code, noted[index + 2])
+            leaked.append((task, site))
         if not leaked:
             return
         gathers = _forgotten_gathers([task for task, _ in leaked])
@@ -1113,15 +1125,28 @@ def note_created(window: Window, task: asyncio.Future[Any]) -> None:
             frame = above  # loop.create_task's caller, not asyncio.create_task
     if frame is not None:
         code = frame.f_code
-        if NOT_USER_FILES.get(code.co_filename) is False:
+        if code is _project_code[0] or NOT_USER_FILES.get(code.co_filename) is False:
             # perf: the project's own code created it, a file seen before (nearly always):
-            # creating_frame() would return this frame, for one call more per task
-            window._candidates.append((_weak(task), (code, frame.f_lasti)))  # type: ignore[arg-type]
+            # creating_frame() would return this frame, for one call more per task. The code
+            # is kept for the next task, which the same code creates more often than not (a
+            # loop, a gather): then its file is not looked up again.
+            _project_code[0] = code
+            # perf: three appends, no tuples (an allocation each, kept to the end of the test)
+            noted = window._candidates
+            noted.append(_weak(task))
+            noted.append(code)
+            noted.append(frame.f_lasti)
             return
     frame = creating_frame(frame)
-    creator = None if frame is None else (frame.f_code, frame.f_lasti)
-    window._candidates.append((_weak(task), creator))  # type: ignore[arg-type]
+    noted = window._candidates
+    noted.append(_weak(task))
+    noted.append(None if frame is None else frame.f_code)
+    noted.append(0 if frame is None else frame.f_lasti)
 
+
+#: The code of the project's that :func:`note_created` last found creating a task (a list:
+#: perf, a store into it costs less than a global's).
+_project_code: Final[list[types.CodeType | None]] = [None]
 
 #: The code every factory of :func:`_tracking_factory` runs: how one is told from a user's.
 _FACTORY_CODE: Final = _tracking_factory(None).__code__

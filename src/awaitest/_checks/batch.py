@@ -248,8 +248,8 @@ class Shared:
         """``task`` (created in ``window``'s context by the caller) is the test's own: its
         deadline, if it has one, cancels this task only."""
         candidates = window._candidates
-        if candidates and candidates[-1][0]() is task:
-            candidates.pop()  # noted by the factory: the test's own task is never its leak
+        if candidates and candidates[-3]() is task:
+            del candidates[-3:]  # noted by the factory: the test's own task is never its leak
         self.owners[task] = window
         if window.outside is not None:
             # A deadline over sync code too (pytest-timeout's) interrupts whatever the main
@@ -438,7 +438,7 @@ class Shared:
                 continue
             flight = self.flights.get(window)
             tasks: list[asyncio.Task[Any] | None] = [] if flight is None else [flight.task]
-            tasks.extend(ref() for ref, _ in list(window._candidates))
+            tasks.extend(ref() for ref, _ in list(window.created()))
             for task in tasks:
                 code_frame = getattr(task.get_coro() if task else None, "cr_frame", None)
                 if code_frame is not None and code_frame in stack:
