@@ -14,6 +14,7 @@ import fnmatch
 import os
 import sys
 import warnings
+import weakref
 from collections.abc import Coroutine, Iterator
 from typing import Any, cast
 
@@ -156,6 +157,27 @@ def test_suppressed_timeouts_open_windows_without_a_deadline() -> None:
     window.close()
     assert window.deadline is None
     assert window.deadline_at is None
+
+
+def test_the_tasks_a_window_noted_are_read_whole_while_one_is_being_noted() -> None:
+    """The watchdog thread reads a window's noted tasks while the main thread may be halfway
+    through noting one (three entries): that one is left out, the others keep their lines."""
+    loop = asyncio.new_event_loop()
+    try:
+        first = loop.create_task(asyncio.sleep(0))
+        second = loop.create_task(asyncio.sleep(0))
+        window = Monitor(Policy()).open("test_x", None)
+        code = sys._getframe().f_code
+        window._candidates += [weakref.ref(first), code, 10, weakref.ref(second), None, 0]
+        window._candidates.append(weakref.ref(second))  # the next task, caught halfway
+        assert [(ref(), creator) for ref, creator in window.created()] == [
+            (first, (code, 10)),
+            (second, None),
+        ]
+        window.close()
+        loop.run_until_complete(asyncio.gather(first, second))
+    finally:
+        loop.close()
 
 
 # -- missing await ---------------------------------------------------------------------------

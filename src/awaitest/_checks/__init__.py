@@ -621,9 +621,14 @@ class Window:
         return None
 
     def created(self) -> Iterator[tuple[weakref.ref[asyncio.Task[Any]], Creator | None]]:
-        """Each task the test created (weakly) and where, as :func:`note_created` noted it."""
-        noted = self._candidates
-        for ref, code, lasti in zip(noted[0::3], noted[1::3], noted[2::3], strict=True):
+        """Each task the test created (weakly) and where, as :func:`note_created` noted it.
+        Also read by the watchdog thread (``batch.Shared.owner_of``) while the test notes
+        tasks: so one copy, and a task caught halfway through its three entries left out."""
+        noted = self._candidates[:]
+        whole = len(noted) - len(noted) % 3
+        for ref, code, lasti in zip(
+            noted[0:whole:3], noted[1:whole:3], noted[2:whole:3], strict=True
+        ):
             yield ref, (None if code is None else (code, lasti))
 
     # -- leaked tasks ------------------------------------------------------------------------
