@@ -438,7 +438,7 @@ class Shared:
                 continue
             flight = self.flights.get(window)
             tasks: list[asyncio.Task[Any] | None] = [] if flight is None else [flight.task]
-            tasks.extend(ref() for ref, _ in list(window.created()))
+            tasks.extend(ref() for ref, _ in window.created())  # created() reads a copy
             for task in tasks:
                 code_frame = getattr(task.get_coro() if task else None, "cr_frame", None)
                 if code_frame is not None and code_frame in stack:
